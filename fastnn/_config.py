@@ -1,0 +1,63 @@
+"""Compilation options and tuning constants shared by every kernel module.
+
+Kernels import their ``njit`` decorator from here so that the fastmath flag set,
+caching and error model are decided in one place.
+"""
+
+import types
+
+from numba import njit
+
+# LLVM fast-math flags we allow. ``nnan`` and ``ninf`` are deliberately absent:
+# with them LLVM may assume no NaN/inf ever appears and delete the very checks
+# that catch a diverging model.
+FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+JIT_OPTIONS = dict(
+    cache=True,
+    nogil=True,
+    fastmath=FASTMATH_FLAGS,
+    error_model="numpy",
+)
+
+# Rows handled by one lane of a mini-batch.  A batch is split into
+# ``min(MAX_LANES, ceil(batch / MIN_LANE_ROWS))`` lanes, each with its own
+# gradient buffer; the split depends on the batch size only, never on the
+# number of threads, so the result is the same for any ``n_jobs``.
+MIN_LANE_ROWS = 32
+MAX_LANES = 8
+
+# Rows per block when a lane walks over many rows (full-batch gradient for
+# lbfgs, prediction).  Bounds the workspace independently of n_samples.
+BLOCK_ROWS = 256
+
+# Below this many multiply-adds per mini-batch the serial kernel is used:
+# starting threads would cost more than it saves.
+PARALLEL_MIN_FLOPS = 200_000
+
+# One compiled call trains on at most this many samples before Python regains
+# control (Ctrl-C, verbose output, time budget).
+SAMPLES_PER_CALL = 1 << 18
+
+
+def jit(func):
+    """Compile ``func`` with the project's options (serial, cached)."""
+    return njit(**JIT_OPTIONS)(func)
+
+
+def jit_variants(func):
+    """Return ``(serial, parallel)`` compiled versions of ``func``.
+
+    The parallel copy gets its own qualified name so that Numba's on-disk
+    cache keeps the two versions apart.
+    """
+    clone = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__ + "_parallel",
+        func.__defaults__, func.__closure__,
+    )
+    clone.__qualname__ = func.__qualname__ + "_parallel"
+    clone.__module__ = func.__module__
+    clone.__doc__ = func.__doc__
+    serial = njit(parallel=False, **JIT_OPTIONS)(func)
+    parallel = njit(parallel=True, **JIT_OPTIONS)(clone)
+    return serial, parallel

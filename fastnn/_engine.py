@@ -1,0 +1,401 @@
+"""Training engine: data packing, thread control, the epoch loop and stopping.
+
+Python runs only between compiled calls: each call trains on up to
+``SAMPLES_PER_CALL`` samples, so Ctrl-C, verbose output and the stopping
+rules are handled at epoch (or chunk) boundaries.  Parameter and input
+validation belong to the estimators in ``_mlp.py``, which pass in what they
+decide.
+"""
+
+import contextlib
+import threading
+import warnings
+
+import numba
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _kernels as K
+from ._activations import ACTIVATIONS
+from ._config import BLOCK_ROWS, MAX_LANES, PARALLEL_MIN_FLOPS, SAMPLES_PER_CALL
+
+
+# ---------------------------------------------------------------------------
+# Network: flat parameter vector and its layout
+# ---------------------------------------------------------------------------
+
+
+class Network:
+    """Layer sizes, activation codes and one flat parameter vector.
+
+    ``theta`` holds all weight matrices (row-major) followed by all
+    intercepts, the same order as scikit-learn's packed L-BFGS vector.
+    ``coefs`` and ``intercepts`` are views into it.
+    """
+
+    def __init__(self, sizes, hidden_activation, output_activation, dtype):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        n_layers = len(self.sizes) - 1
+        fan_in, fan_out = self.sizes[:-1], self.sizes[1:]
+        n_coef = int(np.sum(fan_in * fan_out))
+        layout = np.empty((n_layers, 4), dtype=np.int64)
+        layout[:, 0] = fan_in
+        layout[:, 1] = fan_out
+        layout[:, 2] = np.concatenate([[0], np.cumsum(fan_in * fan_out)[:-1]])
+        layout[:, 3] = n_coef + np.concatenate([[0], np.cumsum(fan_out)[:-1]])
+        self.layout = layout
+        self.n_coef = n_coef
+        self.n_params = n_coef + int(np.sum(fan_out))
+        self.acts = np.array(
+            [ACTIVATIONS[hidden_activation]] * (n_layers - 1) + [ACTIVATIONS[output_activation]],
+            dtype=np.int64,
+        )
+        self.theta = np.zeros(self.n_params, dtype=dtype)
+
+    @property
+    def coefs(self):
+        return [self.theta[w:w + i * o].reshape(i, o) for i, o, w, _ in self.layout]
+
+    @property
+    def intercepts(self):
+        return [self.theta[b:b + o] for _, o, _, b in self.layout]
+
+    def set_params(self, coefs, intercepts):
+        """Copy weight matrices and intercepts into ``theta``."""
+        for c, dst in zip(coefs, self.coefs):
+            dst[...] = c
+        for b, dst in zip(intercepts, self.intercepts):
+            dst[...] = b
+
+    def flops_per_row(self):
+        return int(self.n_coef)
+
+
+# ---------------------------------------------------------------------------
+# Data in the kernels' form
+# ---------------------------------------------------------------------------
+
+
+def _readonly(a):
+    """A read-only view: one kernel specialisation serves memmaps and arrays alike."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+class Data:
+    """Input matrix (dense or CSR), targets and sample weights for the kernels."""
+
+    def __init__(self, X, Y=None, sample_weight=None, dtype=np.float32):
+        empty_f = np.empty(0, dtype=dtype)
+        empty_i = np.empty(0, dtype=np.int64)
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+            self.arrays = (
+                _readonly(np.empty((0, X.shape[1]), dtype=dtype)),
+                _readonly(np.asarray(X.data, dtype=dtype)),
+                _readonly(np.asarray(X.indices, dtype=np.int64)),
+                _readonly(np.asarray(X.indptr, dtype=np.int64)),
+            )
+        else:
+            self.arrays = (
+                _readonly(np.ascontiguousarray(X, dtype=dtype)),
+                _readonly(empty_f), _readonly(empty_i), _readonly(empty_i),
+            )
+        self.n = X.shape[0]
+        if Y is not None:
+            Y = np.asarray(Y, dtype=dtype)
+            if Y.ndim == 1:
+                Y = Y.reshape(-1, 1)
+            self.Y = _readonly(np.ascontiguousarray(Y))
+        else:
+            self.Y = _readonly(np.empty((0, 1), dtype=dtype))
+        if sample_weight is None:
+            self.sw = _readonly(empty_f)
+        else:
+            self.sw = _readonly(np.ascontiguousarray(sample_weight, dtype=dtype))
+
+
+# ---------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------
+
+# Numba's "workqueue" layer must not be entered from two threads at once; when
+# it is the layer in use, parallel kernels are serialised by this lock.
+_WORKQUEUE_LOCK = threading.Lock()
+
+
+def resolve_n_jobs(n_jobs):
+    """Number of threads for ``n_jobs`` (None or -1: all of Numba's threads)."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None:
+        return available
+    if n_jobs < 0:
+        return max(1, available + 1 + n_jobs)
+    return max(1, min(int(n_jobs), available))
+
+
+_BLAS_CONTROLLER = None
+
+
+def _blas_controller():
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER
+
+
+@contextlib.contextmanager
+def compute_threads(n_threads):
+    """Run Numba kernels on ``n_threads`` threads with BLAS kept to one thread each.
+
+    Numba's thread count is thread-local and restored afterwards.
+    """
+    if n_threads <= 1:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    lock = _WORKQUEUE_LOCK if _threading_layer() == "workqueue" else contextlib.nullcontext()
+    try:
+        with _blas_controller().limit(limits=1, user_api="blas"), lock:
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _threading_layer():
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return None
+
+
+class Kernels:
+    """Serial or parallel kernel set, chosen by the work per call."""
+
+    def __init__(self, n_threads, flops):
+        self.parallel = n_threads > 1 and flops >= PARALLEL_MIN_FLOPS
+        self.n_threads = n_threads if self.parallel else 1
+        if self.parallel:
+            self.train_epoch = K.train_epoch_parallel
+            self.loss_gradient = K.loss_gradient_parallel
+            self.predict = K.predict_parallel
+        else:
+            self.train_epoch = K.train_epoch
+            self.loss_gradient = K.loss_gradient
+            self.predict = K.predict
+
+    def threads(self):
+        return compute_threads(self.n_threads)
+
+
+def _workspace(net, cap, n_lanes, scratch, dtype):
+    size = K.workspace_size(net.sizes, cap, scratch)
+    return np.empty((n_lanes, size), dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# Prediction
+# ---------------------------------------------------------------------------
+
+
+def forward(net, data, n_jobs=None):
+    """Output of the network (output activation applied) for every row of ``data``."""
+    n = data.n
+    out = np.empty((n, net.sizes[-1]), dtype=net.theta.dtype)
+    if n == 0:
+        return out
+    cap = min(n, BLOCK_ROWS)
+    n_blocks = -(-n // cap)
+    kernels = Kernels(min(resolve_n_jobs(n_jobs), n_blocks), n * net.flops_per_row())
+    n_lanes = kernels.n_threads
+    ws = _workspace(net, cap, n_lanes, False, net.theta.dtype)
+    rows = np.arange(n, dtype=np.int64)
+    with kernels.threads():
+        kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Stochastic training
+# ---------------------------------------------------------------------------
+
+
+class EpochRunner:
+    """Runs epochs of mini-batch training over one data set with one optimizer."""
+
+    def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
+        self.net, self.data, self.optimizer = net, data, optimizer
+        self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
+        per, _ = K.lane_split(self.batch_size, MAX_LANES)
+        self.cap = min(per, BLOCK_ROWS)
+        dtype = net.theta.dtype
+        self.ws = _workspace(net, self.cap, MAX_LANES, per > self.cap, dtype)
+        self.grads = np.empty((MAX_LANES, net.n_params), dtype=dtype)
+        self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row())
+
+    def run(self, order):
+        """One pass over ``order`` (sample indices); returns the mean loss."""
+        net, opt, data = self.net, self.optimizer, self.data
+        hyper = opt.hyper()
+        total = 0.0
+        step = max(self.batch_size, SAMPLES_PER_CALL // self.batch_size * self.batch_size)
+        with self.kernels.threads():
+            for start in range(0, len(order), step):
+                loss_sum, opt.t = self.kernels.train_epoch(
+                    *data.arrays, data.Y, data.sw, order[start:start + step],
+                    self.batch_size, net.theta, net.layout, net.acts, self.loss_code,
+                    self.alpha, opt.code, opt.state, hyper, opt.t, self.grads, self.ws,
+                    self.cap,
+                )
+                total += loss_sum
+        return total / len(order)
+
+
+def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size, shuffle,
+                   rng, max_iter, tol, n_iter_no_change, incremental, verbose, n_jobs,
+                   validation_score=None):
+    """The epoch loop with scikit-learn's stopping rules.
+
+    ``model`` carries the training history attributes (``loss_curve_``,
+    ``best_loss_``, ``validation_scores_``, ``best_validation_score_``,
+    ``_no_improvement_count``, ``n_iter_``, ``t_``, ``loss_``) and receives
+    the best parameters when early stopping is on (``validation_score`` is a
+    callable scoring the current network on held-out data).
+    """
+    runner = EpochRunner(net, data, optimizer, loss_code, alpha, batch_size, n_jobs)
+    early_stopping = validation_score is not None
+    n = data.n
+    order = np.arange(n, dtype=np.int64)
+    try:
+        model.n_iter_ = 0
+        for _ in range(max_iter):
+            if shuffle:
+                order = rng.permutation(n).astype(np.int64, copy=False)
+            model.loss_ = runner.run(order)
+            model.n_iter_ += 1
+            model.t_ += n
+            model.loss_curve_.append(model.loss_)
+            if verbose:
+                print("Iteration %d, loss = %.8f" % (model.n_iter_, model.loss_))
+            if not np.isfinite(model.loss_):
+                break
+            _update_no_improvement_count(model, net, tol, validation_score, verbose)
+            optimizer.iteration_ends(model.t_)
+            if model._no_improvement_count > n_iter_no_change:
+                if early_stopping:
+                    msg = ("Validation score did not improve more than tol=%f for %d"
+                           " consecutive epochs." % (tol, n_iter_no_change))
+                else:
+                    msg = ("Training loss did not improve more than tol=%f for %d"
+                           " consecutive epochs." % (tol, n_iter_no_change))
+                if optimizer.trigger_stopping(msg, verbose):
+                    break
+                model._no_improvement_count = 0
+            if incremental:
+                break
+            if model.n_iter_ == max_iter:
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) reached and the"
+                    " optimization hasn't converged yet." % max_iter,
+                    ConvergenceWarning,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
+    if early_stopping:
+        net.theta[:] = model._best_theta
+
+
+def _update_no_improvement_count(model, net, tol, validation_score, verbose):
+    if validation_score is not None:
+        score = validation_score()
+        model.validation_scores_.append(score)
+        if verbose:
+            print("Validation score: %f" % score)
+        if score < model.best_validation_score_ + tol:
+            model._no_improvement_count += 1
+        else:
+            model._no_improvement_count = 0
+        if score > model.best_validation_score_:
+            model.best_validation_score_ = score
+            model._best_theta = net.theta.copy()
+    else:
+        if model.loss_curve_[-1] > model.best_loss_ - tol:
+            model._no_improvement_count += 1
+        else:
+            model._no_improvement_count = 0
+        if model.loss_curve_[-1] < model.best_loss_:
+            model.best_loss_ = model.loss_curve_[-1]
+
+
+# ---------------------------------------------------------------------------
+# Full-batch loss/gradient and L-BFGS
+# ---------------------------------------------------------------------------
+
+
+class LossGradient:
+    """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy."""
+
+    def __init__(self, net, data, loss_code, alpha, n_jobs):
+        self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
+        dtype = net.theta.dtype
+        self.rows = np.arange(data.n, dtype=np.int64)
+        per, _ = K.lane_split(data.n, MAX_LANES)
+        self.cap = min(per, BLOCK_ROWS)
+        self.ws = _workspace(net, self.cap, MAX_LANES, per > self.cap, dtype)
+        self.grads = np.empty((MAX_LANES, net.n_params), dtype=dtype)
+        self.out = np.empty(net.n_params, dtype=dtype)
+        self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row())
+
+    def __call__(self, theta=None):
+        net, data = self.net, self.data
+        if theta is not None:
+            net.theta[:] = theta
+        with self.kernels.threads():
+            loss = self.kernels.loss_gradient(
+                *data.arrays, data.Y, data.sw, self.rows, net.theta, net.layout, net.acts,
+                self.loss_code, self.alpha, self.grads, self.ws, self.cap, self.out,
+            )
+        return float(loss), self.out.astype(np.float64)
+
+
+def fit_lbfgs(model, net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose,
+              n_jobs):
+    """Minimise the full-batch loss with SciPy's L-BFGS-B over the compiled gradient."""
+    fun = LossGradient(net, data, loss_code, alpha, n_jobs)
+    state = {"x": net.theta.astype(np.float64), "it": 0}
+
+    def callback(intermediate_result):
+        state["x"] = intermediate_result.x.copy()
+        state["it"] += 1
+        if verbose:
+            print("Iteration %d, loss = %.8f" % (state["it"], intermediate_result.fun))
+
+    try:
+        res = scipy.optimize.minimize(
+            fun, state["x"], method="L-BFGS-B", jac=True, callback=callback,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
+        net.theta[:] = state["x"]
+        model.n_iter_ = state["it"]
+        model.loss_ = fun(state["x"])[0]
+        return
+    if res.status == 1:
+        warnings.warn(
+            "lbfgs failed to converge after %d iteration(s) (status=%d):\n%s\n\n"
+            "Increase the number of iterations to improve the convergence "
+            "(max_iter=%d).\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+            % (res.nit, res.status, res.message, max_iter),
+            ConvergenceWarning,
+        )
+    net.theta[:] = res.x
+    model.n_iter_ = min(res.nit, max_iter)
+    model.loss_ = float(res.fun)

@@ -1,0 +1,284 @@
+"""Fused forward/backward kernels over mini-batches, and the per-epoch driver.
+
+Data layout (shared with ``_network.py``):
+
+* ``theta`` is one flat parameter vector: every layer's weight matrix
+  (``fan_in x fan_out``, row-major) first, then every intercept.
+* ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``.
+* ``acts[l]`` is the activation code applied after layer ``l``.
+* ``X`` is dense (``Xd``) or CSR (``Xdata, Xind, Xptr``); the unused form is
+  an empty array.  Rows are always addressed through an index vector.
+* ``ws[lane]`` is a lane's workspace: for a block of at most ``cap`` rows it
+  holds the activations ``A_0 .. A_L``, the deltas ``D_0 .. D_L`` and, when a
+  lane walks over more than one block, a scratch matrix for gradient sums.
+* ``grads[lane]`` is a lane's private gradient buffer.  Lanes are combined in
+  a fixed order, so results do not depend on the number of threads.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._activations import activate, multiply_derivative
+from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_variants
+from ._losses import loss_and_delta
+from ._optimizers import step_size, update
+
+# Parameters reduced and updated per task of the parallel update loop.
+_PARAM_BLOCK = 4096
+
+
+@jit
+def workspace_size(sizes, cap, with_scratch):
+    """Length of one lane's workspace for blocks of ``cap`` rows."""
+    total = 0
+    widest = 0
+    for l in range(sizes.shape[0]):
+        total += sizes[l]
+        if l > 0:
+            widest = max(widest, sizes[l - 1] * sizes[l])
+    return 2 * cap * total + (widest if with_scratch else 0)
+
+
+@jit
+def _block(ws, sizes, cap, l, n, delta):
+    """Activation (``delta=False``) or delta matrix of layer ``l`` for ``n`` rows."""
+    off = 0
+    for k in range(l):
+        off += sizes[k]
+    if delta:
+        for k in range(sizes.shape[0]):
+            off += sizes[k]
+    off *= cap
+    return ws[off:off + n * sizes[l]].reshape((n, sizes[l]))
+
+
+@jit
+def _weights(theta, layout, l):
+    fan_in, fan_out, w_off, b_off = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
+    return theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out)), theta[b_off:b_off + fan_out]
+
+
+@jit
+def layer_sizes(layout):
+    sizes = np.empty(layout.shape[0] + 1, dtype=np.int64)
+    sizes[0] = layout[0, 0]
+    for l in range(layout.shape[0]):
+        sizes[l + 1] = layout[l, 1]
+    return sizes
+
+
+@jit
+def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, apply_output):
+    """Fill the activations of every layer for the sample ``rows``.
+
+    The last layer is left as pre-activation unless ``apply_output``.
+    """
+    n = rows.shape[0]
+    n_layers = layout.shape[0]
+    sparse = Xptr.shape[0] > 0
+    for l in range(n_layers):
+        W, b = _weights(theta, layout, l)
+        Z = _block(ws, sizes, cap, l + 1, n, False)
+        if l == 0 and sparse:
+            Z[:, :] = 0.0
+            for r in range(n):
+                i = rows[r]
+                for p in range(Xptr[i], Xptr[i + 1]):
+                    v = Xdata[p]
+                    Wc = W[Xind[p]]
+                    for j in range(Z.shape[1]):
+                        Z[r, j] += v * Wc[j]
+        else:
+            A = _block(ws, sizes, cap, l, n, False)
+            if l == 0:
+                for r in range(n):
+                    A[r, :] = Xd[rows[r]]
+            np.dot(A, W, Z)
+        for r in range(n):
+            for j in range(Z.shape[1]):
+                Z[r, j] += b[j]
+        if l < n_layers - 1 or apply_output:
+            activate(Z, acts[l])
+
+
+@jit
+def _backward(Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
+              g, ws, sizes, cap, first):
+    """Backpropagate one block whose forward pass is in ``ws``.
+
+    Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
+    overwrites ``g`` when ``first``.  Returns the block's weighted loss sum.
+    """
+    n = rows.shape[0]
+    n_layers = layout.shape[0]
+    sparse = Xptr.shape[0] > 0
+    L = n_layers
+    D = _block(ws, sizes, cap, L, n, True)
+    Z = _block(ws, sizes, cap, L, n, False)
+    loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
+    scratch_off = 2 * cap * np.sum(sizes)
+    for l in range(n_layers - 1, -1, -1):
+        fan_in, fan_out, w_off, b_off = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
+        gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+        gb = g[b_off:b_off + fan_out]
+        D = _block(ws, sizes, cap, l + 1, n, True)
+        if l == 0 and sparse:
+            if first:
+                gW[:, :] = 0.0
+            for r in range(n):
+                i = rows[r]
+                for p in range(Xptr[i], Xptr[i + 1]):
+                    v = Xdata[p]
+                    gr = gW[Xind[p]]
+                    for j in range(fan_out):
+                        gr[j] += v * D[r, j]
+        else:
+            A = _block(ws, sizes, cap, l, n, False)
+            if first:
+                np.dot(A.T, D, gW)
+            else:
+                tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
+                np.dot(A.T, D, tmp)
+                for i in range(fan_in):
+                    for j in range(fan_out):
+                        gW[i, j] += tmp[i, j]
+        if first:
+            gb[:] = 0.0
+        for r in range(n):
+            for j in range(fan_out):
+                gb[j] += D[r, j]
+        if l > 0:
+            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+            D_prev = _block(ws, sizes, cap, l, n, True)
+            np.dot(D, W.T, D_prev)
+            multiply_derivative(_block(ws, sizes, cap, l, n, False), D_prev, acts[l - 1])
+    return loss
+
+
+@jit
+def _lane(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
+          g, ws, sizes, cap):
+    """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
+    loss = 0.0
+    for r0 in range(0, rows.shape[0], cap):
+        blk = rows[r0:min(rows.shape[0], r0 + cap)]
+        _forward(Xd, Xdata, Xind, Xptr, blk, theta, layout, acts, ws, sizes, cap, False)
+        loss += _backward(Xdata, Xind, Xptr, Y, sw, blk, theta, layout, acts, loss_code,
+                          g, ws, sizes, cap, r0 == 0)
+    return loss
+
+
+@jit
+def lane_split(n, max_lanes):
+    """Rows per lane and number of lanes for ``n`` rows (independent of threads)."""
+    n_lanes = min(max_lanes, max(1, (n + MIN_LANE_ROWS - 1) // MIN_LANE_ROWS))
+    per = (n + n_lanes - 1) // n_lanes
+    return per, (n + per - 1) // per
+
+
+@jit
+def _weight_sum(sw, rows):
+    if sw.shape[0] == 0:
+        return float(rows.shape[0])
+    s = 0.0
+    for r in range(rows.shape[0]):
+        s += sw[rows[r]]
+    return s
+
+
+def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
+                 acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap):
+    """Run consecutive mini-batches over ``order``; return (loss sum, steps done).
+
+    For each batch: lanes compute partial gradients in parallel, then one
+    parallel pass sums the lanes, adds the L2 term, divides by the weight sum
+    and applies the optimizer update.  ``t`` is the number of steps taken
+    before this call (Adam's bias correction needs it).
+    """
+    sizes = layer_sizes(layout)
+    n_params = theta.shape[0]
+    n_coef = layout[0, 3]
+    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    lane_loss = np.zeros(grads.shape[0])
+    ssq = np.zeros(n_blocks)
+    total = 0.0
+    n_total = order.shape[0]
+    for b0 in range(0, n_total, batch_size):
+        rows = order[b0:min(n_total, b0 + batch_size)]
+        n = rows.shape[0]
+        per, n_lanes = lane_split(n, grads.shape[0])
+        for k in prange(n_lanes):
+            lane_rows = rows[k * per:min(n, (k + 1) * per)]
+            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
+                                 acts, loss_code, grads[k], ws[k], sizes, cap)
+        wsum = _weight_sum(sw, rows)
+        t += 1
+        lr_t = step_size(opt_code, hyper, t)
+        for blk in prange(n_blocks):
+            local = 0.0
+            for j in range(blk * _PARAM_BLOCK, min(n_params, (blk + 1) * _PARAM_BLOCK)):
+                gj = grads[0, j]
+                for k in range(1, n_lanes):
+                    gj += grads[k, j]
+                if j < n_coef:
+                    w = theta[j]
+                    local += w * w
+                    gj += alpha * w
+                update(opt_code, theta, gj / wsum, state, j, lr_t, hyper)
+            ssq[blk] = local
+        batch_loss = (np.sum(lane_loss[:n_lanes]) + 0.5 * alpha * np.sum(ssq)) / wsum
+        total += batch_loss * n
+    return total, t
+
+
+def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
+                   alpha, grads, ws, cap, out):
+    """Full-batch loss and gradient (into ``out``) over ``rows``, as for L-BFGS."""
+    sizes = layer_sizes(layout)
+    n = rows.shape[0]
+    per, n_lanes = lane_split(n, grads.shape[0])
+    lane_loss = np.zeros(n_lanes)
+    for k in prange(n_lanes):
+        lane_rows = rows[k * per:min(n, (k + 1) * per)]
+        lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
+                             acts, loss_code, grads[k], ws[k], sizes, cap)
+    wsum = _weight_sum(sw, rows)
+    n_params = theta.shape[0]
+    n_coef = layout[0, 3]
+    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    ssq = np.zeros(n_blocks)
+    for blk in prange(n_blocks):
+        local = 0.0
+        for j in range(blk * _PARAM_BLOCK, min(n_params, (blk + 1) * _PARAM_BLOCK)):
+            gj = grads[0, j]
+            for k in range(1, n_lanes):
+                gj += grads[k, j]
+            if j < n_coef:
+                w = theta[j]
+                local += w * w
+                gj += alpha * w
+            out[j] = gj / wsum
+        ssq[blk] = local
+    return (np.sum(lane_loss) + 0.5 * alpha * np.sum(ssq)) / wsum
+
+
+def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
+    """Network output (output activation applied) for ``rows`` into ``out``."""
+    sizes = layer_sizes(layout)
+    n = rows.shape[0]
+    n_lanes = ws.shape[0]
+    n_blocks = (n + cap - 1) // cap
+    L = layout.shape[0]
+    for k in prange(n_lanes):
+        for blk in range(k, n_blocks, n_lanes):
+            r0 = blk * cap
+            r1 = min(n, r0 + cap)
+            _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, ws[k],
+                     sizes, cap, True)
+            Z = _block(ws[k], sizes, cap, L, r1 - r0, False)
+            out[r0:r1] = Z
+
+
+train_epoch, train_epoch_parallel = jit_variants(_train_epoch)
+loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
+predict, predict_parallel = jit_variants(_predict)

@@ -1,0 +1,103 @@
+"""Loss functions on the output layer's pre-activations, and their pairing.
+
+Every loss here is paired with the output activation that makes it a
+*canonical link*: the gradient with respect to the pre-activation ``z`` is
+then simply ``f(z) - y``.  The pairing is an explicit table, not a comment.
+
+The loss is evaluated from ``z`` itself (log-sum-exp, softplus), never from a
+clipped probability, so it is exact and finite at any logit.  Each returns the
+(sample-weighted) *sum* over rows and outputs; callers divide by the weight sum.
+For several outputs the loss is the sum over outputs of the per-output loss,
+which is what the gradient ``f(z) - y`` differentiates (loss and gradient agree
+for multi-output squared error).
+"""
+
+import numpy as np
+
+from ._activations import ACTIVATIONS, sigmoid
+from ._config import jit
+
+SQUARED_ERROR = 0
+POISSON = 1
+BINARY_LOG_LOSS = 2
+LOG_LOSS = 3
+
+#: name -> integer code used inside the kernels.
+LOSSES = {
+    "squared_error": SQUARED_ERROR,
+    "poisson": POISSON,
+    "binary_log_loss": BINARY_LOG_LOSS,
+    "log_loss": LOG_LOSS,
+}
+
+#: loss -> output activation making ``f(z) - y`` the exact gradient.
+OUTPUT_ACTIVATION = {
+    "squared_error": "identity",
+    "poisson": "exp",
+    "binary_log_loss": "logistic",
+    "log_loss": "softmax",
+}
+
+assert set(OUTPUT_ACTIVATION) == set(LOSSES)
+assert set(OUTPUT_ACTIVATION.values()) <= set(ACTIVATIONS)
+
+
+@jit
+def _softplus(z):
+    # log(1 + exp(z)) without overflow
+    return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
+
+
+@jit
+def _xlogx(y):
+    return y * np.log(y) if y > 0.0 else 0.0
+
+
+@jit
+def loss_and_delta(Z, Y, sw, rows, code, delta):
+    """Loss summed over the block and ``delta = sw * (f(Z) - Y)``.
+
+    ``Z`` holds the output pre-activations of the block, whose samples are
+    ``rows`` of the targets ``Y`` and sample weights ``sw`` (length 0 for
+    unit weights).  Returns the
+    weighted loss sum as float64.
+    """
+    n, m = Z.shape
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    for i in range(n):
+        yi = Y[rows[i]]
+        row = 0.0
+        if code == LOG_LOSS:
+            mx = Z[i, 0]
+            for j in range(1, m):
+                mx = max(mx, Z[i, j])
+            s = 0.0
+            for j in range(m):
+                s += np.exp(Z[i, j] - mx)
+            lse = mx + np.log(s)
+            for j in range(m):
+                row += yi[j] * (lse - Z[i, j])
+                delta[i, j] = np.exp(Z[i, j] - lse) - yi[j]
+        else:
+            for j in range(m):
+                z = Z[i, j]
+                y = yi[j]
+                if code == SQUARED_ERROR:
+                    d = z - y
+                    row += 0.5 * d * d
+                    delta[i, j] = d
+                elif code == BINARY_LOG_LOSS:
+                    row += _softplus(z) - y * z
+                    delta[i, j] = sigmoid(z) - y
+                elif code == POISSON:
+                    ez = np.exp(z)
+                    row += ez - y * z + _xlogx(y) - y
+                    delta[i, j] = ez - y
+        if weighted:
+            w = sw[rows[i]]
+            row *= w
+            for j in range(m):
+                delta[i, j] *= w
+        total += row
+    return total

@@ -1,0 +1,700 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's interface over the fastnn engine.
+
+This layer validates parameters and input, keeps the fitted attributes and
+the scikit-learn semantics; all numerical work happens in ``_engine`` and the
+compiled kernels below it.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _engine
+from ._activations import HIDDEN_ACTIVATIONS
+from ._losses import LOSSES, OUTPUT_ACTIVATION
+from ._optimizers import OPTIMIZERS
+from ._validation import (
+    Boolean,
+    DType,
+    Interval,
+    LayerSizes,
+    NJobs,
+    Options,
+    RandomState,
+    validate_params,
+)
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseMultilayerPerceptron(BaseEstimator):
+    """Shared machinery of the two estimators; use a subclass."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": [LayerSizes()],
+        "activation": [Options(*HIDDEN_ACTIVATIONS)],
+        "solver": [Options("lbfgs", "sgd", "adam")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Options("auto"), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Options("constant", "invscaling", "adaptive")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": [Boolean()],
+        "random_state": [RandomState()],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": [Boolean(), Interval(Integral, 0, None, closed="left")],
+        "warm_start": [Boolean()],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": [Boolean()],
+        "early_stopping": [Boolean()],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(np.inf)],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [DType()],
+        "n_jobs": [NJobs()],
+    }
+
+    # ------------------------------------------------------------------
+    # network <-> fitted attributes
+    # ------------------------------------------------------------------
+
+    def _network(self, dtype=None):
+        """A ``Network`` holding a copy of ``coefs_`` and ``intercepts_``."""
+        dtype = self.coefs_[0].dtype if dtype is None else dtype
+        sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        net = _engine.Network(sizes, self.activation, self.out_activation_, dtype)
+        net.set_params(self.coefs_, self.intercepts_)
+        return net
+
+    def _store_network(self, net):
+        self.coefs_ = net.coefs
+        self.intercepts_ = net.intercepts
+
+    def _init_coef(self, fan_in, fan_out, dtype):
+        # Glorot & Bengio's uniform initialisation, drawn in scikit-learn's order.
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = self._random_state.uniform(-bound, bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            coef, intercept = self._init_coef(fan_in, fan_out, dtype)
+            self.coefs_.append(coef)
+            self.intercepts_.append(intercept)
+        self._best_theta = self._network(dtype).theta.copy()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    # ------------------------------------------------------------------
+    # fitting
+    # ------------------------------------------------------------------
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        return [int(s) for s in sizes]
+
+    def _check_sample_weight(self, sample_weight, n_samples, dtype):
+        if sample_weight is None:
+            return None
+        sw = np.asarray(sample_weight)
+        if sw.ndim == 0:
+            sw = np.full(n_samples, sw)
+        if sw.ndim != 1 or sw.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight.shape == {sw.shape}, expected ({n_samples},)!"
+            )
+        if not np.issubdtype(sw.dtype, np.number) or np.iscomplexobj(sw):
+            raise TypeError(f"sample_weight must be real numbers, got dtype {sw.dtype}.")
+        sw = sw.astype(dtype)
+        if not np.all(np.isfinite(sw)):
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if np.any(sw < 0):
+            raise ValueError("Negative values in sample_weight are not allowed.")
+        if sw.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        return sw
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        validate_params(self)
+        hidden = self._hidden_layer_sizes()
+        dtype = np.dtype(self.dtype)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        sample_weight = self._check_sample_weight(sample_weight, X.shape[0], dtype)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        layer_units = [X.shape[1]] + hidden + [y.shape[1]]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, dtype)
+        else:
+            fitted_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+            if fitted_units != layer_units:
+                raise ValueError(
+                    f"The network fitted so far has layer sizes {fitted_units}; this call"
+                    f" needs {layer_units}. Change of hidden_layer_sizes or of the number"
+                    " of outputs requires a new fit (warm_start=False)."
+                )
+        net = self._network(dtype)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(net, X, y, sample_weight, incremental)
+        else:
+            _engine.fit_lbfgs(
+                self, net, _engine.Data(X, y, sample_weight, dtype),
+                loss_code=LOSSES[self._loss_name()], alpha=self.alpha,
+                max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol,
+                verbose=self.verbose, n_jobs=self.n_jobs,
+            )
+        self._store_network(net)
+        if not np.all(np.isfinite(net.theta)):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed, or the learning"
+                " rate may be too large."
+            )
+        return self
+
+    def _make_optimizer(self, n_params, dtype):
+        if self.solver == "sgd":
+            return OPTIMIZERS["sgd"](
+                n_params, dtype, self.learning_rate_init, self.learning_rate,
+                self.momentum, self.nesterovs_momentum, self.power_t,
+            )
+        return OPTIMIZERS["adam"](
+            n_params, dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
+        )
+
+    def _fit_stochastic(self, net, X, y, sample_weight, incremental):
+        optimizer = getattr(self, "_optimizer", None)
+        if (not incremental or optimizer is None or optimizer.state.dtype != net.theta.dtype
+                or optimizer.state.shape[1] != net.n_params):
+            self._optimizer = self._make_optimizer(net.n_params, net.theta.dtype)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+
+        validation_score = None
+        if self.early_stopping:
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            split = train_test_split(
+                *arrays, random_state=self._random_state,
+                test_size=self.validation_fraction, stratify=stratify,
+            )
+            X, X_val, y, y_val = split[:4]
+            sample_weight, sw_val = (None, None) if sample_weight is None else split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+            val = _engine.Data(X_val, dtype=net.theta.dtype)
+
+            def validation_score():
+                return self._score_output(_engine.forward(net, val, self.n_jobs), y_val, sw_val)
+
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is"
+                    " going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        _engine.fit_stochastic(
+            self, net, self._optimizer, _engine.Data(X, y, sample_weight, net.theta.dtype),
+            loss_code=LOSSES[self._loss_name()], alpha=self.alpha, batch_size=batch_size,
+            shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change, incremental=incremental,
+            verbose=self.verbose, n_jobs=self.n_jobs, validation_score=validation_score,
+        )
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. %s is not"
+                " stochastic." % self.solver
+            )
+        return True
+
+    # ------------------------------------------------------------------
+    # prediction
+    # ------------------------------------------------------------------
+
+    def _forward_pass_fast(self, X, check_input=True):
+        """Output layer activations for ``X`` (n_samples, n_outputs)."""
+        dtype = self.coefs_[0].dtype
+        if check_input:
+            X = validate_data(
+                self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
+            )
+        return _engine.forward(self._network(), _engine.Data(X, dtype=dtype), self.n_jobs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
+    """Multi-layer perceptron classifier trained by compiled Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
+    same parameters, defaults, attributes and stopping rules, trained with no
+    Python per mini-batch.  It optimises the log-loss with L-BFGS, SGD or Adam.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function of the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        Weight optimisation.  'lbfgs' is SciPy's L-BFGS-B on the full-batch
+        loss; 'sgd' and 'adam' run mini-batches inside compiled epochs.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the (weighted) batch size.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size for the stochastic solvers; 'auto' is min(200, n_samples).
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule of 'sgd'.
+    learning_rate_init : float, default=0.001
+        Initial learning rate of 'sgd' and 'adam'.
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (lbfgs).
+    shuffle : bool, default=True
+        Whether to shuffle samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, the early-stopping split and shuffling.
+    tol : float, default=1e-4
+        Improvement under which an epoch counts as no improvement.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    warm_start : bool, default=False
+        Reuse the previous solution as initialisation.
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with 'sgd'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and stop when
+        its accuracy stops improving; the best weights are restored.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations of 'lbfgs'.
+    dtype : {'float32', 'float64'}, default='float32'
+        Precision of the weights and of all computation.
+    n_jobs : int or None, default=None
+        Threads used by the kernels; None or -1 means all cores.
+
+    Attributes
+    ----------
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_,
+    best_validation_score_, t_, coefs_, intercepts_, n_features_in_,
+    feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn's MLPClassifier.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(random_state=0, max_iter=50).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.95
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype="float32",
+        n_jobs=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    def _output_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _loss_name(self):
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=dtype,
+            order="C", reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in"
+                        f" the previous call to fit. Previously got {self.classes_}, `y`"
+                        f" has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has"
+                    f" {self.classes_}. 'y' has {classes}."
+                )
+        return X, self._label_binarizer.transform(y).astype(dtype)
+
+    def _score_output(self, output, y, sample_weight):
+        if not np.all(np.isfinite(output)):
+            return np.nan
+        return accuracy_score(y, self._labels(output), sample_weight=sample_weight)
+
+    def _labels(self, output):
+        if self.n_outputs_ == 1:
+            output = output.ravel()
+        return self._label_binarizer.inverse_transform(output)
+
+    def predict(self, X):
+        """Predict class labels (or label indicator rows for multilabel y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self._labels(self._forward_pass_fast(X))
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of the stochastic solver over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All classes that will appear over the calls; required on the first
+            call (unless y is a multilabel indicator matrix), ignored after.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "classes_"):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            elif classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), np.unique(self.classes_)
+        ):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit,"
+                f" was: {self.classes_!r}"
+            )
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            p = y_pred.ravel()
+            return np.column_stack([1 - p, p])
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability estimates, ``log(predict_proba(X))``."""
+        y_prob = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
+    """Multi-layer perceptron regressor trained by compiled Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`.
+    It optimises half the squared error (or half the Poisson deviance, with an
+    exponential output) and supports several outputs.  For several outputs
+    the loss is the *sum* over outputs, so the loss and its gradient agree.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        Loss to minimise; 'poisson' uses an exp output and needs y >= 0.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
+        As in :class:`MLPClassifier`; early stopping scores R^2 on the
+        held-out data (not stratified).
+
+    Attributes
+    ----------
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+    t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_,
+    n_layers_, n_outputs_, out_activation_
+        As in scikit-learn's MLPRegressor.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from fastnn import MLPRegressor
+    >>> X, y = make_regression(n_samples=200, random_state=0)
+    >>> reg = MLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "loss": [Options("squared_error", "poisson")],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype="float32",
+        n_jobs=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    def _output_activation(self):
+        return OUTPUT_ACTIVATION[self.loss]
+
+    def _loss_name(self):
+        return self.loss
+
+    def _validate_input(self, X, y, incremental, reset, dtype):
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+            dtype=dtype, order="C", reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for"
+                             " the 'poisson' loss.")
+        return X, y
+
+    def _score_output(self, output, y, sample_weight):
+        if not np.all(np.isfinite(output)):
+            return np.nan
+        return r2_score(y, output.ravel() if output.shape[1] == 1 else output,
+                        sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of the stochastic solver over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)

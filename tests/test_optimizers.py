@@ -1,0 +1,109 @@
+"""Each optimizer step against its formula written out by hand."""
+
+import numpy as np
+import pytest
+
+from fastnn._engine import Data, EpochRunner, LossGradient, Network
+from fastnn._losses import LOSSES
+from fastnn._optimizers import AdamOptimizer, SGDOptimizer, update
+
+LR, MU, B1, B2, EPS, ALPHA = 0.05, 0.8, 0.7, 0.9, 1e-8, 0.01
+
+
+def _setup(seed=0, n=40):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 4))
+    Y = np.eye(3)[rng.randint(3, size=n)]
+    net = Network([4, 5, 3], "tanh", "softmax", np.float64)
+    net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
+    data = Data(X, Y, None, np.float64)
+    return net, data
+
+
+def _grad(net, data, theta):
+    probe = Network(net.sizes, "tanh", "softmax", np.float64)
+    return LossGradient(probe, data, LOSSES["log_loss"], ALPHA, 1)(theta)[1]
+
+
+def _steps(net, data, optimizer, n_steps):
+    """Take ``n_steps`` full-batch steps (batch = all rows, no shuffling)."""
+    runner = EpochRunner(net, data, optimizer, LOSSES["log_loss"], ALPHA, data.n, 1)
+    order = np.arange(data.n, dtype=np.int64)
+    for _ in range(n_steps):
+        runner.run(order)
+
+
+def test_plain_sgd_step():
+    net, data = _setup()
+    theta0 = net.theta.copy()
+    _steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0,
+                                   nesterov=False), 1)
+    np.testing.assert_allclose(net.theta, theta0 - LR * _grad(net, data, theta0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_steps(nesterov):
+    net, data = _setup()
+    theta = net.theta.copy()
+    _steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=MU,
+                                   nesterov=nesterov), 3)
+    velocity = np.zeros_like(theta)
+    for _ in range(3):
+        g = _grad(net, data, theta)
+        velocity = MU * velocity - LR * g
+        theta = theta + (MU * velocity - LR * g if nesterov else velocity)
+    np.testing.assert_allclose(net.theta, theta, rtol=1e-10)
+
+
+def test_adam_steps():
+    net, data = _setup()
+    theta = net.theta.copy()
+    opt = AdamOptimizer(net.n_params, np.float64, LR, B1, B2, EPS)
+    _steps(net, data, opt, 3)
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    for t in range(1, 4):
+        g = _grad(net, data, theta)
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g**2
+        lr_t = LR * np.sqrt(1 - B2**t) / (1 - B1**t)
+        theta = theta - lr_t * m / (np.sqrt(v) + EPS)
+    np.testing.assert_allclose(net.theta, theta, rtol=1e-10)
+    assert opt.t == 3  # one step per mini-batch, not per parameter
+
+
+def test_adam_update_kernel_single_parameter():
+    theta = np.array([1.0, 2.0])
+    state = np.array([[0.1, 0.2], [0.01, 0.02]])
+    hyper = AdamOptimizer(2, np.float64, LR, B1, B2, EPS).hyper()
+    update(1, theta, 0.5, state, 1, 0.01, hyper)
+    m = B1 * 0.2 + (1 - B1) * 0.5
+    v = B2 * 0.02 + (1 - B2) * 0.25
+    assert theta[0] == 1.0 and state[0, 0] == 0.1
+    np.testing.assert_allclose([theta[1], state[0, 1], state[1, 1]],
+                               [2.0 - 0.01 * m / (np.sqrt(v) + EPS), m, v])
+
+
+def test_invscaling_and_adaptive_schedules():
+    opt = SGDOptimizer(3, np.float64, 0.1, lr_schedule="invscaling", power_t=0.5)
+    opt.iteration_ends(99)
+    assert opt.learning_rate == pytest.approx(0.1 / 100**0.5)
+    adaptive = SGDOptimizer(3, np.float64, 0.1, lr_schedule="adaptive")
+    assert adaptive.trigger_stopping("msg", verbose=False) is False
+    assert adaptive.learning_rate == pytest.approx(0.02)
+    adaptive.learning_rate = 1e-6
+    assert adaptive.trigger_stopping("msg", verbose=False) is True
+    assert SGDOptimizer(3, np.float64, 0.1).trigger_stopping("msg", False) is True
+
+
+def test_minibatches_each_take_a_step():
+    """Two batches in one epoch equal two hand-written steps on the halves."""
+    net, data = _setup(n=40)
+    theta = net.theta.copy()
+    opt = SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0, nesterov=False)
+    runner = EpochRunner(net, data, opt, LOSSES["log_loss"], ALPHA, 20, 1)
+    runner.run(np.arange(40, dtype=np.int64))
+    for half in (slice(0, 20), slice(20, 40)):
+        part = Data(data.arrays[0][half], data.Y[half], None, np.float64)
+        theta = theta - LR * _grad(net, part, theta)
+    np.testing.assert_allclose(net.theta, theta, rtol=1e-10)

@@ -8,6 +8,10 @@ import types
 
 from numba import njit
 
+from . import _cache
+
+_cache.register()
+
 # LLVM fast-math flags we allow. ``nnan`` and ``ninf`` are deliberately absent:
 # with them LLVM may assume no NaN/inf ever appears and delete the very checks
 # that catch a diverging model.
@@ -20,12 +24,12 @@ JIT_OPTIONS = dict(
     error_model="numpy",
 )
 
-# Rows handled by one lane of a mini-batch.  A batch is split into
-# ``min(MAX_LANES, ceil(batch / MIN_LANE_ROWS))`` lanes, each with its own
-# gradient buffer; the split depends on the batch size only, never on the
-# number of threads, so the result is the same for any ``n_jobs``.
-MIN_LANE_ROWS = 32
-MAX_LANES = 8
+# A mini-batch of n rows is split into lanes, each with its own gradient
+# buffer: the largest power of two <= n / MIN_LANE_ROWS, at most MAX_LANES.
+# The split depends on the batch size only, never on the number of threads,
+# so the result is the same for any ``n_jobs``.
+MIN_LANE_ROWS = 64
+MAX_LANES = 16
 
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.

@@ -150,19 +150,22 @@ def _blas_controller():
 
 
 @contextlib.contextmanager
-def compute_threads(n_threads):
-    """Run Numba kernels on ``n_threads`` threads with BLAS kept to one thread each.
+def compute_threads(n_threads, limit_blas=True):
+    """Run Numba kernels on ``n_threads`` threads with BLAS kept to one thread.
 
+    The kernels call BLAS on small blocks from every Numba thread; BLAS's own
+    threads would only add synchronisation (and oversubscribe the cores).
     Numba's thread count is thread-local and restored afterwards.
     """
-    if n_threads <= 1:
-        yield
-        return
     previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    lock = _WORKQUEUE_LOCK if _threading_layer() == "workqueue" else contextlib.nullcontext()
+    lock = contextlib.nullcontext()
+    if n_threads > 1:
+        numba.set_num_threads(n_threads)
+        if _threading_layer() == "workqueue":
+            lock = _WORKQUEUE_LOCK
+    blas = _blas_controller().limit(limits=1, user_api="blas") if limit_blas else None
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"), lock:
+        with blas or contextlib.nullcontext(), lock:
             yield
     finally:
         numba.set_num_threads(previous)
@@ -179,6 +182,7 @@ class Kernels:
     """Serial or parallel kernel set, chosen by the work per call."""
 
     def __init__(self, n_threads, flops):
+        self.flops = flops
         self.parallel = n_threads > 1 and flops >= PARALLEL_MIN_FLOPS
         self.n_threads = n_threads if self.parallel else 1
         if self.parallel:
@@ -191,7 +195,8 @@ class Kernels:
             self.predict = K.predict
 
     def threads(self):
-        return compute_threads(self.n_threads)
+        # Below the parallel threshold BLAS would not start threads anyway.
+        return compute_threads(self.n_threads, limit_blas=self.flops >= PARALLEL_MIN_FLOPS)
 
 
 def _workspace(net, cap, n_lanes, scratch, dtype):

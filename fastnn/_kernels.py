@@ -21,7 +21,7 @@ from numba import prange
 from ._activations import activate, multiply_derivative
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_variants
 from ._losses import loss_and_delta
-from ._optimizers import step_size, update
+from ._optimizers import LR_T, step, step_size
 
 # Parameters reduced and updated per task of the parallel update loop.
 _PARAM_BLOCK = 4096
@@ -171,7 +171,9 @@ def _lane(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
 @jit
 def lane_split(n, max_lanes):
     """Rows per lane and number of lanes for ``n`` rows (independent of threads)."""
-    n_lanes = min(max_lanes, max(1, (n + MIN_LANE_ROWS - 1) // MIN_LANE_ROWS))
+    n_lanes = 1
+    while n_lanes * 2 <= min(max_lanes, n // MIN_LANE_ROWS):
+        n_lanes *= 2
     per = (n + n_lanes - 1) // n_lanes
     return per, (n + per - 1) // per
 
@@ -186,19 +188,44 @@ def _weight_sum(sw, rows):
     return s
 
 
+@jit
+def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
+    """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
+
+    The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
+    a fixed order.  Returns the sum of squared weights in the range.
+    """
+    g = grads[0]
+    for k in range(1, n_lanes):
+        gk = grads[k]
+        for j in range(j0, j1):
+            g[j] += gk[j]
+    ssq = 0.0
+    for j in range(j0, min(j1, n_coef)):
+        w = theta[j]
+        ssq += w * w
+        g[j] += alpha * w
+    for j in range(j0, j1):
+        g[j] *= scale
+    return ssq
+
+
 def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
                  acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap):
     """Run consecutive mini-batches over ``order``; return (loss sum, steps done).
 
     For each batch: lanes compute partial gradients in parallel, then one
-    parallel pass sums the lanes, adds the L2 term, divides by the weight sum
-    and applies the optimizer update.  ``t`` is the number of steps taken
-    before this call (Adam's bias correction needs it).
+    parallel pass over parameter blocks sums the lanes, adds the L2 term,
+    divides by the weight sum and applies the optimizer update.  ``t`` is the
+    number of steps taken before this call (Adam's bias correction needs it).
     """
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
     n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
+    typed_hyper[:] = hyper
+    typed_alpha = theta.dtype.type(alpha)
     lane_loss = np.zeros(grads.shape[0])
     ssq = np.zeros(n_blocks)
     total = 0.0
@@ -212,20 +239,14 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
             lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
                                  acts, loss_code, grads[k], ws[k], sizes, cap)
         wsum = _weight_sum(sw, rows)
+        scale = theta.dtype.type(1.0 / wsum)
         t += 1
-        lr_t = step_size(opt_code, hyper, t)
+        typed_hyper[LR_T] = step_size(opt_code, hyper, t)
         for blk in prange(n_blocks):
-            local = 0.0
-            for j in range(blk * _PARAM_BLOCK, min(n_params, (blk + 1) * _PARAM_BLOCK)):
-                gj = grads[0, j]
-                for k in range(1, n_lanes):
-                    gj += grads[k, j]
-                if j < n_coef:
-                    w = theta[j]
-                    local += w * w
-                    gj += alpha * w
-                update(opt_code, theta, gj / wsum, state, j, lr_t, hyper)
-            ssq[blk] = local
+            j0 = blk * _PARAM_BLOCK
+            j1 = min(n_params, j0 + _PARAM_BLOCK)
+            ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale, j0, j1)
+            step(opt_code, theta, grads[0], state, typed_hyper, j0, j1)
         batch_loss = (np.sum(lane_loss[:n_lanes]) + 0.5 * alpha * np.sum(ssq)) / wsum
         total += batch_loss * n
     return total, t
@@ -244,21 +265,14 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
                              acts, loss_code, grads[k], ws[k], sizes, cap)
     wsum = _weight_sum(sw, rows)
     n_params = theta.shape[0]
-    n_coef = layout[0, 3]
     n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
     ssq = np.zeros(n_blocks)
     for blk in prange(n_blocks):
-        local = 0.0
-        for j in range(blk * _PARAM_BLOCK, min(n_params, (blk + 1) * _PARAM_BLOCK)):
-            gj = grads[0, j]
-            for k in range(1, n_lanes):
-                gj += grads[k, j]
-            if j < n_coef:
-                w = theta[j]
-                local += w * w
-                gj += alpha * w
-            out[j] = gj / wsum
-        ssq[blk] = local
+        j0 = blk * _PARAM_BLOCK
+        j1 = min(n_params, j0 + _PARAM_BLOCK)
+        ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),
+                                 theta.dtype.type(1.0 / wsum), j0, j1)
+        out[j0:j1] = grads[0, j0:j1]
     return (np.sum(lane_loss) + 0.5 * alpha * np.sum(ssq)) / wsum
 
 

@@ -1,10 +1,13 @@
-"""Optimizers: per-parameter update kernels and the small objects that own their state.
+"""Optimizers: update kernels over a range of parameters, and the objects owning their state.
 
-A kernel update is ``update(code, theta, g, state, j, lr_t, hyper)`` for one
-parameter index ``j``; the training kernel fuses it with the gradient
-reduction so parameters are touched once per mini-batch.  The Python objects
-mirror scikit-learn's optimizers: they own the state arrays, the step count
-and the learning-rate schedule (``iteration_ends``, ``trigger_stopping``).
+``step(code, theta, g, state, hyper, j0, j1)`` applies one update to
+``theta[j0:j1]`` given the (already reduced and normalised) gradient ``g``;
+the training kernel calls it block by block right after reducing the lanes'
+gradients, so parameters are touched once per mini-batch while in cache.
+The Python objects mirror scikit-learn's optimizers: they own the state
+arrays, the step count and the learning-rate schedule (``iteration_ends``,
+``trigger_stopping``).  Adding an optimizer means a code, a branch in
+``step`` (and ``step_size`` if its rate changes per step) and a class.
 """
 
 import numpy as np
@@ -14,19 +17,22 @@ from ._config import jit
 SGD = 0
 ADAM = 1
 
-# Positions in the ``hyper`` float64 vector handed to the kernels.
+# Positions in the ``hyper`` vector handed to the kernels.  Python fills it in
+# float64; the training kernel keeps a copy in the parameters' dtype and
+# writes the current step's learning rate into ``LR_T``.
 LR = 0
-MOMENTUM = 1
-NESTEROV = 2
-BETA_1 = 3
-BETA_2 = 4
-EPSILON = 5
-N_HYPER = 6
+LR_T = 1
+MOMENTUM = 2
+NESTEROV = 3
+BETA_1 = 4
+BETA_2 = 5
+EPSILON = 6
+N_HYPER = 7
 
 
 @jit
 def step_size(code, hyper, t):
-    """Learning rate used for step ``t`` (1-based); Adam folds in bias correction."""
+    """Learning rate of step ``t`` (1-based); Adam folds in its bias correction."""
     lr = hyper[LR]
     if code == ADAM:
         return lr * np.sqrt(1.0 - hyper[BETA_2] ** t) / (1.0 - hyper[BETA_1] ** t)
@@ -34,24 +40,31 @@ def step_size(code, hyper, t):
 
 
 @jit
-def update(code, theta, g, state, j, lr_t, hyper):
-    """Apply one optimizer step to ``theta[j]`` given its gradient ``g``."""
+def step(code, theta, g, state, hyper, j0, j1):
+    """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype."""
+    lr = hyper[LR_T]
+    one = hyper.dtype.type(1)
     if code == SGD:
         mu = hyper[MOMENTUM]
-        v = mu * state[0, j] - lr_t * g
-        state[0, j] = v
-        if hyper[NESTEROV] != 0.0:
-            theta[j] += mu * v - lr_t * g
-        else:
-            theta[j] += v
+        velocity = state[0]
+        nesterov = hyper[NESTEROV] != 0
+        for j in range(j0, j1):
+            v = mu * velocity[j] - lr * g[j]
+            velocity[j] = v
+            theta[j] += mu * v - lr * g[j] if nesterov else v
     elif code == ADAM:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
-        m = b1 * state[0, j] + (1.0 - b1) * g
-        v = b2 * state[1, j] + (1.0 - b2) * g * g
-        state[0, j] = m
-        state[1, j] = v
-        theta[j] -= lr_t * m / (np.sqrt(v) + hyper[EPSILON])
+        eps = hyper[EPSILON]
+        m = state[0]
+        s = state[1]
+        for j in range(j0, j1):
+            gj = g[j]
+            mj = b1 * m[j] + (one - b1) * gj
+            sj = b2 * s[j] + (one - b2) * gj * gj
+            m[j] = mj
+            s[j] = sj
+            theta[j] -= lr * mj / (np.sqrt(sj) + eps)
 
 
 class Optimizer:
@@ -67,7 +80,7 @@ class Optimizer:
         self.t = 0  # number of update steps taken
 
     def hyper(self):
-        """The float64 hyper-parameter vector the kernels read."""
+        """The float64 hyper-parameter vector the kernels read (``LR_T`` is set there)."""
         h = np.zeros(N_HYPER)
         h[LR] = self.learning_rate
         return h

@@ -5,7 +5,7 @@ import pytest
 
 from fastnn._engine import Data, EpochRunner, LossGradient, Network
 from fastnn._losses import LOSSES
-from fastnn._optimizers import AdamOptimizer, SGDOptimizer, update
+from fastnn._optimizers import LR_T, AdamOptimizer, SGDOptimizer, step
 
 LR, MU, B1, B2, EPS, ALPHA = 0.05, 0.8, 0.7, 0.9, 1e-8, 0.01
 
@@ -72,14 +72,15 @@ def test_adam_steps():
     assert opt.t == 3  # one step per mini-batch, not per parameter
 
 
-def test_adam_update_kernel_single_parameter():
-    theta = np.array([1.0, 2.0])
-    state = np.array([[0.1, 0.2], [0.01, 0.02]])
-    hyper = AdamOptimizer(2, np.float64, LR, B1, B2, EPS).hyper()
-    update(1, theta, 0.5, state, 1, 0.01, hyper)
+def test_adam_step_kernel_touches_only_its_range():
+    theta = np.array([1.0, 2.0, 3.0])
+    state = np.array([[0.1, 0.2, 0.3], [0.01, 0.02, 0.03]])
+    hyper = AdamOptimizer(3, np.float64, LR, B1, B2, EPS).hyper()
+    hyper[LR_T] = 0.01
+    step(1, theta, np.array([9.0, 0.5, 9.0]), state, hyper, 1, 2)
     m = B1 * 0.2 + (1 - B1) * 0.5
     v = B2 * 0.02 + (1 - B2) * 0.25
-    assert theta[0] == 1.0 and state[0, 0] == 0.1
+    assert theta[0] == 1.0 and theta[2] == 3.0 and state[0, 0] == 0.1 and state[1, 2] == 0.03
     np.testing.assert_allclose([theta[1], state[0, 1], state[1, 1]],
                                [2.0 - 0.01 * m / (np.sqrt(v) + EPS), m, v])
 

@@ -72,6 +72,13 @@ class Network:
     def flops_per_row(self):
         return int(self.n_coef)
 
+    def workspace(self, cap, n_lanes, scratch=False):
+        """Per-lane workspaces (see ``_kernels``) for blocks of ``cap`` rows."""
+        size = 2 * cap * int(self.sizes.sum())
+        if scratch:
+            size += int(np.max(self.sizes[:-1] * self.sizes[1:]))
+        return np.empty((n_lanes, size), dtype=self.theta.dtype)
+
 
 # ---------------------------------------------------------------------------
 # Data in the kernels' form
@@ -85,16 +92,29 @@ def _readonly(a):
     return view
 
 
+_EMPTY = {}
+
+
+def _empty(dtype, ndim=1):
+    """Shared read-only empty array standing in for an unused input."""
+    key = (np.dtype(dtype), ndim)
+    if key not in _EMPTY:
+        _EMPTY[key] = _readonly(np.empty((0,) * ndim, dtype=dtype))
+    return _EMPTY[key]
+
+
 class Data:
-    """Input matrix (dense or CSR), targets and sample weights for the kernels."""
+    """Input matrix (dense or CSR), targets and sample weights for the kernels.
+
+    Dense input that already has the right dtype and is C-contiguous is used
+    as it is (no copy); every array is passed to the kernels read-only.
+    """
 
     def __init__(self, X, Y=None, sample_weight=None, dtype=np.float32):
-        empty_f = np.empty(0, dtype=dtype)
-        empty_i = np.empty(0, dtype=np.int64)
         if sp.issparse(X):
             X = sp.csr_matrix(X)
             self.arrays = (
-                _readonly(np.empty((0, X.shape[1]), dtype=dtype)),
+                _empty(dtype, 2),
                 _readonly(np.asarray(X.data, dtype=dtype)),
                 _readonly(np.asarray(X.indices, dtype=np.int64)),
                 _readonly(np.asarray(X.indptr, dtype=np.int64)),
@@ -102,18 +122,16 @@ class Data:
         else:
             self.arrays = (
                 _readonly(np.ascontiguousarray(X, dtype=dtype)),
-                _readonly(empty_f), _readonly(empty_i), _readonly(empty_i),
+                _empty(dtype), _empty(np.int64), _empty(np.int64),
             )
         self.n = X.shape[0]
-        if Y is not None:
-            Y = np.asarray(Y, dtype=dtype)
-            if Y.ndim == 1:
-                Y = Y.reshape(-1, 1)
-            self.Y = _readonly(np.ascontiguousarray(Y))
+        if Y is None:
+            self.Y = _empty(dtype, 2)
         else:
-            self.Y = _readonly(np.empty((0, 1), dtype=dtype))
+            Y = np.asarray(Y, dtype=dtype)
+            self.Y = _readonly(np.ascontiguousarray(Y.reshape(len(Y), -1)))
         if sample_weight is None:
-            self.sw = _readonly(empty_f)
+            self.sw = _empty(dtype)
         else:
             self.sw = _readonly(np.ascontiguousarray(sample_weight, dtype=dtype))
 
@@ -150,7 +168,7 @@ def _blas_controller():
 
 
 @contextlib.contextmanager
-def compute_threads(n_threads, limit_blas=True):
+def compute_threads(n_threads):
     """Run Numba kernels on ``n_threads`` threads with BLAS kept to one thread.
 
     The kernels call BLAS on small blocks from every Numba thread; BLAS's own
@@ -163,9 +181,8 @@ def compute_threads(n_threads, limit_blas=True):
         numba.set_num_threads(n_threads)
         if _threading_layer() == "workqueue":
             lock = _WORKQUEUE_LOCK
-    blas = _blas_controller().limit(limits=1, user_api="blas") if limit_blas else None
     try:
-        with blas or contextlib.nullcontext(), lock:
+        with _blas_controller().limit(limits=1, user_api="blas"), lock:
             yield
     finally:
         numba.set_num_threads(previous)
@@ -195,13 +212,22 @@ class Kernels:
             self.predict = K.predict
 
     def threads(self):
-        # Below the parallel threshold BLAS would not start threads anyway.
-        return compute_threads(self.n_threads, limit_blas=self.flops >= PARALLEL_MIN_FLOPS)
+        if self.flops < PARALLEL_MIN_FLOPS:
+            # Serial and small: BLAS would not start threads either.
+            return contextlib.nullcontext()
+        return compute_threads(self.n_threads)
 
 
-def _workspace(net, cap, n_lanes, scratch, dtype):
-    size = K.workspace_size(net.sizes, cap, scratch)
-    return np.empty((n_lanes, size), dtype=dtype)
+def lane_buffers(net, n_rows):
+    """Block size, workspaces and gradient buffers for batches of ``n_rows``.
+
+    As many lanes as ``lane_split`` gives for ``n_rows`` (smaller batches use
+    fewer of them); a scratch matrix only when a lane walks several blocks.
+    """
+    per, n_lanes = K.lane_split(n_rows, MAX_LANES)
+    cap = min(per, BLOCK_ROWS)
+    grads = np.empty((n_lanes, net.n_params), dtype=net.theta.dtype)
+    return cap, net.workspace(cap, n_lanes, per > cap), grads
 
 
 # ---------------------------------------------------------------------------
@@ -219,7 +245,7 @@ def forward(net, data, n_jobs=None):
     n_blocks = -(-n // cap)
     kernels = Kernels(min(resolve_n_jobs(n_jobs), n_blocks), n * net.flops_per_row())
     n_lanes = kernels.n_threads
-    ws = _workspace(net, cap, n_lanes, False, net.theta.dtype)
+    ws = net.workspace(cap, n_lanes)
     rows = np.arange(n, dtype=np.int64)
     with kernels.threads():
         kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
@@ -237,11 +263,7 @@ class EpochRunner:
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
-        per, _ = K.lane_split(self.batch_size, MAX_LANES)
-        self.cap = min(per, BLOCK_ROWS)
-        dtype = net.theta.dtype
-        self.ws = _workspace(net, self.cap, MAX_LANES, per > self.cap, dtype)
-        self.grads = np.empty((MAX_LANES, net.n_params), dtype=dtype)
+        self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row())
 
     def run(self, order):
@@ -348,13 +370,9 @@ class LossGradient:
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
-        dtype = net.theta.dtype
         self.rows = np.arange(data.n, dtype=np.int64)
-        per, _ = K.lane_split(data.n, MAX_LANES)
-        self.cap = min(per, BLOCK_ROWS)
-        self.ws = _workspace(net, self.cap, MAX_LANES, per > self.cap, dtype)
-        self.grads = np.empty((MAX_LANES, net.n_params), dtype=dtype)
-        self.out = np.empty(net.n_params, dtype=dtype)
+        self.cap, self.ws, self.grads = lane_buffers(net, data.n)
+        self.out = np.empty(net.n_params, dtype=net.theta.dtype)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row())
 
     def __call__(self, theta=None):

@@ -18,25 +18,13 @@ Data layout (shared with ``_network.py``):
 import numpy as np
 from numba import prange
 
-from ._activations import activate, multiply_derivative
+from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_variants
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size
 
 # Parameters reduced and updated per task of the parallel update loop.
 _PARAM_BLOCK = 4096
-
-
-@jit
-def workspace_size(sizes, cap, with_scratch):
-    """Length of one lane's workspace for blocks of ``cap`` rows."""
-    total = 0
-    widest = 0
-    for l in range(sizes.shape[0]):
-        total += sizes[l]
-        if l > 0:
-            widest = max(widest, sizes[l - 1] * sizes[l])
-    return 2 * cap * total + (widest if with_scratch else 0)
 
 
 @jit
@@ -94,11 +82,7 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
                 for r in range(n):
                     A[r, :] = Xd[rows[r]]
             np.dot(A, W, Z)
-        for r in range(n):
-            for j in range(Z.shape[1]):
-                Z[r, j] += b[j]
-        if l < n_layers - 1 or apply_output:
-            activate(Z, acts[l])
+        bias_activate(Z, b, acts[l] if l < n_layers - 1 or apply_output else IDENTITY)
 
 
 @jit

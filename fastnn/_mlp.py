@@ -18,7 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _engine
+from . import __version__, _engine
 from ._activations import HIDDEN_ACTIVATIONS
 from ._losses import LOSSES, OUTPUT_ACTIVATION
 from ._optimizers import OPTIMIZERS
@@ -34,6 +34,9 @@ from ._validation import (
 )
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Inputs of at most this many rows skip scikit-learn's generic validation.
+_FAST_PREDICT_ROWS = 16
 
 
 class BaseMultilayerPerceptron(BaseEstimator):
@@ -72,16 +75,45 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # ------------------------------------------------------------------
 
     def _network(self, dtype=None):
-        """A ``Network`` holding a copy of ``coefs_`` and ``intercepts_``."""
-        dtype = self.coefs_[0].dtype if dtype is None else dtype
+        """The fitted ``Network``; ``coefs_`` and ``intercepts_`` are views into it.
+
+        When those attributes were replaced by other arrays (or ``dtype``
+        asks for another precision) a new network is packed from them.
+        """
+        net = getattr(self, "_net", None)
+        dtype = self.coefs_[0].dtype if dtype is None else np.dtype(dtype)
+        if net is not None and net.theta.dtype == dtype and self._views_of(net.theta):
+            return net
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         net = _engine.Network(sizes, self.activation, self.out_activation_, dtype)
         net.set_params(self.coefs_, self.intercepts_)
         return net
 
+    def _views_of(self, theta):
+        return all(a.base is theta for a in (*self.coefs_, *self.intercepts_))
+
     def _store_network(self, net):
+        self._net = net
         self.coefs_ = net.coefs
         self.intercepts_ = net.intercepts
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "coefs_")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        net = state.get("_net")
+        if net is not None and self._views_of(net.theta):
+            # Stored once, in the flat vector; the views are rebuilt on load.
+            state = {k: v for k, v in state.items() if k not in ("coefs_", "intercepts_")}
+        state["_fastnn_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_net" in state and "coefs_" not in state:
+            self.coefs_ = self._net.coefs
+            self.intercepts_ = self._net.intercepts
 
     def _init_coef(self, fan_in, fan_out, dtype):
         # Glorot & Bengio's uniform initialisation, drawn in scikit-learn's order.
@@ -279,12 +311,29 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _forward_pass_fast(self, X, check_input=True):
         """Output layer activations for ``X`` (n_samples, n_outputs)."""
-        dtype = self.coefs_[0].dtype
+        net = self._network()
+        dtype = net.theta.dtype
         if check_input:
-            X = validate_data(
-                self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
-            )
-        return _engine.forward(self._network(), _engine.Data(X, dtype=dtype), self.n_jobs)
+            X = self._validate_predict_input(X, dtype)
+        return _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs)
+
+    def _validate_predict_input(self, X, dtype):
+        # Fast path for a few rows of a plain float array (single-row latency):
+        # the same checks as validate_data, without its general machinery.
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and 0 < X.shape[0] <= _FAST_PREDICT_ROWS
+            and X.shape[1] == self.n_features_in_
+            and X.dtype in (np.float32, np.float64)
+            and not hasattr(self, "feature_names_in_")
+        ):
+            if not np.isfinite(X).all():
+                raise ValueError("Input X contains NaN or infinity.")
+            return np.ascontiguousarray(X, dtype=dtype)
+        return validate_data(
+            self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -530,8 +579,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
-            p = y_pred.ravel()
-            return np.column_stack([1 - p, p])
+            proba = np.empty((y_pred.shape[0], 2), dtype=y_pred.dtype)
+            proba[:, 1] = y_pred[:, 0]
+            np.subtract(1, y_pred[:, 0], out=proba[:, 0])
+            return proba
         return y_pred
 
     def predict_log_proba(self, X):

@@ -1,0 +1,92 @@
+"""Training engine: chunked epochs, thread-count independence, kernel selection."""
+
+import numpy as np
+import pytest
+
+from fastnn import _engine
+from fastnn._engine import Data, EpochRunner, Network, forward
+from fastnn._losses import LOSSES
+from fastnn._optimizers import AdamOptimizer
+
+from naive import forward as naive_forward
+
+
+def _net_and_data(n=1000, dtype=np.float32, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 12)).astype(dtype)
+    Y = np.eye(4, dtype=dtype)[rng.randint(4, size=n)]
+    net = Network([12, 32, 16, 4], "relu", "softmax", dtype)
+    net.theta[:] = rng.uniform(-0.3, 0.3, net.n_params)
+    return net, Data(X, Y, None, dtype), X
+
+
+def _train(n_jobs, monkeypatch=None, samples_per_call=None, dtype=np.float32):
+    net, data, _ = _net_and_data(dtype=dtype)
+    if samples_per_call is not None:
+        monkeypatch.setattr(_engine, "SAMPLES_PER_CALL", samples_per_call)
+    runner = EpochRunner(net, data, AdamOptimizer(net.n_params, dtype, 1e-2),
+                         LOSSES["log_loss"], 1e-3, 200, n_jobs)
+    order = np.random.RandomState(1).permutation(data.n)
+    losses = [runner.run(order) for _ in range(3)]
+    return net.theta.copy(), losses
+
+
+def test_weights_identical_for_any_number_of_threads():
+    theta1, loss1 = _train(n_jobs=1)
+    theta2, loss2 = _train(n_jobs=2)
+    np.testing.assert_array_equal(theta1, theta2)
+    assert loss1 == loss2
+
+
+def test_chunked_epoch_equals_one_call(monkeypatch):
+    theta_one, loss_one = _train(n_jobs=2)
+    theta_chunked, loss_chunked = _train(n_jobs=2, monkeypatch=monkeypatch, samples_per_call=400)
+    np.testing.assert_array_equal(theta_one, theta_chunked)
+    np.testing.assert_allclose(loss_one, loss_chunked, rtol=1e-12)
+
+
+def test_training_reduces_loss():
+    _, losses = _train(n_jobs=None, dtype=np.float64)
+    assert losses[2] < losses[1] < losses[0]
+
+
+@pytest.mark.parametrize("n", [1, 3, 257, 1500])
+def test_forward_matches_reference_serial_and_parallel(n):
+    net, _, _ = _net_and_data()
+    X = np.random.RandomState(2).normal(size=(n, 12)).astype(np.float32)
+    expected = naive_forward(X, net.coefs, net.intercepts, "relu", "softmax")[-1]
+    for n_jobs in (1, 2):
+        out = forward(net, Data(X, dtype=np.float32), n_jobs)
+        np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-6)
+
+
+def test_forward_of_no_rows():
+    net, _, _ = _net_and_data()
+    assert forward(net, Data(np.empty((0, 12), np.float32))).shape == (0, 4)
+
+
+def test_kernel_choice_depends_on_work_not_result():
+    assert not _engine.Kernels(2, 10).parallel
+    assert _engine.Kernels(2, 10**9).parallel
+    assert not _engine.Kernels(1, 10**9).parallel
+
+
+def test_resolve_n_jobs():
+    import numba
+
+    available = numba.config.NUMBA_NUM_THREADS
+    assert _engine.resolve_n_jobs(None) == available
+    assert _engine.resolve_n_jobs(-1) == available
+    assert _engine.resolve_n_jobs(1) == 1
+    assert _engine.resolve_n_jobs(10**6) == available
+
+
+def test_read_only_and_memmapped_input_use_the_same_kernel(tmp_path):
+    net, data, X = _net_and_data()
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    out_mm = forward(net, Data(mm, dtype=np.float32))
+    np.testing.assert_array_equal(out_mm, forward(net, Data(X, dtype=np.float32)))
+    # float32 C-contiguous input is used in place, never copied
+    assert np.shares_memory(Data(X, dtype=np.float32).arrays[0], X)

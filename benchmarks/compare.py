@@ -1,0 +1,334 @@
+#!/usr/bin/env python
+"""Compare fastnn with scikit-learn's MLP and PyTorch (CPU, eager) on the same data.
+
+    python benchmarks/compare.py [--workloads tab-small,wide] [--epochs N]
+                                 [--threads N] [--json results.json]
+
+For each workload (the table in ``benchmarks/benchmarks/workloads.py``, shared
+with the asv benchmarks) every library trains the same MLP on the same float32
+data with Adam (lr 1e-3) and the same mini-batch size, in this one process and
+on the same number of threads:
+
+* fastnn: ``n_jobs=threads`` (Numba threads; fastnn keeps BLAS serial inside
+  its kernels);
+* scikit-learn: BLAS threads bounded by threadpoolctl;
+* PyTorch (only if ``import torch`` works): ``torch.set_num_threads``; a plain
+  ``nn.Sequential`` of Linear+ReLU layers, ``CrossEntropyLoss`` (or
+  ``BCEWithLogitsLoss`` for two classes, one output as in scikit-learn),
+  manual batching over a shuffled index, no DataLoader.
+
+An epoch of fastnn and scikit-learn is one ``partial_fit`` call (the same
+mini-batch semantics in both; the Adam state carries over between calls).
+The first ``--warmup`` epochs are not timed (fastnn compiles, or loads its
+kernels from Numba's cache, on the first); the reported time is the median of
+the next ``--epochs`` epochs, and test accuracy is taken after all of them, so
+every library has trained for the same number of epochs.
+
+GFLOP/s counts 6 flops per weight multiply-add per training sample (2 forward,
+4 backward), times the training rows, per epoch; "% peak" divides it by the
+float32 GEMM rate NumPy reaches on a 1024x1024 product on the same threads.
+Differences the table does not hide: scikit-learn and fastnn add an L2 penalty
+(alpha=1e-4) and use Glorot initialisation; the PyTorch model has no weight
+decay and PyTorch's default initialisation.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from benchmarks.workloads import (  # noqa: E402
+    LEARNING_RATE,
+    WORKLOADS,
+    get,
+    make_data,
+    make_estimator,
+)
+from benchmarks.timing import batch_rows_per_s, single_row_latency_us  # noqa: E402
+
+ALL_LIBRARIES = ("fastnn", "sklearn", "torch")
+
+
+# ---------------------------------------------------------------------------
+# measurements
+# ---------------------------------------------------------------------------
+
+
+def gemm_peak_gflops(n=1024, repeats=10):
+    """Best float32 ``a @ b`` rate (GFLOP/s) of NumPy's BLAS at n x n."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
+
+
+# ---------------------------------------------------------------------------
+# the libraries, behind one small interface
+# ---------------------------------------------------------------------------
+
+
+class SklearnLike:
+    """fastnn or scikit-learn: one epoch is one ``partial_fit`` call."""
+
+    def __init__(self, library, w, X, y, threads):
+        # A RandomState instance (not an int) so that every partial_fit call
+        # continues the stream: a new shuffle each epoch, as in one long fit.
+        self.est = make_estimator(library, w.name, max_iter=1,
+                                  random_state=np.random.RandomState(0), n_jobs=threads)
+        self.X, self.y = X, y
+        self.classes = np.unique(y)
+
+    def epoch(self):
+        self.est.partial_fit(self.X, self.y, classes=self.classes)
+
+    def accuracy(self, X, y):
+        return float(self.est.score(X, y))
+
+    def predict_proba(self, X):
+        return self.est.predict_proba(X)
+
+    def predict(self, X):
+        return self.est.predict(X)
+
+
+class TorchMLP:
+    """PyTorch eager: nn.Sequential of Linear+ReLU, Adam, manual mini-batches."""
+
+    def __init__(self, w, X, y, threads):
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        sizes = w.layer_sizes
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        self.model = nn.Sequential(*layers)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE,
+                                    betas=(0.9, 0.999), eps=1e-8)
+        self.binary = w.n_outputs == 1
+        self.X = torch.from_numpy(np.array(X, dtype=np.float32))
+        if self.binary:
+            self.y = torch.from_numpy(np.array(y, dtype=np.float32).reshape(-1, 1))
+            self.loss_fn = nn.BCEWithLogitsLoss()
+        else:
+            self.y = torch.from_numpy(np.array(y, dtype=np.int64))
+            self.loss_fn = nn.CrossEntropyLoss()
+        self.batch_size = w.batch_size
+        self.gen = torch.Generator().manual_seed(0)
+
+    def epoch(self):
+        torch, model, opt = self.torch, self.model, self.opt
+        model.train()
+        n = self.X.shape[0]
+        perm = torch.randperm(n, generator=self.gen)
+        for start in range(0, n, self.batch_size):
+            idx = perm[start:start + self.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(model(self.X[idx]), self.y[idx])
+            loss.backward()
+            opt.step()
+
+    def _logits(self, X):
+        self.model.eval()
+        with self.torch.inference_mode():
+            return self.model(self.torch.from_numpy(np.asarray(X, dtype=np.float32)))
+
+    def predict_proba(self, X):
+        z = self._logits(X)
+        if self.binary:
+            p = self.torch.sigmoid(z).numpy().ravel()
+            return np.column_stack([1 - p, p])
+        return self.torch.softmax(z, dim=1).numpy()
+
+    def predict(self, X):
+        z = self._logits(X)
+        if self.binary:
+            return (z.numpy().ravel() > 0).astype(np.int64)
+        return z.argmax(dim=1).numpy()
+
+    def accuracy(self, X, y):
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def bench_library(library, w, data, *, threads, warmup, epochs):
+    X_train, X_test, y_train, y_test = data
+    X_test = np.array(X_test)  # a writable copy (the shared arrays are read-only)
+    if library == "torch":
+        runner = TorchMLP(w, X_train, y_train, threads)
+    else:
+        runner = SklearnLike(library, w, X_train, y_train, threads)
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        runner.epoch()
+    warmup_s = time.perf_counter() - t0
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        runner.epoch()
+        times.append(time.perf_counter() - t0)
+    s_epoch = statistics.median(times)
+    row = X_test[:1].copy()
+    return {
+        "s_per_epoch": s_epoch,
+        "epoch_times": times,
+        "warmup_s": warmup_s,
+        "gflops": w.flops_per_epoch / s_epoch / 1e9,
+        "test_accuracy": runner.accuracy(X_test, y_test),
+        "predict_proba_1row_us": single_row_latency_us(runner.predict_proba, row),
+        "predict_rows_per_s": batch_rows_per_s(runner.predict, X_test),
+    }
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+
+def markdown_table(w, results, peak, epochs, warmup):
+    lines = [
+        f"### {w.name}: {w.n_train:,} train rows x {w.n_features} features, "
+        f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
+        f"{6 * w.macs_per_sample * w.n_train / 1e9:.2f} GFLOP/epoch",
+        "",
+        f"median of {epochs} epoch(s) after {warmup} warm-up; accuracy after "
+        f"{warmup + epochs} epochs",
+        "",
+        "| library | s/epoch | time / fastnn | GFLOP/s | % of GEMM peak | test acc "
+        "| predict_proba 1 row (us) | predict (rows/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = results.get("fastnn", {}).get("s_per_epoch")
+    for library, r in results.items():
+        if "error" in r:
+            lines.append(f"| {library} | error: {r['error']} | | | | | | |")
+            continue
+        ratio = f"{r['s_per_epoch'] / base:.2f}" if base else "-"
+        lines.append(
+            f"| {library} | {r['s_per_epoch']:.4f} | {ratio} | {r['gflops']:.1f} "
+            f"| {100 * r['gflops'] / peak:.1f}% | {r['test_accuracy']:.4f} "
+            f"| {r['predict_proba_1row_us']:.1f} | {r['predict_rows_per_s']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def versions():
+    import numba
+    import sklearn
+
+    import fastnn
+
+    v = {"python": platform.python_version(), "numpy": np.__version__,
+         "numba": numba.__version__, "sklearn": sklearn.__version__,
+         "fastnn": getattr(fastnn, "__version__", "?")}
+    if torch_available():
+        import torch
+
+        v["torch"] = torch.__version__
+    return v
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
+    p.add_argument("--libraries", default=",".join(ALL_LIBRARIES),
+                   help="comma-separated subset of fastnn,sklearn,torch (torch is "
+                        "skipped when it cannot be imported)")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="threads for every library (default: all cores)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    args = p.parse_args(argv)
+    args.workloads = [get(n.strip()).name for n in args.workloads.split(",") if n.strip()]
+    args.libraries = [s.strip() for s in args.libraries.split(",") if s.strip()]
+    for lib in args.libraries:
+        if lib not in ALL_LIBRARIES:
+            p.error(f"unknown library {lib!r}")
+    if args.epochs < 1 or args.warmup < 1 or args.threads < 1:
+        p.error("--epochs, --warmup and --threads must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import numba
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    libraries = list(args.libraries)
+    if "torch" in libraries and not torch_available():
+        print("torch is not importable: skipping it", file=sys.stderr)
+        libraries.remove("torch")
+    if args.threads > numba.config.NUMBA_NUM_THREADS:
+        print(f"note: Numba has {numba.config.NUMBA_NUM_THREADS} threads; fastnn uses at"
+              f" most that many (set NUMBA_NUM_THREADS)", file=sys.stderr)
+
+    report = {"threads": args.threads, "epochs": args.epochs, "warmup": args.warmup,
+              "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                          "cpu_count": os.cpu_count()},
+              "versions": versions(), "workloads": {}}
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        peak = gemm_peak_gflops()
+        report["gemm_peak_gflops"] = peak
+        print(f"threads: {args.threads}; float32 GEMM peak (NumPy 1024x1024): "
+              f"{peak:.1f} GFLOP/s; " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+        print()
+        for name in args.workloads:
+            w = get(name)
+            data = make_data(name)
+            results = {}
+            for library in libraries:
+                try:
+                    results[library] = bench_library(
+                        library, w, data, threads=args.threads, warmup=args.warmup,
+                        epochs=args.epochs,
+                    )
+                except Exception as exc:  # report and go on with the others
+                    results[library] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(markdown_table(w, results, peak, args.epochs, args.warmup))
+            print(flush=True)
+            report["workloads"][name] = {
+                "n_train": w.n_train, "n_features": w.n_features, "n_classes": w.n_classes,
+                "hidden": list(w.hidden), "batch_size": w.batch_size,
+                "flops_per_epoch": w.flops_per_epoch, "results": results,
+            }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,8 +2,9 @@
 
 Numba's default cache checks only the source file of the cached function, so
 a kernel that inlines a helper from another module would survive a change to
-that helper.  fastnn's locator stamps every cache entry with a hash of all of
-the package's modules, so any edit or new version recompiles, and it falls
+that helper.  fastnn's locator stamps every cache entry with a hash of all the
+modules compiled into kernels, so any edit to them, in a new version or not,
+recompiles; and it falls
 back from the package's ``__pycache__`` to a per-user directory when the
 installation is read-only.  ``NUMBA_CACHE_DIR`` is honoured.
 """
@@ -18,12 +19,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _STAMP = None
 
 
+#: Modules whose source is compiled into the kernels.
+KERNEL_MODULES = ("_cache.py", "_config.py", "_activations.py", "_losses.py",
+                  "_optimizers.py", "_kernels.py")
+
+
 def package_stamp():
-    """SHA-256 over the names and contents of the package's Python modules."""
+    """SHA-256 over the names and contents of the modules compiled into kernels."""
     global _STAMP
     if _STAMP is None:
         digest = hashlib.sha256()
-        for path in sorted(PACKAGE_DIR.glob("*.py")):
+        for path in (PACKAGE_DIR / name for name in KERNEL_MODULES):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
         _STAMP = digest.hexdigest()

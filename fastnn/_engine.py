@@ -218,16 +218,19 @@ class Kernels:
         return compute_threads(self.n_threads)
 
 
-def lane_buffers(net, n_rows):
-    """Block size, workspaces and gradient buffers for batches of ``n_rows``.
+def lane_buffers(net, *batch_sizes):
+    """Block size, workspaces and gradient buffers for batches of the given sizes.
 
-    As many lanes as ``lane_split`` gives for ``n_rows`` (smaller batches use
-    fewer of them); a scratch matrix only when a lane walks several blocks.
+    Lanes: as many as ``lane_split`` gives for the largest batch (smaller
+    batches use fewer).  Blocks: large enough for the longest lane of any of
+    the batch sizes, up to ``BLOCK_ROWS``; a scratch matrix is added when a
+    lane must walk several blocks.
     """
-    per, n_lanes = K.lane_split(n_rows, MAX_LANES)
-    cap = min(per, BLOCK_ROWS)
-    grads = np.empty((n_lanes, net.n_params), dtype=net.theta.dtype)
-    return cap, net.workspace(cap, n_lanes, per > cap), grads
+    splits = [K.lane_split(n, MAX_LANES) for n in batch_sizes if n > 0]
+    longest = max(per for per, _ in splits)
+    cap = min(longest, BLOCK_ROWS)
+    grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)
+    return cap, net.workspace(cap, grads.shape[0], longest > cap), grads
 
 
 # ---------------------------------------------------------------------------
@@ -263,7 +266,8 @@ class EpochRunner:
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
-        self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size)
+        # full batches, and the shorter last batch of an epoch
+        self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row())
 
     def run(self, order):
@@ -303,7 +307,8 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
         model.n_iter_ = 0
         for _ in range(max_iter):
             if shuffle:
-                order = rng.permutation(n).astype(np.int64, copy=False)
+                # permute the previous order, as scikit-learn does
+                order = order[rng.permutation(n)]
             model.loss_ = runner.run(order)
             model.n_iter_ += 1
             model.t_ += n

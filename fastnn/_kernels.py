@@ -1,6 +1,6 @@
 """Fused forward/backward kernels over mini-batches, and the per-epoch driver.
 
-Data layout (shared with ``_network.py``):
+Data layout (shared with ``Network`` in ``_engine.py``):
 
 * ``theta`` is one flat parameter vector: every layer's weight matrix
   (``fan_in x fan_out``, row-major) first, then every intercept.

@@ -90,3 +90,37 @@ def test_read_only_and_memmapped_input_use_the_same_kernel(tmp_path):
     np.testing.assert_array_equal(out_mm, forward(net, Data(X, dtype=np.float32)))
     # float32 C-contiguous input is used in place, never copied
     assert np.shares_memory(Data(X, dtype=np.float32).arrays[0], X)
+
+
+@pytest.mark.parametrize("n, batch_size", [(310, 200), (1797, 512), (127, 100), (5, 200)])
+def test_short_last_batch_with_long_lanes(n, batch_size):
+    """The last batch of an epoch may split into fewer, longer lanes than a full one."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 5))
+    Y = np.eye(3)[rng.randint(3, size=n)]
+    net = Network([5, 7, 3], "tanh", "softmax", np.float64)
+    net.theta[:] = rng.uniform(-0.3, 0.3, net.n_params)
+    data = Data(X, Y, None, np.float64)
+    runner = EpochRunner(net, data, AdamOptimizer(net.n_params, np.float64), LOSSES["log_loss"],
+                         0.0, min(batch_size, n), 1)
+    loss = runner.run(np.arange(n, dtype=np.int64))
+    assert np.isfinite(loss) and np.all(np.isfinite(net.theta))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_same_steps_as_scikit_learn_in_float64(solver):
+    """Same initialisation, shuffling and updates: float64 weights agree with scikit-learn's."""
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    from fastnn import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=(10,), solver=solver, max_iter=4, batch_size=32,
+                  random_state=0, learning_rate_init=0.01)
+    ours = MLPClassifier(dtype="float64", **params).fit(X, y)
+    theirs = SkMLP(**params).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)

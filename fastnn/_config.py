@@ -4,9 +4,18 @@ Kernels import their ``njit`` decorator from here so that the fastmath flag set,
 caching and error model are decided in one place.
 """
 
+import os
 import types
 
-from numba import njit
+# GNU OpenMP (Numba's usual threading layer on Linux) keeps idle threads
+# busy-waiting between parallel regions.  The kernels open a region per
+# mini-batch, and on a machine with anything else running the spinning threads
+# steal the cores the working ones need: an epoch measured 20-100x slower.
+# Sleeping waits cost microseconds per region instead.  Must be set before the
+# OpenMP runtime starts; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from numba import njit  # noqa: E402
 
 from . import _cache
 
@@ -36,8 +45,9 @@ MAX_LANES = 16
 BLOCK_ROWS = 256
 
 # Below this many multiply-adds per mini-batch the serial kernel is used:
-# starting threads would cost more than it saves.
-PARALLEL_MIN_FLOPS = 200_000
+# waking threads for every batch would cost more than it saves (measured on
+# 2 cores: 50k x 20 -> 100 -> 1 at batch 200, 420k per batch, runs faster serial).
+PARALLEL_MIN_FLOPS = 1_000_000
 
 # One compiled call trains on at most this many samples before Python regains
 # control (Ctrl-C, verbose output, time budget).

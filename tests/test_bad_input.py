@@ -1,0 +1,384 @@
+"""Invalid input and parameters: rejected like scikit-learn does, with a clear message.
+
+Every rejection must come from validation, before any compiled code runs:
+never a Numba error, and the estimator must be left unfitted.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+from fastnn import MLPClassifier, MLPRegressor
+
+ESTIMATORS = [MLPClassifier, MLPRegressor]
+SKLEARN_TWIN = {MLPClassifier: SkMLPClassifier, MLPRegressor: SkMLPRegressor}
+
+RNG = np.random.RandomState(0)
+X = RNG.normal(size=(30, 4))
+Y = {MLPClassifier: np.arange(30) % 3, MLPRegressor: RNG.normal(size=30)}
+
+
+def _with(a, index, value):
+    a = np.array(a, dtype=float)
+    a[index] = value
+    return a
+
+
+def _raises_like_sklearn(Estimator, exc, match, call):
+    """``call(estimator)`` raises ``exc`` matching ``match`` for fastnn, and
+    scikit-learn's MLP raises the same kind of error."""
+    with pytest.raises(exc, match=match) as info:
+        call(Estimator())
+    assert "numba" not in type(info.value).__module__
+    with pytest.raises(exc):
+        call(SKLEARN_TWIN[Estimator]())
+    return info
+
+
+def _fitted(Estimator):
+    return Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, Y[Estimator])
+
+
+# ---------------------------------------------------------------------------
+# X and y at fit
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "bad_X, match",
+    [
+        (_with(X, (3, 1), np.nan), "Input X contains NaN"),
+        (_with(X, (3, 1), np.inf), "Input X contains infinity"),
+        (_with(X, (3, 1), -np.inf), "Input X contains infinity"),
+        (sp.csr_matrix(_with(X, (3, 1), np.nan)), "Input X contains NaN"),
+        (sp.csc_matrix(_with(X, (3, 1), np.inf)), "Input X contains infinity"),
+    ],
+    ids=["nan", "inf", "-inf", "csr-nan", "csc-inf"],
+)
+def test_non_finite_X(Estimator, bad_X, match):
+    info = _raises_like_sklearn(Estimator, ValueError, match,
+                                lambda est: est.fit(bad_X, Y[Estimator]))
+    assert Estimator.__name__ in str(info.value) or "infinity" in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_X_finite_in_float64_but_not_in_float32(Estimator):
+    # 1e39 overflows float32 (fastnn's default dtype): named as infinity
+    with pytest.raises(ValueError, match="infinity or a value too large for dtype\\('float32'\\)"):
+        Estimator().fit(_with(X, (0, 0), 1e39), Y[Estimator])
+    est = _fitted(Estimator)
+    with pytest.raises(ValueError, match="infinity or a value too large for dtype\\('float32'\\)"):
+        est.predict(_with(X, (0, 0), -1e39))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("value, match", [(np.nan, "Input y contains NaN"),
+                                          (np.inf, "Input y contains infinity")])
+def test_non_finite_y(Estimator, value, match):
+    _raises_like_sklearn(Estimator, ValueError, match,
+                         lambda est: est.fit(X, _with(Y[Estimator], 0, value)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_empty_X(Estimator):
+    _raises_like_sklearn(Estimator, ValueError, "0 sample\\(s\\)",
+                         lambda est: est.fit(np.empty((0, 4)), Y[Estimator][:0]))
+    _raises_like_sklearn(Estimator, ValueError, "0 feature\\(s\\)",
+                         lambda est: est.fit(np.empty((30, 0)), Y[Estimator]))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_X_with_wrong_number_of_dimensions(Estimator):
+    _raises_like_sklearn(Estimator, ValueError, "Expected 2D array, got 1D array",
+                         lambda est: est.fit(X[:, 0], Y[Estimator]))
+    _raises_like_sklearn(Estimator, ValueError, "Found array with dim 3",
+                         lambda est: est.fit(X.reshape(30, 2, 2), Y[Estimator]))
+    _raises_like_sklearn(Estimator, ValueError, "Expected 2D array, got scalar",
+                         lambda est: est.fit(np.float64(1.0), Y[Estimator][:1]))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_mismatched_X_and_y_lengths(Estimator):
+    _raises_like_sklearn(Estimator, ValueError, "inconsistent numbers of samples: \\[30, 29\\]",
+                         lambda est: est.fit(X, Y[Estimator][:-1]))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_complex_X(Estimator):
+    _raises_like_sklearn(Estimator, ValueError, "Complex data not supported",
+                         lambda est: est.fit(X + 1j, Y[Estimator]))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("bad_X", [np.array([["a", "b", "c", "d"]] * 30),
+                                   np.array([["a", 1.0, 2.0, 3.0]] * 30, dtype=object)],
+                         ids=["str", "object"])
+def test_string_X(Estimator, bad_X):
+    _raises_like_sklearn(Estimator, ValueError, "could not convert string to float",
+                         lambda est: est.fit(bad_X, Y[Estimator]))
+
+
+def test_string_y_for_regressor():
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        MLPRegressor().fit(X, np.array(["a", "b", "c"] * 10))
+
+
+def test_continuous_y_for_classifier():
+    _raises_like_sklearn(MLPClassifier, ValueError, "Unknown label type",
+                         lambda est: est.fit(X, Y[MLPRegressor]))
+
+
+def test_negative_y_for_poisson_loss():
+    with pytest.raises(ValueError, match="negative.*poisson"):
+        MLPRegressor(loss="poisson").fit(X, Y[MLPRegressor])
+
+
+# ---------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_predict_before_fit(Estimator):
+    methods = ["predict"] + (["predict_proba", "predict_log_proba"]
+                             if Estimator is MLPClassifier else [])
+    for method in methods:
+        with pytest.raises(NotFittedError, match=f"This {Estimator.__name__} instance is not"
+                                                 " fitted yet"):
+            getattr(Estimator(), method)(X)
+    with pytest.raises(NotFittedError):
+        Estimator().score(X, Y[Estimator])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_predict_with_wrong_number_of_features(Estimator, sparse):
+    est = _fitted(Estimator)
+    X_bad = X[:, :3]
+    if sparse:
+        X_bad = sp.csr_matrix(X_bad)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+        est.predict(X_bad)
+    with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 4 features"):
+        est.predict(np.hstack([X, X[:, :1]]))
+    if Estimator is MLPClassifier:
+        with pytest.raises(ValueError, match="X has 3 features"):
+            est.predict_proba(X_bad)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_predict_with_bad_X(Estimator):
+    est = _fitted(Estimator)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.predict(_with(X, (0, 0), np.nan))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        est.predict(_with(X, (0, 0), np.inf))
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        est.predict(X[0])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        est.predict(X + 1j)
+    with pytest.raises(ValueError, match="Found array with dim 3"):
+        est.predict(X.reshape(30, 2, 2))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_with_wrong_number_of_features(Estimator):
+    est = _fitted(Estimator)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+        est.partial_fit(X[:, :3], Y[Estimator])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_not_available_for_lbfgs(Estimator):
+    est = Estimator(solver="lbfgs")
+    assert not hasattr(est, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
+        est.partial_fit(X, Y[Estimator])
+    assert "only available for stochastic optimizers" in str(info.value.__cause__)
+    assert hasattr(Estimator(solver="sgd"), "partial_fit")
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_with_early_stopping(Estimator):
+    kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        Estimator(early_stopping=True).partial_fit(X, Y[Estimator], **kw)
+
+
+def test_early_stopping_validation_set_too_small():
+    with pytest.raises(ValueError, match="validation set is too small"):
+        MLPRegressor(early_stopping=True, validation_fraction=0.01).fit(X, Y[MLPRegressor])
+
+
+# ---------------------------------------------------------------------------
+# sample_weight
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "sample_weight, match",
+    [
+        (np.ones(29), "sample_weight"),
+        (np.ones((30, 2)), "sample_weight"),
+        (_with(np.ones(30), 2, np.nan), "sample_weight.*NaN|NaN.*sample_weight"),
+        (_with(np.ones(30), 2, np.inf), "sample_weight.*infinity|infinity.*sample_weight"),
+        (np.zeros(30), "(?i)sample.weight"),
+    ],
+    ids=["short", "2d", "nan", "inf", "all-zero"],
+)
+def test_bad_sample_weight(Estimator, sample_weight, match):
+    est = Estimator()
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, Y[Estimator], sample_weight=sample_weight)
+    assert not hasattr(est, "coefs_")
+
+
+# ---------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------
+
+BAD_PARAMS = [
+    ("hidden_layer_sizes", (-1,)),
+    ("hidden_layer_sizes", (10, 0)),
+    ("hidden_layer_sizes", -3),
+    ("hidden_layer_sizes", (2.5,)),
+    ("hidden_layer_sizes", "10"),
+    ("activation", "softmax"),
+    ("activation", "Relu"),
+    ("solver", "newton"),
+    ("batch_size", 0),
+    ("batch_size", -5),
+    ("batch_size", "big"),
+    ("learning_rate", "fast"),
+    ("learning_rate_init", -0.1),
+    ("learning_rate_init", 0.0),
+    ("learning_rate_init", np.nan),
+    ("alpha", -1e-3),
+    ("alpha", np.inf),
+    ("power_t", -0.5),
+    ("max_iter", 0),
+    ("max_iter", 5.0),
+    ("tol", -1.0),
+    ("momentum", 1.5),
+    ("momentum", -0.1),
+    ("validation_fraction", 1.0),
+    ("beta_1", 1.0),
+    ("beta_2", -0.1),
+    ("epsilon", 0.0),
+    ("n_iter_no_change", 0),
+    ("max_fun", 0),
+    ("shuffle", "yes"),
+    ("warm_start", 1),
+    ("random_state", "a"),
+    ("random_state", -1),
+    ("verbose", -1),
+]
+
+FASTNN_ONLY_BAD_PARAMS = [
+    ("dtype", "int32"),
+    ("dtype", np.int64),
+    ("dtype", "float16"),
+    ("dtype", "double-ish"),
+    ("n_jobs", 0),
+    ("n_jobs", 1.5),
+    ("n_jobs", "all"),
+]
+
+
+def _id(p):
+    return f"{p[0]}={p[1]!r}"
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("param", BAD_PARAMS + FASTNN_ONLY_BAD_PARAMS, ids=_id)
+def test_bad_parameter_is_named(Estimator, param):
+    name, value = param
+    est = Estimator(**{name: value})  # __init__ never validates
+    assert est.get_params()[name] is value
+    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of {Estimator.__name__}"
+                                                      " must be") as info:
+        est.fit(X, Y[Estimator])
+    assert "numba" not in type(info.value).__module__
+    assert not hasattr(est, "coefs_")
+    # scikit-learn rejects it too, with the same kind of error
+    if param in BAD_PARAMS:
+        with pytest.raises((ValueError, TypeError)) as sk_info:
+            SKLEARN_TWIN[Estimator](**{name: value}).fit(X, Y[Estimator])
+        for kind in (ValueError, TypeError):
+            if isinstance(sk_info.value, kind):
+                assert isinstance(info.value, kind)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("name, value", [("activation", "softmax"), ("solver", "newton"),
+                                         ("dtype", "int32")])
+def test_bad_parameter_message_lists_the_options(Estimator, name, value):
+    with pytest.raises(ValueError, match=f"Got '{value}' instead") as info:
+        Estimator(**{name: value}).fit(X, Y[Estimator])
+    message = str(info.value)
+    expected = {"activation": ["identity", "logistic", "tanh", "relu"],
+                "solver": ["lbfgs", "sgd", "adam"],
+                "dtype": ["float32", "float64"]}[name]
+    assert all(option in message for option in expected), message
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("name, value", [("validation_fraction", 0.0), ("beta_1", 0.0),
+                                         ("momentum", 0.0), ("momentum", 1.0),
+                                         ("power_t", 0.0), ("alpha", 0.0), ("tol", 0.0),
+                                         ("n_iter_no_change", np.inf),
+                                         ("hidden_layer_sizes", ()), ("verbose", 0)],
+                         ids=lambda v: repr(v))
+def test_boundary_values_scikit_learn_accepts(Estimator, name, value):
+    # Drop-in replacement: what scikit-learn's constraints accept is accepted.
+    SKLEARN_TWIN[Estimator](**{name: value}, max_iter=2).fit(X, Y[Estimator])
+    est = Estimator(**{name: value}, max_iter=2, random_state=0).fit(X, Y[Estimator])
+    assert est.n_iter_ == 2
+
+
+def test_bad_loss():
+    with pytest.raises(ValueError, match="'loss' parameter of MLPRegressor must be"):
+        MLPRegressor(loss="huber").fit(X, Y[MLPRegressor])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_bad_parameter_in_partial_fit(Estimator):
+    kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        Estimator(alpha=-1.0).partial_fit(X, Y[Estimator], **kw)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_unusual_but_valid_input_is_accepted(Estimator):
+    # integer, boolean and float16 X, Fortran order, strided views, lists
+    y = Y[Estimator]
+    for X_ok in [(X * 10).astype(np.int64), X > 0, X.astype(np.float16),
+                 np.asfortranarray(X), np.hstack([X, X])[:, ::2], X.tolist()]:
+        est = Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+        est.fit(X_ok, y)
+        assert np.all(np.isfinite(est.predict(X_ok) if Estimator is MLPRegressor
+                                  else est.predict_proba(X_ok)))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_divergence_is_a_clear_error(Estimator):
+    # A huge step on huge inputs overflows the weights: a ValueError naming
+    # the problem, or a finite model, never a Numba error or a NaN model.
+    X_big = X * 1e18
+    est = Estimator(solver="sgd", learning_rate_init=10.0, momentum=0.0, max_iter=20,
+                    random_state=0)
+    try:
+        est.fit(X_big, Y[Estimator])
+    except ValueError as exc:
+        assert "non-finite parameter weights" in str(exc)
+    else:
+        assert all(np.all(np.isfinite(c)) for c in est.coefs_)

@@ -173,6 +173,16 @@ def _weight_sum(sw, rows):
 
 
 @jit
+def _ordered_sum(a, n):
+    """``a[:n].sum()`` in index order; kept out of parallel code, where Numba
+    would turn ``np.sum`` into a reduction whose order depends on the threads."""
+    s = 0.0
+    for i in range(n):
+        s += a[i]
+    return s
+
+
+@jit
 def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
     """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
 
@@ -231,7 +241,8 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
             j1 = min(n_params, j0 + _PARAM_BLOCK)
             ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale, j0, j1)
             step(opt_code, theta, grads[0], state, typed_hyper, j0, j1)
-        batch_loss = (np.sum(lane_loss[:n_lanes]) + 0.5 * alpha * np.sum(ssq)) / wsum
+        batch_loss = (_ordered_sum(lane_loss, n_lanes)
+                      + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
         total += batch_loss * n
     return total, t
 
@@ -257,7 +268,7 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
         ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),
                                  theta.dtype.type(1.0 / wsum), j0, j1)
         out[j0:j1] = grads[0, j0:j1]
-    return (np.sum(lane_loss) + 0.5 * alpha * np.sum(ssq)) / wsum
+    return (_ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
 
 
 def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):

@@ -60,7 +60,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": [Boolean()],
         "early_stopping": [Boolean()],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -175,7 +175,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if np.any(sw < 0):
             raise ValueError("Negative values in sample_weight are not allowed.")
         if sw.sum() <= 0:
-            raise ValueError("sample_weight must have a positive sum.")
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         return sw
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -384,8 +384,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     nesterovs_momentum : bool, default=True
         Use Nesterov's momentum with 'sgd'.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified) and stop when
-        its accuracy stops improving; the best weights are restored.
+        Hold out ``validation_fraction`` of the data (stratified unless y is
+        multilabel) and stop when its accuracy stops improving; the best
+        weights are restored.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     beta_1, beta_2 : float, default=0.9, 0.999

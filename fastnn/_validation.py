@@ -101,6 +101,8 @@ class DType:
     """float32 or float64, given as a NumPy type, dtype or name."""
 
     def is_satisfied_by(self, value):
+        if value is None:  # np.dtype(None) would silently mean float64
+            return False
         try:
             return np.dtype(value) in (np.float32, np.float64)
         except TypeError:

@@ -40,6 +40,11 @@ JIT_OPTIONS = dict(
 MIN_LANE_ROWS = 64
 MAX_LANES = 16
 
+# Parameters summed over all lanes' gradient buffers.  Large networks get
+# fewer lanes (their buffers would not stay in cache and summing them would
+# dominate); with a single lane the threads go to BLAS instead.
+LANE_PARAM_BUDGET = 2_000_000
+
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256

@@ -19,7 +19,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
 from ._activations import ACTIVATIONS
-from ._config import BLOCK_ROWS, MAX_LANES, PARALLEL_MIN_FLOPS, SAMPLES_PER_CALL
+from ._config import (
+    BLOCK_ROWS,
+    LANE_PARAM_BUDGET,
+    MAX_LANES,
+    PARALLEL_MIN_FLOPS,
+    SAMPLES_PER_CALL,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -168,11 +174,12 @@ def _blas_controller():
 
 
 @contextlib.contextmanager
-def compute_threads(n_threads):
-    """Run Numba kernels on ``n_threads`` threads with BLAS kept to one thread.
+def compute_threads(n_threads, blas_threads=1):
+    """Run Numba kernels on ``n_threads`` threads and BLAS on ``blas_threads``.
 
-    The kernels call BLAS on small blocks from every Numba thread; BLAS's own
-    threads would only add synchronisation (and oversubscribe the cores).
+    Parallel kernels call BLAS on small blocks from every Numba thread, where
+    BLAS's own threads would only add synchronisation and oversubscribe the
+    cores; a single-lane kernel on a large network gives BLAS the threads.
     Numba's thread count is thread-local and restored afterwards.
     """
     previous = numba.get_num_threads()
@@ -182,7 +189,7 @@ def compute_threads(n_threads):
         if _threading_layer() == "workqueue":
             lock = _WORKQUEUE_LOCK
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"), lock:
+        with _blas_controller().limit(limits=blas_threads, user_api="blas"), lock:
             yield
     finally:
         numba.set_num_threads(previous)
@@ -196,12 +203,19 @@ def _threading_layer():
 
 
 class Kernels:
-    """Serial or parallel kernel set, chosen by the work per call."""
+    """Serial or parallel kernel set, chosen by the work per call and the lanes.
 
-    def __init__(self, n_threads, flops):
+    Below ``PARALLEL_MIN_FLOPS`` multiply-adds per call everything is serial.
+    Above it, several lanes run on Numba's threads with single-threaded BLAS,
+    and a single lane (large networks) runs serially on multi-threaded BLAS.
+    """
+
+    def __init__(self, n_threads, flops, n_lanes=MAX_LANES):
         self.flops = flops
-        self.parallel = n_threads > 1 and flops >= PARALLEL_MIN_FLOPS
+        worth_it = n_threads > 1 and flops >= PARALLEL_MIN_FLOPS
+        self.parallel = worth_it and n_lanes > 1
         self.n_threads = n_threads if self.parallel else 1
+        self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1
         if self.parallel:
             self.train_epoch = K.train_epoch_parallel
             self.loss_gradient = K.loss_gradient_parallel
@@ -215,18 +229,26 @@ class Kernels:
         if self.flops < PARALLEL_MIN_FLOPS:
             # Serial and small: BLAS would not start threads either.
             return contextlib.nullcontext()
-        return compute_threads(self.n_threads)
+        return compute_threads(self.n_threads, self.blas_threads)
+
+
+def max_lanes(net):
+    """Most lanes for ``net``: a power of two within ``LANE_PARAM_BUDGET``."""
+    lanes = 1
+    while lanes * 2 <= min(MAX_LANES, LANE_PARAM_BUDGET // net.n_params):
+        lanes *= 2
+    return lanes
 
 
 def lane_buffers(net, *batch_sizes):
     """Block size, workspaces and gradient buffers for batches of the given sizes.
 
-    Lanes: as many as ``lane_split`` gives for the largest batch (smaller
-    batches use fewer).  Blocks: large enough for the longest lane of any of
+    Lanes: as many as ``lane_split`` gives for the largest batch within
+    ``max_lanes(net)`` (smaller batches use fewer).  Blocks: large enough for the longest lane of any of
     the batch sizes, up to ``BLOCK_ROWS``; a scratch matrix is added when a
     lane must walk several blocks.
     """
-    splits = [K.lane_split(n, MAX_LANES) for n in batch_sizes if n > 0]
+    splits = [K.lane_split(n, max_lanes(net)) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
     cap = min(longest, BLOCK_ROWS)
     grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)
@@ -268,7 +290,8 @@ class EpochRunner:
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch
         self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size)
-        self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row())
+        self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
+                               self.grads.shape[0])
 
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""
@@ -378,7 +401,8 @@ class LossGradient:
         self.rows = np.arange(data.n, dtype=np.int64)
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
         self.out = np.empty(net.n_params, dtype=net.theta.dtype)
-        self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row())
+        self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
+                               self.grads.shape[0])
 
     def __call__(self, theta=None):
         net, data = self.net, self.data

@@ -19,7 +19,7 @@ import numpy as np
 from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_variants
+from ._config import MIN_LANE_ROWS, jit, jit_variants
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size
 

@@ -59,8 +59,7 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
 
     ``Z`` holds the output pre-activations of the block, whose samples are
     ``rows`` of the targets ``Y`` and sample weights ``sw`` (length 0 for
-    unit weights).  Returns the
-    weighted loss sum as float64.
+    unit weights).  Returns the weighted loss sum as float64.
     """
     n, m = Z.shape
     weighted = sw.shape[0] > 0

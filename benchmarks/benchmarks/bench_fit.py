@@ -2,7 +2,7 @@
 
 import functools
 
-from .workloads import LIBRARIES, WORKLOAD_NAMES, make_data, make_estimator, quiet_fit
+from .workloads import WorkloadBenchmark, make_data, make_estimator, quiet_fit
 
 
 @functools.lru_cache(maxsize=1)
@@ -18,7 +18,7 @@ def _warm_model(workload, library):
     return est
 
 
-class Fit:
+class Fit(WorkloadBenchmark):
     """One epoch of Adam over a workload's training set.
 
     ``setup`` builds the data and runs a warm-up epoch (this compiles
@@ -27,17 +27,13 @@ class Fit:
     ``warm_start=True`` continues from the warmed-up weights.
     """
 
-    params = (list(WORKLOAD_NAMES), list(LIBRARIES))
-    param_names = ["workload", "library"]
-    timeout = 600
     # An epoch is long compared with timer resolution: one call per sample.
     number = 1
     repeat = (1, 5, 60.0)
     warmup_time = 0
 
     def setup(self, workload, library):
-        if library not in LIBRARIES:
-            raise NotImplementedError(f"no library {library!r}")
+        self.check_library(library)
         self.X, _, self.y, _ = make_data(workload)
         self.est = _warm_model(workload, library)
 
@@ -45,20 +41,16 @@ class Fit:
         quiet_fit(self.est, self.X, self.y)
 
 
-class FitMemory:
+class FitMemory(WorkloadBenchmark):
     """Peak resident memory of a process that builds the data and fits one epoch.
 
     asv reports the whole process's peak (interpreter, imports and data
     included), so differences between libraries are what matters.
     """
 
-    params = (list(WORKLOAD_NAMES), list(LIBRARIES))
-    param_names = ["workload", "library"]
-    timeout = 600
 
     def setup(self, workload, library):
-        if library not in LIBRARIES:
-            raise NotImplementedError(f"no library {library!r}")
+        self.check_library(library)
         self.X, _, self.y, _ = make_data(workload)
 
     def peakmem_fit(self, workload, library):

@@ -3,7 +3,7 @@
 import functools
 
 from .timing import single_row_latency_us
-from .workloads import LIBRARIES, WORKLOAD_NAMES, make_data, make_estimator, quiet_fit
+from .workloads import WorkloadBenchmark, make_data, make_estimator, quiet_fit
 
 # Prediction cost does not depend on how well the model is trained: the model
 # is fitted for one epoch on at most this many rows, to keep setup short.
@@ -27,23 +27,19 @@ def _fitted(workload, library):
     return est, X_test, row
 
 
-class Predict:
+class Predict(WorkloadBenchmark):
     """``predict`` over the test set and ``predict_proba`` of one row."""
 
-    params = (list(WORKLOAD_NAMES), list(LIBRARIES))
-    param_names = ["workload", "library"]
-    timeout = 600
 
     def setup(self, workload, library):
-        if library not in LIBRARIES:
-            raise NotImplementedError(f"no library {library!r}")
+        self.check_library(library)
         self.est, self.X_test, self.row = _fitted(workload, library)
 
     def time_predict_batch(self, workload, library):
         self.est.predict(self.X_test)
 
 
-class PredictSingleRow:
+class PredictSingleRow(WorkloadBenchmark):
     """Latency of ``predict_proba`` on one row.
 
     ``time_*``: ``number`` individually timed calls per sample (asv re-runs
@@ -53,9 +49,6 @@ class PredictSingleRow:
     under ``--quick``.
     """
 
-    params = Predict.params
-    param_names = Predict.param_names
-    timeout = 600
     number = 200
     repeat = (1, 10, 10.0)
     warmup_time = 0

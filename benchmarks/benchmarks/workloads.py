@@ -138,3 +138,16 @@ def quiet_fit(est, X, y, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return est.fit(X, y, **kwargs)
+
+
+class WorkloadBenchmark:
+    """Base of the asv classes parametrised by workload and library."""
+
+    params = (list(WORKLOAD_NAMES), list(LIBRARIES))
+    param_names = ["workload", "library"]
+    timeout = 600
+
+    @staticmethod
+    def check_library(library):
+        if library not in LIBRARIES:
+            raise NotImplementedError(f"no library {library!r}")

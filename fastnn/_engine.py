@@ -226,14 +226,18 @@ class Kernels:
             self.predict = K.predict
 
     def threads(self):
-        if self.flops < PARALLEL_MIN_FLOPS:
-            # Serial and small: BLAS would not start threads either.
-            return contextlib.nullcontext()
         return compute_threads(self.n_threads, self.blas_threads)
 
 
-def max_lanes(net):
-    """Most lanes for ``net``: a power of two within ``LANE_PARAM_BUDGET``."""
+def max_lanes(net, n_rows):
+    """Most lanes for batches of ``n_rows`` on ``net``: a power of two.
+
+    One lane when the batch is too small to run in parallel (more would only
+    add gradient buffers to sum), else as many as ``LANE_PARAM_BUDGET`` allows.
+    Depends on the problem only, never on the number of threads.
+    """
+    if n_rows * net.flops_per_row() < PARALLEL_MIN_FLOPS:
+        return 1
     lanes = 1
     while lanes * 2 <= min(MAX_LANES, LANE_PARAM_BUDGET // net.n_params):
         lanes *= 2
@@ -244,11 +248,12 @@ def lane_buffers(net, *batch_sizes):
     """Block size, workspaces and gradient buffers for batches of the given sizes.
 
     Lanes: as many as ``lane_split`` gives for the largest batch within
-    ``max_lanes(net)`` (smaller batches use fewer).  Blocks: large enough for the longest lane of any of
-    the batch sizes, up to ``BLOCK_ROWS``; a scratch matrix is added when a
-    lane must walk several blocks.
+    ``max_lanes`` (smaller batches use fewer).  Blocks: large enough for the
+    longest lane of any of the batch sizes, up to ``BLOCK_ROWS``; a scratch
+    matrix is added when a lane must walk several blocks.
     """
-    splits = [K.lane_split(n, max_lanes(net)) for n in batch_sizes if n > 0]
+    lanes = max_lanes(net, max(batch_sizes))
+    splits = [K.lane_split(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
     cap = min(longest, BLOCK_ROWS)
     grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)

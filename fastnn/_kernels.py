@@ -26,6 +26,9 @@ from ._optimizers import LR_T, step, step_size
 # Parameters reduced and updated per task of the parallel update loop.
 _PARAM_BLOCK = 4096
 
+# Layers with at most this many outputs backpropagate with a plain loop.
+_NARROW = 4
+
 
 @jit
 def _block(ws, sizes, cap, l, n, delta):
@@ -80,7 +83,9 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
             A = _block(ws, sizes, cap, l, n, False)
             if l == 0:
                 for r in range(n):
-                    A[r, :] = Xd[rows[r]]
+                    x = Xd[rows[r]]
+                    for j in range(A.shape[1]):
+                        A[r, j] = x[j]
             np.dot(A, W, Z)
         bias_activate(Z, b, acts[l] if l < n_layers - 1 or apply_output else IDENTITY)
 
@@ -100,11 +105,16 @@ def _backward(Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
     D = _block(ws, sizes, cap, L, n, True)
     Z = _block(ws, sizes, cap, L, n, False)
     loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
+    if first:
+        g[layout[0, 3]:] = 0.0  # every intercept gradient
+    gb = g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]]
+    for r in range(n):
+        for j in range(gb.shape[0]):
+            gb[j] += D[r, j]
     scratch_off = 2 * cap * np.sum(sizes)
     for l in range(n_layers - 1, -1, -1):
-        fan_in, fan_out, w_off, b_off = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
+        fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
         gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-        gb = g[b_off:b_off + fan_out]
         D = _block(ws, sizes, cap, l + 1, n, True)
         if l == 0 and sparse:
             if first:
@@ -126,17 +136,33 @@ def _backward(Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if first:
-            gb[:] = 0.0
-        for r in range(n):
-            for j in range(fan_out):
-                gb[j] += D[r, j]
         if l > 0:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
             D_prev = _block(ws, sizes, cap, l, n, True)
-            np.dot(D, W.T, D_prev)
-            multiply_derivative(_block(ws, sizes, cap, l, n, False), D_prev, acts[l - 1])
+            _back_through(D, W, D_prev)
+            b_off = layout[l - 1, 3]
+            multiply_derivative(_block(ws, sizes, cap, l, n, False), D_prev, acts[l - 1],
+                                g[b_off:b_off + fan_in])
     return loss
+
+
+@jit
+def _back_through(D, W, D_prev):
+    """``D_prev = D @ W.T``; a narrow ``D`` (few outputs) is not worth a BLAS call."""
+    n, fan_out = D.shape
+    if fan_out > _NARROW:
+        np.dot(D, W.T, D_prev)
+        return
+    fan_in = W.shape[0]
+    for r in range(n):
+        dp = D_prev[r]
+        d0 = D[r, 0]
+        for i in range(fan_in):
+            dp[i] = d0 * W[i, 0]
+        for k in range(1, fan_out):
+            dk = D[r, k]
+            for i in range(fan_in):
+                dp[i] += dk * W[i, k]
 
 
 @jit
@@ -236,11 +262,16 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
         scale = theta.dtype.type(1.0 / wsum)
         t += 1
         typed_hyper[LR_T] = step_size(opt_code, hyper, t)
-        for blk in prange(n_blocks):
-            j0 = blk * _PARAM_BLOCK
-            j1 = min(n_params, j0 + _PARAM_BLOCK)
-            ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale, j0, j1)
-            step(opt_code, theta, grads[0], state, typed_hyper, j0, j1)
+        if n_blocks == 1:  # not worth waking the threads
+            ssq[0] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale, 0, n_params)
+            step(opt_code, theta, grads[0], state, typed_hyper, 0, n_params)
+        else:
+            for blk in prange(n_blocks):
+                j0 = blk * _PARAM_BLOCK
+                j1 = min(n_params, j0 + _PARAM_BLOCK)
+                ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale,
+                                         j0, j1)
+                step(opt_code, theta, grads[0], state, typed_hyper, j0, j1)
         batch_loss = (_ordered_sum(lane_loss, n_lanes)
                       + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
         total += batch_loss * n

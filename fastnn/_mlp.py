@@ -491,21 +491,42 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
-        else:
+        elif self.warm_start:
             classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same classes as in"
-                        f" the previous call to fit. Previously got {self.classes_}, `y`"
-                        f" has {classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            if set(classes) != set(self.classes_):
                 raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has"
-                    f" {self.classes_}. 'y' has {classes}."
+                    "warm_start can only be used where `y` has the same classes as in"
+                    f" the previous call to fit. Previously got {self.classes_}, `y`"
+                    f" has {classes}"
                 )
-        return X, self._label_binarizer.transform(y).astype(dtype)
+        return X, self._encode_labels(y, dtype)
+
+    def _encode_labels(self, y, dtype):
+        """Targets as the network's outputs: one column for two classes, else one-hot.
+
+        Does what ``LabelBinarizer.transform`` does for class labels with one
+        sorted search, which matters for ``partial_fit`` on large batches;
+        label indicator matrices go through the binarizer.
+        """
+        binarizer = self._label_binarizer
+        if y.ndim != 1 or binarizer.y_type_ not in ("binary", "multiclass"):
+            return binarizer.transform(y).astype(dtype)
+        classes = self.classes_
+        try:
+            index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+            unseen = np.any(classes[index] != y)
+        except TypeError:  # labels of a type that does not compare with classes_
+            unseen = True
+        if unseen:
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has"
+                f" {self.classes_}. 'y' has {unique_labels(y)}."
+            )
+        if binarizer.y_type_ == "binary":
+            return index.astype(dtype).reshape(-1, 1)
+        Y = np.zeros((len(y), len(classes)), dtype=dtype)
+        Y[np.arange(len(y)), index] = 1
+        return Y
 
     def _score_output(self, output, y, sample_weight):
         if not np.all(np.isfinite(output)):

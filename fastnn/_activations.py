@@ -8,9 +8,9 @@ own loop so that LLVM vectorises it; constants take the array's dtype so
 float32 work stays in float32.
 """
 
-import numpy as np
 
 from ._config import jit
+from ._elementary import exp, sigmoid, tanh
 
 IDENTITY = 0
 LOGISTIC = 1
@@ -34,18 +34,6 @@ HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 
 
 @jit
-def sigmoid(x):
-    """Logistic function, stable at any ``x`` (no overflow, no cancellation).
-
-    Branch-free so that loops over it vectorise: with ``e = exp(-|x|)``,
-    ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` otherwise.
-    """
-    e = np.exp(-abs(x))
-    s = 1 / (1 + e)
-    return s if x >= 0 else e * s
-
-
-@jit
 def bias_activate(Z, b, code):
     """``Z[i, j] = f(Z[i, j] + b[j])`` in place, for activation ``code``."""
     n, m = Z.shape
@@ -58,7 +46,7 @@ def bias_activate(Z, b, code):
                 mx = max(mx, Z[i, j])
             s = zero
             for j in range(m):
-                e = np.exp(Z[i, j] - mx)
+                e = exp(Z[i, j] - mx)
                 Z[i, j] = e
                 s += e
             inv = 1 / s
@@ -71,7 +59,7 @@ def bias_activate(Z, b, code):
     elif code == TANH:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = np.tanh(Z[i, j] + b[j])
+                Z[i, j] = tanh(Z[i, j] + b[j])
     elif code == LOGISTIC:
         for i in range(n):
             for j in range(m):
@@ -79,7 +67,7 @@ def bias_activate(Z, b, code):
     elif code == EXP:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = np.exp(Z[i, j] + b[j])
+                Z[i, j] = exp(Z[i, j] + b[j])
     else:  # IDENTITY
         for i in range(n):
             for j in range(m):

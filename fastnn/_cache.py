@@ -20,7 +20,7 @@ _STAMP = None
 
 
 #: Modules whose source is compiled into the kernels.
-KERNEL_MODULES = ("_cache.py", "_config.py", "_activations.py", "_losses.py",
+KERNEL_MODULES = ("_cache.py", "_config.py", "_elementary.py", "_activations.py", "_losses.py",
                   "_optimizers.py", "_kernels.py")
 
 

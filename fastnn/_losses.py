@@ -14,8 +14,9 @@ for multi-output squared error).
 
 import numpy as np
 
-from ._activations import ACTIVATIONS, sigmoid
+from ._activations import ACTIVATIONS
 from ._config import jit
+from ._elementary import exp
 
 SQUARED_ERROR = 0
 POISSON = 1
@@ -43,12 +44,6 @@ assert set(OUTPUT_ACTIVATION.values()) <= set(ACTIVATIONS)
 
 
 @jit
-def _softplus(z):
-    # log(1 + exp(z)) without overflow
-    return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
-
-
-@jit
 def _xlogx(y):
     return y * np.log(y) if y > 0.0 else 0.0
 
@@ -71,13 +66,17 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
             mx = Z[i, 0]
             for j in range(1, m):
                 mx = max(mx, Z[i, j])
-            s = 0.0
+            di = delta[i]
+            s = Z.dtype.type(0)
             for j in range(m):
-                s += np.exp(Z[i, j] - mx)
+                e = exp(Z[i, j] - mx)
+                di[j] = e
+                s += e
             lse = mx + np.log(s)
+            inv = Z.dtype.type(1) / s
             for j in range(m):
                 row += yi[j] * (lse - Z[i, j])
-                delta[i, j] = np.exp(Z[i, j] - lse) - yi[j]
+                di[j] = di[j] * inv - yi[j]
         else:
             for j in range(m):
                 z = Z[i, j]
@@ -87,10 +86,13 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
                     row += 0.5 * d * d
                     delta[i, j] = d
                 elif code == BINARY_LOG_LOSS:
-                    row += _softplus(z) - y * z
-                    delta[i, j] = sigmoid(z) - y
+                    # softplus(z) - y z and sigmoid(z) - y from one e = exp(-|z|)
+                    e = exp(-abs(z))
+                    row += max(z, 0.0) + np.log1p(e) - y * z
+                    s = 1 / (1 + e)
+                    delta[i, j] = (s if z >= 0 else e * s) - y
                 elif code == POISSON:
-                    ez = np.exp(z)
+                    ez = exp(z)
                     row += ez - y * z + _xlogx(y) - y
                     delta[i, j] = ez - y
         if weighted:

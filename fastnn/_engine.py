@@ -161,16 +161,48 @@ def resolve_n_jobs(n_jobs):
     return max(1, min(int(n_jobs), available))
 
 
-_BLAS_CONTROLLER = None
+class _BlasThreads:
+    """Process-wide BLAS thread count, set while any kernel call needs it.
+
+    threadpoolctl's ``limit`` re-inspects every loaded library on each use
+    (tens of microseconds); this keeps its library handles and only sets and
+    restores the counts.  Calls from several Python threads nest: the first
+    one in saves the user's settings, the last one out restores them.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._libraries = None
+        self._saved = ()
+
+    def _blas_libraries(self):
+        if self._libraries is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        return self._libraries
+
+    @contextlib.contextmanager
+    def limit(self, n_threads):
+        with self._lock:
+            if self._depth == 0:
+                libraries = self._blas_libraries()
+                self._saved = [lib.num_threads for lib in libraries]
+                for lib in libraries:
+                    lib.set_num_threads(n_threads)
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    for lib, n in zip(self._libraries, self._saved):
+                        lib.set_num_threads(n)
 
 
-def _blas_controller():
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER
+_BLAS_THREADS = _BlasThreads()
 
 
 @contextlib.contextmanager
@@ -189,7 +221,7 @@ def compute_threads(n_threads, blas_threads=1):
         if _threading_layer() == "workqueue":
             lock = _WORKQUEUE_LOCK
     try:
-        with _blas_controller().limit(limits=blas_threads, user_api="blas"), lock:
+        with _BLAS_THREADS.limit(blas_threads), lock:
             yield
     finally:
         numba.set_num_threads(previous)
@@ -277,8 +309,24 @@ def forward(net, data, n_jobs=None):
     n_lanes = kernels.n_threads
     ws = net.workspace(cap, n_lanes)
     rows = np.arange(n, dtype=np.int64)
-    with kernels.threads():
+    # Setting thread limits costs tens of microseconds: not for small calls.
+    small = kernels.flops < PARALLEL_MIN_FLOPS
+    with contextlib.nullcontext() if small else kernels.threads():
         kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
+    return out
+
+
+def forward_few(net, X, binary_proba=False):
+    """``forward`` for a few rows of a dense array, at the lowest latency.
+
+    ``X`` must be C-contiguous with the network's dtype.  With
+    ``binary_proba`` a single-output network returns two columns, ``1 - p``
+    and ``p``.  Raises ValueError if ``X`` has NaN or infinite values.
+    """
+    n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
+    out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)
+    if not K.predict_few(_readonly(X), net.theta, net.layout, net.acts, out):
+        raise ValueError("Input X contains NaN or infinity.")
     return out
 
 

@@ -7,7 +7,9 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 * ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``.
 * ``acts[l]`` is the activation code applied after layer ``l``.
 * ``X`` is dense (``Xd``) or CSR (``Xdata, Xind, Xptr``); the unused form is
-  an empty array.  Rows are always addressed through an index vector.
+  an empty array.  Rows are always addressed through an index vector;
+  consecutive rows of dense input are read in place, others are gathered
+  into the workspace.
 * ``ws[lane]`` is a lane's workspace: for a block of at most ``cap`` rows it
   holds the activations ``A_0 .. A_L``, the deltas ``D_0 .. D_L`` and, when a
   lane walks over more than one block, a scratch matrix for gradient sums.
@@ -59,6 +61,15 @@ def layer_sizes(layout):
 
 
 @jit
+def _consecutive(rows):
+    """Whether ``rows`` are consecutive indices (dense input is then used in place)."""
+    for r in range(1, rows.shape[0]):
+        if rows[r] != rows[0] + r:
+            return False
+    return True
+
+
+@jit
 def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, apply_output):
     """Fill the activations of every layer for the sample ``rows``.
 
@@ -79,6 +90,8 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
                     Wc = W[Xind[p]]
                     for j in range(Z.shape[1]):
                         Z[r, j] += v * Wc[j]
+        elif l == 0 and _consecutive(rows):
+            np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
             A = _block(ws, sizes, cap, l, n, False)
             if l == 0:
@@ -91,7 +104,7 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
 
 
 @jit
-def _backward(Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
+def _backward(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
               g, ws, sizes, cap, first):
     """Backpropagate one block whose forward pass is in ``ws``.
 
@@ -127,12 +140,14 @@ def _backward(Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
         else:
-            A = _block(ws, sizes, cap, l, n, False)
-            if first:
-                np.dot(A.T, D, gW)
-            else:
+            tmp = gW
+            if not first:
                 tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
-                np.dot(A.T, D, tmp)
+            if l == 0 and _consecutive(rows):
+                np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
+            else:
+                np.dot(_block(ws, sizes, cap, l, n, False).T, D, tmp)
+            if not first:
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
@@ -173,7 +188,7 @@ def _lane(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
         _forward(Xd, Xdata, Xind, Xptr, blk, theta, layout, acts, ws, sizes, cap, False)
-        loss += _backward(Xdata, Xind, Xptr, Y, sw, blk, theta, layout, acts, loss_code,
+        loss += _backward(Xd, Xdata, Xind, Xptr, Y, sw, blk, theta, layout, acts, loss_code,
                           g, ws, sizes, cap, r0 == 0)
     return loss
 
@@ -317,6 +332,38 @@ def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
                      sizes, cap, True)
             Z = _block(ws[k], sizes, cap, L, r1 - r0, False)
             out[r0:r1] = Z
+
+
+@jit
+def predict_few(X, theta, layout, acts, out):
+    """Network output for every row of a small dense ``X`` into ``out``.
+
+    The latency path for a few rows: no index vector or workspace from the
+    caller, and the finiteness check of ``X`` done here.  With one network
+    output and two columns in ``out``, writes ``1 - p, p`` (binary
+    probabilities).  Returns False, leaving ``out`` unset, if ``X`` has a NaN
+    or infinite value.
+    """
+    n, n_features = X.shape
+    for i in range(n):
+        for j in range(n_features):
+            if not np.isfinite(X[i, j]):
+                return False
+    sizes = layer_sizes(layout)
+    L = layout.shape[0]
+    ws = np.empty(2 * n * np.sum(sizes), dtype=theta.dtype)
+    no_data = np.empty(0, dtype=X.dtype)
+    no_index = np.empty(0, dtype=np.int64)
+    _forward(X, no_data, no_index, no_index, np.arange(n), theta, layout, acts, ws, sizes,
+             n, True)
+    Z = _block(ws, sizes, n, L, n, False)
+    if Z.shape[1] == 1 and out.shape[1] == 2:
+        for i in range(n):
+            out[i, 0] = 1 - Z[i, 0]
+            out[i, 1] = Z[i, 0]
+    else:
+        out[:, :] = Z
+    return True
 
 
 train_epoch, train_epoch_parallel = jit_variants(_train_epoch)

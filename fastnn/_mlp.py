@@ -309,30 +309,37 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # prediction
     # ------------------------------------------------------------------
 
-    def _forward_pass_fast(self, X, check_input=True):
-        """Output layer activations for ``X`` (n_samples, n_outputs)."""
+    def _forward_pass_fast(self, X, binary_proba=False):
+        """Output layer activations for ``X`` (n_samples, n_outputs).
+
+        With ``binary_proba`` a single-output network gives two columns,
+        ``1 - p`` and ``p``.
+        """
         net = self._network()
         dtype = net.theta.dtype
-        if check_input:
-            X = self._validate_predict_input(X, dtype)
-        return _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs)
+        if self._few_plain_rows(X):
+            # Latency path: the checks validate_data would make, minus its
+            # general machinery; finiteness is checked in the kernel.
+            return _engine.forward_few(net, np.ascontiguousarray(X, dtype=dtype), binary_proba)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
+        )
+        out = _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs)
+        if binary_proba and out.shape[1] == 1:
+            proba = np.empty((out.shape[0], 2), dtype=out.dtype)
+            proba[:, 1] = out[:, 0]
+            np.subtract(1, out[:, 0], out=proba[:, 0])
+            return proba
+        return out
 
-    def _validate_predict_input(self, X, dtype):
-        # Fast path for a few rows of a plain float array (single-row latency):
-        # the same checks as validate_data, without its general machinery.
-        if (
+    def _few_plain_rows(self, X):
+        return (
             type(X) is np.ndarray
             and X.ndim == 2
             and 0 < X.shape[0] <= _FAST_PREDICT_ROWS
             and X.shape[1] == self.n_features_in_
             and X.dtype in (np.float32, np.float64)
             and not hasattr(self, "feature_names_in_")
-        ):
-            if not np.isfinite(X).all():
-                raise ValueError("Input X contains NaN or infinity.")
-            return np.ascontiguousarray(X, dtype=dtype)
-        return validate_data(
-            self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
         )
 
     def __sklearn_tags__(self):
@@ -534,6 +541,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return accuracy_score(y, self._labels(output), sample_weight=sample_weight)
 
     def _labels(self, output):
+        """Class labels from network outputs, as ``LabelBinarizer.inverse_transform``."""
+        y_type = self._label_binarizer.y_type_
+        if y_type == "binary" and len(self.classes_) == 2:
+            return self.classes_[(output[:, 0] > 0.5).astype(np.intp)]
+        if y_type == "multiclass":
+            return self.classes_.take(np.argmax(output, axis=1))
         if self.n_outputs_ == 1:
             output = output.ravel()
         return self._label_binarizer.inverse_transform(output)
@@ -599,13 +612,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y_prob : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        y_pred = self._forward_pass_fast(X)
-        if self.n_outputs_ == 1:
-            proba = np.empty((y_pred.shape[0], 2), dtype=y_pred.dtype)
-            proba[:, 1] = y_pred[:, 0]
-            np.subtract(1, y_pred[:, 0], out=proba[:, 0])
-            return proba
-        return y_pred
+        return self._forward_pass_fast(X, binary_proba=True)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates, ``log(predict_proba(X))``."""

@@ -124,3 +124,29 @@ def test_same_steps_as_scikit_learn_in_float64(solver):
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+
+
+def test_blas_thread_counts_restored_after_concurrent_calls():
+    """Kernel calls limit BLAS threads while they run and give the user's setting back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import ThreadpoolController
+
+    from fastnn._engine import compute_threads
+
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+
+    def blas_counts():
+        return [lib.num_threads for lib in blas]
+
+    def inside(_=None):
+        with compute_threads(1, blas_threads=1):
+            return set(blas_counts())
+
+    before = blas_counts()
+    assert set(before) != {1}  # else the test could not tell
+    assert inside() == {1}
+    assert blas_counts() == before
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(inside, range(16)))
+    assert blas_counts() == before

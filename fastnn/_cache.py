@@ -20,8 +20,8 @@ _STAMP = None
 
 
 #: Modules whose source is compiled into the kernels.
-KERNEL_MODULES = ("_cache.py", "_config.py", "_elementary.py", "_activations.py", "_losses.py",
-                  "_optimizers.py", "_kernels.py")
+KERNEL_MODULES = ("_cache.py", "_config.py", "_intrinsics.py", "_elementary.py",
+                  "_activations.py", "_losses.py", "_optimizers.py", "_kernels.py")
 
 
 def package_stamp():

@@ -15,38 +15,13 @@ propagates, large arguments overflow to ``inf`` (``exp``) or saturate
 """
 
 import numpy as np
-from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
 from ._config import JIT_OPTIONS, jit
+from ._intrinsics import bits_of_float32, float32_from_bits
 
 _f32 = np.float32
-
-
-@intrinsic
-def _float32_from_bits(typingctx, bits):
-    """The float32 whose IEEE-754 bit pattern is the low 32 bits of ``bits``."""
-    if not isinstance(bits, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        low = builder.trunc(args[0], ir.IntType(32)) if bits.bitwidth > 32 else args[0]
-        return builder.bitcast(low, ir.FloatType())
-
-    return types.float32(bits), codegen
-
-
-@intrinsic
-def _bits_of_float32(typingctx, x):
-    """The IEEE-754 bit pattern of the float32 ``x``, as an int32."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
 
 
 # exp(x) = 2**k * exp(r), k = round(x / ln 2), |r| <= ln(2) / 2; ln 2 split in
@@ -79,7 +54,7 @@ def _exp32(x):
     p = p * r * r + r + _f32(1)
     # p * 2**k by adding k to p's exponent field: exact, and p >= 1 with
     # k = 128 gives the bit pattern of inf exactly when the result overflows.
-    e = _float32_from_bits(_bits_of_float32(p) + (np.int32(k) << 23))
+    e = float32_from_bits(bits_of_float32(p) + (np.int32(k) << 23))
     e = e if x >= _EXP_LO else _f32(0)
     return e if x == x else x
 

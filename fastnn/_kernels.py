@@ -22,6 +22,7 @@ from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MIN_LANE_ROWS, jit, jit_variants
+from ._intrinsics import prefetch
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size
 
@@ -204,6 +205,21 @@ def lane_split(n, max_lanes):
 
 
 @jit
+def _prefetch_rows(Xd, Y, rows):
+    """Start fetching the input and target rows of the next mini-batch.
+
+    Rows are drawn at random: on data larger than the cache each would
+    otherwise stall on memory when the batch is gathered.
+    """
+    last = Xd.shape[1] - 1
+    for r in range(rows.shape[0]):
+        if last >= 0:
+            prefetch(Xd, rows[r], 0)
+            prefetch(Xd, rows[r], last)
+        prefetch(Y, rows[r], 0)
+
+
+@jit
 def _weight_sum(sw, rows):
     if sw.shape[0] == 0:
         return float(rows.shape[0])
@@ -268,6 +284,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     for b0 in range(0, n_total, batch_size):
         rows = order[b0:min(n_total, b0 + batch_size)]
         n = rows.shape[0]
+        _prefetch_rows(Xd, Y, order[min(n_total, b0 + batch_size):min(n_total, b0 + 2 * batch_size)])
         per, n_lanes = lane_split(n, grads.shape[0])
         for k in prange(n_lanes):
             lane_rows = rows[k * per:min(n, (k + 1) * per)]

@@ -519,11 +519,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         if y.ndim != 1 or binarizer.y_type_ not in ("binary", "multiclass"):
             return binarizer.transform(y).astype(dtype)
         classes = self.classes_
-        try:
-            index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
-            unseen = np.any(classes[index] != y)
-        except TypeError:  # labels of a type that does not compare with classes_
-            unseen = True
+        if (y.dtype.kind in "iu" and classes.dtype.kind in "iu"
+                and classes[0] == 0 and classes[-1] == len(classes) - 1):
+            # labels 0 .. k-1 are their own index
+            unseen = len(y) > 0 and (y.min() < 0 or y.max() >= len(classes))
+            index = y
+        else:
+            try:
+                index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+                unseen = np.any(classes[index] != y)
+            except TypeError:  # labels of a type that does not compare with classes_
+                unseen = True
         if unseen:
             raise ValueError(
                 f"`y` has classes not in `self.classes_`. `self.classes_` has"

@@ -34,10 +34,10 @@ JIT_OPTIONS = dict(
 )
 
 # A mini-batch of n rows is split into lanes, each with its own gradient
-# buffer: the largest power of two <= n / MIN_LANE_ROWS, at most MAX_LANES.
-# The split depends on the batch size only, never on the number of threads,
-# so the result is the same for any ``n_jobs``.
-MIN_LANE_ROWS = 64
+# buffer: the largest power of two <= n / MIN_LANE_ROWS, at most MAX_LANES
+# and no more than the machine's cores need.  The split never depends on
+# ``n_jobs``, so the result is the same for any ``n_jobs``.
+MIN_LANE_ROWS = 32
 MAX_LANES = 16
 
 # Parameters summed over all lanes' gradient buffers.  Large networks get

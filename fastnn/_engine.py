@@ -265,13 +265,15 @@ def max_lanes(net, n_rows):
     """Most lanes for batches of ``n_rows`` on ``net``: a power of two.
 
     One lane when the batch is too small to run in parallel (more would only
-    add gradient buffers to sum), else as many as ``LANE_PARAM_BUDGET`` allows.
-    Depends on the problem only, never on the number of threads.
+    add gradient buffers to sum); else enough for every core of the machine
+    (Numba's full thread count), as far as ``LANE_PARAM_BUDGET`` allows.
+    Never depends on ``n_jobs``, so the weights do not either.
     """
     if n_rows * net.flops_per_row() < PARALLEL_MIN_FLOPS:
         return 1
+    limit = min(MAX_LANES, LANE_PARAM_BUDGET // net.n_params)
     lanes = 1
-    while lanes * 2 <= min(MAX_LANES, LANE_PARAM_BUDGET // net.n_params):
+    while lanes < numba.config.NUMBA_NUM_THREADS and lanes * 2 <= limit:
         lanes *= 2
     return lanes
 

@@ -11,8 +11,12 @@ import types
 # busy-waiting between parallel regions.  The kernels open a region per
 # mini-batch, and on a machine with anything else running the spinning threads
 # steal the cores the working ones need: an epoch measured 20-100x slower.
-# Sleeping waits cost microseconds per region instead.  Must be set before the
-# OpenMP runtime starts; a value the user set is kept.
+# Sleeping waits cost tens of microseconds per region instead.  Must be set
+# before the OpenMP runtime starts; a value the user set is kept, and a user
+# who asks for spinning threads (a machine of their own) gets parallel
+# kernels on smaller batches, where waking sleeping threads would not pay.
+SPINNING_THREADS = (os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE"
+                    or "GOMP_SPINCOUNT" in os.environ)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from numba import njit  # noqa: E402
@@ -50,9 +54,11 @@ LANE_PARAM_BUDGET = 2_000_000
 BLOCK_ROWS = 256
 
 # Below this many multiply-adds per mini-batch the serial kernel is used:
-# waking threads for every batch would cost more than it saves (measured on
-# 2 cores: 50k x 20 -> 100 -> 1 at batch 200, 420k per batch, runs faster serial).
-PARALLEL_MIN_FLOPS = 1_000_000
+# waking threads for every batch would cost more than it saves.  Measured on
+# 2 cores, 20 -> 100 -> 1 at batch 200 (420k per batch): 7.5 ms per 40k-row
+# epoch serial, 13 ms in parallel with sleeping threads, 4.9 ms with spinning
+# ones (but 62 ms when two such fits share the cores).
+PARALLEL_MIN_FLOPS = 100_000 if SPINNING_THREADS else 1_000_000
 
 # One compiled call trains on at most this many samples before Python regains
 # control (Ctrl-C, verbose output, time budget).

@@ -284,7 +284,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     for b0 in range(0, n_total, batch_size):
         rows = order[b0:min(n_total, b0 + batch_size)]
         n = rows.shape[0]
-        _prefetch_rows(Xd, Y, order[min(n_total, b0 + batch_size):min(n_total, b0 + 2 * batch_size)])
+        _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
         per, n_lanes = lane_split(n, grads.shape[0])
         for k in prange(n_lanes):
             lane_rows = rows[k * per:min(n, (k + 1) * per)]

@@ -842,3 +842,27 @@ def test_poisson_regressor_on_counts(solver):
     reg0 = MLPRegressor(loss="poisson", solver=solver, hidden_layer_sizes=(4,), max_iter=20,
                         random_state=0).fit(X, y0)
     assert np.all(np.isfinite(reg0.predict(X)))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression",
+                                  "multioutput"])
+def test_few_rows_latency_path_matches_general_path(kind):
+    """Up to 16 rows of a float ndarray skip validate_data; the results must not change."""
+    Estimator, X, y, _ = _targets(kind)
+    est = Estimator(hidden_layer_sizes=(7,), max_iter=20, random_state=0).fit(X, y)
+    methods = ["predict"] + (["predict_proba"] if Estimator is MLPClassifier else [])
+    for rows in (X[:1], X[:5], X[:16], X[::3][:4], np.asfortranarray(X[:6]),
+                 X[:3].astype(np.float32)):
+        for method in methods:
+            fast = getattr(est, method)(rows)
+            general = getattr(est, method)(rows.tolist())  # a list takes the general path
+            assert fast.dtype == general.dtype
+            np.testing.assert_array_equal(fast, general)
+    bad = X[:2].copy()
+    bad[1, 3] = np.nan
+    for method in methods:
+        with pytest.raises(ValueError, match="NaN"):
+            getattr(est, method)(bad)
+    with pytest.raises(ValueError, match="features"):
+        est.predict(X[:2, :4])

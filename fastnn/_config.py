@@ -70,6 +70,11 @@ def jit(func):
     return njit(**JIT_OPTIONS)(func)
 
 
+def jit_parallel(func):
+    """Compile ``func`` with ``parallel=True`` (its ``prange`` loops use threads)."""
+    return njit(parallel=True, **JIT_OPTIONS)(func)
+
+
 def jit_variants(func):
     """Return ``(serial, parallel)`` compiled versions of ``func``.
 

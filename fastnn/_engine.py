@@ -249,7 +249,8 @@ class Kernels:
         self.n_threads = n_threads if self.parallel else 1
         self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1
         if self.parallel:
-            self.train_epoch = K.train_epoch_parallel
+            team = min(n_threads, n_lanes)
+            self.train_epoch = lambda *args: K.train_epoch_team(*args, team)
             self.loss_gradient = K.loss_gradient_parallel
             self.predict = K.predict_parallel
         else:

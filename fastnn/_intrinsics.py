@@ -4,12 +4,19 @@
   and its IEEE-754 bit pattern (used to build ``2**k`` in ``exp``).
 * ``prefetch(a, i, j)``: hint the CPU to fetch the cache line of ``a[i, j]``
   (used to fetch the rows of the next mini-batch while this one computes).
+* ``atomic_load(a, i)``, ``atomic_cas(a, i, expected, new)``,
+  ``atomic_add(a, i, v)`` on an int64 array, sequentially consistent, and
+  ``yield_cpu()``: what the threads of one parallel region use to share out
+  the lanes of every mini-batch and wait for its update (``_kernels``).
 """
+
+import sys
 
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
 
 @intrinsic
 def float32_from_bits(typingctx, bits):
@@ -65,3 +72,79 @@ def prefetch(typingctx, a, i, j):
         return context.get_dummy_value()
 
     return types.void(a, i, j), codegen
+
+
+def _element_pointer(context, builder, array_type, array_value, index_value, index_type):
+    array = context.make_array(array_type)(context, builder, array_value)
+    index = context.cast(builder, index_value, index_type, types.intp)
+    return cgutils.get_item_pointer(context, builder, array_type, array, [index],
+                                    wraparound=False)
+
+
+def _int64_vector(a):
+    return isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.int64 and a.mutable
+
+
+@intrinsic
+def atomic_load(typingctx, a, i):
+    """``a[i]``, read atomically."""
+    if not (_int64_vector(a) and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], args[1],
+                               signature.args[1])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+
+    return types.int64(a, i), codegen
+
+
+@intrinsic
+def atomic_cas(typingctx, a, i, expected, new):
+    """If ``a[i] == expected`` set it to ``new``; returns the value found."""
+    if not (_int64_vector(a) and isinstance(i, types.Integer)
+            and isinstance(expected, types.Integer) and isinstance(new, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], args[1],
+                               signature.args[1])
+        old = context.cast(builder, args[2], signature.args[2], types.int64)
+        val = context.cast(builder, args[3], signature.args[3], types.int64)
+        pair = builder.cmpxchg(ptr, old, val, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
+
+    return types.int64(a, i, expected, new), codegen
+
+
+@intrinsic
+def atomic_add(typingctx, a, i, v):
+    """``a[i] += v`` atomically; returns the value before the addition."""
+    if not (_int64_vector(a) and isinstance(i, types.Integer) and isinstance(v, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], args[1],
+                               signature.args[1])
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", ptr, val, "seq_cst")
+
+    return types.int64(a, i, v), codegen
+
+
+# Let another thread run while waiting: POSIX sched_yield (a waiting thread
+# must not keep a core from the thread it waits for when cores are shared).
+_YIELD = None if sys.platform == "win32" else "sched_yield"
+
+
+@intrinsic
+def yield_cpu(typingctx):
+    """Give up the rest of this thread's time slice (no-op on Windows)."""
+
+    def codegen(context, builder, signature, args):
+        if _YIELD is not None:
+            fnty = ir.FunctionType(ir.IntType(32), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, _YIELD), [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen

@@ -21,8 +21,8 @@ import numpy as np
 from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MIN_LANE_ROWS, jit, jit_variants
-from ._intrinsics import prefetch
+from ._config import MIN_LANE_ROWS, jit, jit_parallel, jit_variants
+from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size
 
@@ -295,19 +295,105 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
         t += 1
         typed_hyper[LR_T] = step_size(opt_code, hyper, t)
         if n_blocks == 1:  # not worth waking the threads
-            ssq[0] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale, 0, n_params)
-            step(opt_code, theta, grads[0], state, typed_hyper, 0, n_params)
+            _update_block(0, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
+                          state, typed_hyper, ssq)
         else:
             for blk in prange(n_blocks):
-                j0 = blk * _PARAM_BLOCK
-                j1 = min(n_params, j0 + _PARAM_BLOCK)
-                ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, typed_alpha, scale,
-                                         j0, j1)
-                step(opt_code, theta, grads[0], state, typed_hyper, j0, j1)
+                _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
+                              state, typed_hyper, ssq)
         batch_loss = (_ordered_sum(lane_loss, n_lanes)
                       + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
         total += batch_loss * n
     return total, t
+
+
+@jit
+def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
+                  ssq):
+    """Reduce the lanes and apply the optimizer to parameter block ``blk``."""
+    j0 = blk * _PARAM_BLOCK
+    j1 = min(theta.shape[0], j0 + _PARAM_BLOCK)
+    ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1)
+    step(opt_code, theta, grads[0], state, hyper, j0, j1)
+
+
+# Counters shared by the threads of ``train_epoch_team``, a cache line apart.
+_CLAIMED = 0
+_DONE = 8
+_UPDATED = 16
+
+# A waiting thread checks this many times before it starts yielding its core.
+_SPINS_BEFORE_YIELD = 2000
+
+
+def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
+                      acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap,
+                      n_team):
+    """``_train_epoch`` in one parallel region for the whole call.
+
+    Opening a parallel region per mini-batch costs more than a small batch
+    takes (sleeping threads must be woken).  Here ``n_team`` threads stay in
+    one region: they claim the lanes of each batch from an atomic counter,
+    the thread that completes a batch's last lane sums the lanes and applies
+    the update (block by block, as ``_train_epoch`` does), and the others
+    wait for that, yielding the CPU, before the next batch.  Any thread may
+    take any lane and lanes are summed in lane order, so the result is the
+    same as ``_train_epoch``'s; nothing waits on a particular thread, so a
+    team that runs on fewer threads (even one) is only slower.
+    """
+    sizes = layer_sizes(layout)
+    n_params = theta.shape[0]
+    n_coef = layout[0, 3]
+    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
+    typed_hyper[:] = hyper
+    typed_alpha = theta.dtype.type(alpha)
+    lane_loss = np.zeros(grads.shape[0])
+    ssq = np.zeros(n_blocks)
+    total = np.zeros(1)
+    sync = np.zeros(_UPDATED + 8, dtype=np.int64)
+    n_total = order.shape[0]
+    n_batches = (n_total + batch_size - 1) // batch_size
+    for member in prange(n_team):
+        work = ws[member]
+        lane_base = 0
+        for batch in range(n_batches):
+            b0 = batch * batch_size
+            rows = order[b0:min(n_total, b0 + batch_size)]
+            n = rows.shape[0]
+            per, n_lanes = lane_split(n, grads.shape[0])
+            end = lane_base + n_lanes
+            while True:
+                claimed = atomic_load(sync, _CLAIMED)
+                if claimed >= end:
+                    break
+                if atomic_cas(sync, _CLAIMED, claimed, claimed + 1) != claimed:
+                    continue
+                k = claimed - lane_base
+                lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw,
+                                     rows[k * per:min(n, (k + 1) * per)], theta, layout, acts,
+                                     loss_code, grads[k], work, sizes, cap)
+                if atomic_add(sync, _DONE, 1) + 1 < end:
+                    continue
+                # The batch's last lane: update, then release the team.
+                _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
+                wsum = _weight_sum(sw, rows)
+                scale = theta.dtype.type(1.0 / wsum)
+                typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
+                for blk in range(n_blocks):
+                    _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale,
+                                  opt_code, state, typed_hyper, ssq)
+                batch_loss = (_ordered_sum(lane_loss, n_lanes)
+                              + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
+                total[0] += batch_loss * n
+                atomic_add(sync, _UPDATED, 1)
+            spins = 0
+            while atomic_load(sync, _UPDATED) <= batch:
+                spins += 1
+                if spins >= _SPINS_BEFORE_YIELD:
+                    yield_cpu()
+            lane_base = end
+    return total[0], t + n_batches
 
 
 def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
@@ -384,5 +470,6 @@ def predict_few(X, theta, layout, acts, out):
 
 
 train_epoch, train_epoch_parallel = jit_variants(_train_epoch)
+train_epoch_team = jit_parallel(_train_epoch_team)
 loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
 predict, predict_parallel = jit_variants(_predict)

@@ -743,6 +743,11 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        with np.errstate(over="ignore"):
+            if not np.isfinite(np.asarray(y, dtype=dtype)).all():
+                raise ValueError(
+                    f"Input y contains infinity or a value too large for {np.dtype(dtype)!r}."
+                )
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for"
                              " the 'poisson' loss.")

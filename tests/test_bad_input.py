@@ -5,6 +5,7 @@ never a Numba error, and the estimator must be left unfitted.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
@@ -382,3 +383,115 @@ def test_divergence_is_a_clear_error(Estimator):
         assert "non-finite parameter weights" in str(exc)
     else:
         assert all(np.all(np.isfinite(c)) for c in est.coefs_)
+
+
+# ---------------------------------------------------------------------------
+# The few-rows predict path, float32 range, unknown names, state after errors
+# ---------------------------------------------------------------------------
+
+
+def _predict_methods(est):
+    names = ["predict"]
+    if isinstance(est, MLPClassifier):
+        names += ["predict_proba", "predict_log_proba"]
+    return [getattr(est, name) for name in names]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("n_rows", [1, 5, 16, 17])
+def test_predict_on_a_few_rows_with_bad_X(Estimator, n_rows):
+    # Up to 16 plain float rows take a latency path that skips validate_data;
+    # it must reject the same input, with the same kind of message.
+    est = _fitted(Estimator)
+    X_few = X[:n_rows]
+    cases = [
+        (_with(X_few, (0, 1), np.nan), "NaN"),
+        (_with(X_few, (n_rows - 1, 3), np.inf), "infinity"),
+        (_with(X_few, (0, 0), -np.inf).astype(np.float32), "infinity"),
+        (_with(X_few, (0, 0), 1e39), "infinity"),  # finite, but not in float32
+        (X_few[:, :3], "X has 3 features, but .* is expecting 4 features"),
+        (X_few[:, :3].astype(np.float32), "X has 3 features"),
+        (np.hstack([X_few, X_few]), "X has 8 features"),
+        (np.empty((n_rows, 0)), "0 feature\\(s\\)"),
+        (X[:0], "0 sample\\(s\\)"),
+        (X_few[0], "Expected 2D array, got 1D array"),
+        (np.zeros((n_rows, 2, 2)), "Found array with dim 3"),
+        (X_few + 1j, "Complex data not supported"),
+        (np.full((n_rows, 4), "a"), "could not convert string to float"),
+    ]
+    for predict in _predict_methods(est):
+        for bad, match in cases:
+            with pytest.raises(ValueError, match=match):
+                predict(bad)
+        assert np.all(np.isfinite(est.predict(X_few)))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_y_finite_in_float64_but_not_in_float32():
+    y = _with(Y[MLPRegressor], 4, 1e39)
+    for y_bad in (y, np.column_stack([Y[MLPRegressor], y])):
+        est = MLPRegressor(max_iter=2)
+        with pytest.raises(ValueError,
+                           match="Input y contains infinity or a value too large for"
+                                 " dtype\\('float32'\\)"):
+            est.fit(X, y_bad)
+        assert not hasattr(est, "coefs_")
+    # the same targets are in range for a float64 network
+    est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, dtype="float64").fit(X, y)
+    assert np.all(np.isfinite(est.predict(X)))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_sample_weight_finite_in_float64_but_not_in_float32():
+    with pytest.raises(ValueError, match="sample_weight contains NaN or infinity"):
+        MLPRegressor().fit(X, Y[MLPRegressor], sample_weight=_with(np.ones(30), 0, 1e39))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_unknown_parameter_names(Estimator):
+    with pytest.raises(ValueError, match="Invalid parameter 'hidden_layers' for estimator"):
+        Estimator().set_params(hidden_layers=(3,))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'learning_rate_int'"):
+        Estimator(learning_rate_int=0.1)
+    with pytest.raises(TypeError):
+        Estimator("squared_error", (3,), "relu", "adam")  # solver onwards: keyword-only
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_rejected_fit_leaves_the_estimator_unfitted(Estimator):
+    y = Y[Estimator]
+    bad_fits = [
+        lambda est: est.fit(_with(X, (1, 1), np.nan), y),
+        lambda est: est.fit(X, _with(y, 1, np.inf)),
+        lambda est: est.fit(X[:, :0], y),
+        lambda est: est.fit(X + 1j, y),
+        lambda est: est.fit(X, y[:-2]),
+        lambda est: est.fit(pd.DataFrame({"a": ["x"] * 30, "b": X[:, 0]}), y),
+        lambda est: est.fit(pd.DataFrame(_with(X, (0, 0), np.nan)), y),
+    ]
+    for bad_fit in bad_fits:
+        est = Estimator()
+        with pytest.raises(ValueError) as info:
+            bad_fit(est)
+        assert "numba" not in type(info.value).__module__
+        assert not hasattr(est, "coefs_")
+        with pytest.raises(NotFittedError):
+            est.predict(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_with_bad_X_and_y(Estimator):
+    kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
+    y = Y[Estimator]
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        Estimator().partial_fit(_with(X, (2, 2), np.nan), y, **kw)
+    with pytest.raises(ValueError, match="0 sample\\(s\\)"):
+        Estimator().partial_fit(X[:0], y[:0], **kw)
+    est = Estimator(hidden_layer_sizes=(3,), random_state=0).partial_fit(X, y, **kw)
+    before = [c.copy() for c in est.coefs_]
+    with pytest.raises(ValueError, match="Input y contains"):
+        est.partial_fit(X, _with(y, 0, np.nan))
+    # a rejected call does not touch the fitted weights
+    for a, b in zip(before, est.coefs_):
+        np.testing.assert_array_equal(a, b)

@@ -38,6 +38,9 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Inputs of at most this many rows skip scikit-learn's generic validation.
 _FAST_PREDICT_ROWS = 16
 
+# Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
+_CHECKED_ROWS = 256
+
 
 class BaseMultilayerPerceptron(BaseEstimator):
     """Shared machinery of the two estimators; use a subclass."""
@@ -210,13 +213,39 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 verbose=self.verbose, n_jobs=self.n_jobs,
             )
         self._store_network(net)
-        if not np.all(np.isfinite(net.theta)):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may"
-                " contain large values and need to be preprocessed, or the learning"
-                " rate may be too large."
-            )
+        self._check_not_diverged(net, X, incremental)
         return self
+
+    def _check_not_diverged(self, net, X, incremental):
+        """Raise a ValueError, as scikit-learn does for non-finite weights, when
+        the fit diverged.
+
+        Weights can stay finite while the outputs overflow: the stochastic
+        solvers stop at the first non-finite epoch loss, L-BFGS-B gives up
+        without a step on a non-finite gradient, and the last mini-batch
+        step of a fit is never evaluated.  Early stopping restores the
+        weights of the best finite validation score (the initial weights
+        when no epoch had one).  A ``partial_fit`` call is not followed by
+        the forward pass: the next call's loss reports the overflow.
+        """
+        fault = None
+        if not np.all(np.isfinite(net.theta)):
+            fault = "non-finite parameter weights"
+        elif self.solver in _STOCHASTIC_SOLVERS and self.early_stopping:
+            if len(self.validation_scores_) and not np.isfinite(self.best_validation_score_):
+                fault = "non-finite outputs on the validation set in every epoch"
+        elif not np.isfinite(getattr(self, "loss_", 0.0)):
+            fault = f"a non-finite loss ({self.loss_})"
+        if fault is None and not incremental:
+            rows = X[::max(1, X.shape[0] // _CHECKED_ROWS)][:_CHECKED_ROWS]
+            out = _engine.forward(net, _engine.Data(rows, dtype=net.theta.dtype), self.n_jobs)
+            if not np.all(np.isfinite(out)):
+                fault = "non-finite outputs on the training data"
+        if fault is not None:
+            raise ValueError(
+                f"Solver produced {fault}. The input data may contain large values and"
+                " need to be preprocessed, or the learning rate may be too large."
+            )
 
     def _make_optimizer(self, n_params, dtype):
         if self.solver == "sgd":

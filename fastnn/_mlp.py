@@ -5,6 +5,7 @@ the scikit-learn semantics; all numerical work happens in ``_engine`` and the
 compiled kernels below it.
 """
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -40,6 +41,27 @@ _FAST_PREDICT_ROWS = 16
 
 # Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
 _CHECKED_ROWS = 256
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A model pickled by one version of fastnn was loaded by another.
+
+    Like scikit-learn's warning of the same name, for fastnn's own version
+    (scikit-learn still warns about its version separately).
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        self.estimator_name = estimator_name
+        self.current_version = current_version
+        self.original_version = original_version
+
+    def __str__(self):
+        original = self.original_version or "an unknown version"
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from fastnn {original}"
+            f" when using fastnn {self.current_version}. This might lead to breaking"
+            " code or invalid results. Use at your own risk."
+        )
 
 
 class BaseMultilayerPerceptron(BaseEstimator):
@@ -113,6 +135,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_fastnn_version", None)
+        if version != __version__:
+            warnings.warn(InconsistentVersionWarning(
+                estimator_name=type(self).__name__, current_version=__version__,
+                original_version=version,
+            ))
         super().__setstate__(state)
         if "_net" in state and "coefs_" not in state:
             self.coefs_ = self._net.coefs
@@ -203,6 +232,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     " of outputs requires a new fit (warm_start=False)."
                 )
         net = self._network(dtype)
+        if not net.theta.flags.writeable:
+            # e.g. loaded by joblib.load(..., mmap_mode="r"): train a copy
+            net = copy.copy(net)
+            net.theta = net.theta.copy()
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(net, X, y, sample_weight, incremental)
         else:
@@ -262,6 +295,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if (not incremental or optimizer is None or optimizer.state.dtype != net.theta.dtype
                 or optimizer.state.shape[1] != net.n_params):
             self._optimizer = self._make_optimizer(net.n_params, net.theta.dtype)
+        elif not optimizer.state.flags.writeable:  # loaded from a read-only memmap
+            optimizer.state = optimizer.state.copy()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 

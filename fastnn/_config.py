@@ -8,15 +8,12 @@ import os
 import types
 
 # GNU OpenMP (Numba's usual threading layer on Linux) keeps idle threads
-# busy-waiting between parallel regions.  The kernels open a region per
-# mini-batch, and on a machine with anything else running the spinning threads
-# steal the cores the working ones need: an epoch measured 20-100x slower.
-# Sleeping waits cost tens of microseconds per region instead.  Must be set
-# before the OpenMP runtime starts; a value the user set is kept, and a user
-# who asks for spinning threads (a machine of their own) gets parallel
-# kernels on smaller batches, where waking sleeping threads would not pay.
-SPINNING_THREADS = (os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE"
-                    or "GOMP_SPINCOUNT" in os.environ)
+# busy-waiting after a parallel region; on a machine with anything else
+# running, the spinning threads steal the cores the working ones need (an
+# epoch that opened a region per mini-batch measured 20-100x slower).  The
+# training kernel now opens one region per call and waits between batches
+# itself, yielding the core; OpenMP's own threads are told to sleep.  Must be
+# set before the OpenMP runtime starts; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from numba import njit  # noqa: E402
@@ -53,12 +50,15 @@ LANE_PARAM_BUDGET = 2_000_000
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256
 
-# Below this many multiply-adds per mini-batch the serial kernel is used:
-# waking threads for every batch would cost more than it saves.  Measured on
-# 2 cores, 20 -> 100 -> 1 at batch 200 (420k per batch): 7.5 ms per 40k-row
-# epoch serial, 13 ms in parallel with sleeping threads, 4.9 ms with spinning
-# ones (but 62 ms when two such fits share the cores).
-PARALLEL_MIN_FLOPS = 100_000 if SPINNING_THREADS else 1_000_000
+# Below this many multiply-adds per mini-batch (or per prediction call) the
+# serial kernel is used.  Measured on 2 cores, 20 -> 100 -> 1 at batch 200
+# (420k per batch): 12 ms per 40k-row epoch serial, 9 ms with two threads
+# sharing the lanes in one region, 34 ms with a region per batch.
+PARALLEL_MIN_FLOPS = 100_000
+
+# Prediction and the full-batch gradient open a parallel region per call,
+# which pays to wake sleeping threads: they run serial below this.
+PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 
 # One compiled call trains on at most this many samples before Python regains
 # control (Ctrl-C, verbose output, time budget).

@@ -24,6 +24,7 @@ from ._config import (
     LANE_PARAM_BUDGET,
     MAX_LANES,
     PARALLEL_MIN_FLOPS,
+    PARALLEL_MIN_FLOPS_PER_REGION,
     SAMPLES_PER_CALL,
 )
 
@@ -237,14 +238,15 @@ def _threading_layer():
 class Kernels:
     """Serial or parallel kernel set, chosen by the work per call and the lanes.
 
-    Below ``PARALLEL_MIN_FLOPS`` multiply-adds per call everything is serial.
-    Above it, several lanes run on Numba's threads with single-threaded BLAS,
-    and a single lane (large networks) runs serially on multi-threaded BLAS.
+    Below ``min_flops`` multiply-adds (per mini-batch for training, per call
+    otherwise) everything is serial.  Above it, several lanes run on Numba's
+    threads with single-threaded BLAS, and a single lane (large networks)
+    runs serially on multi-threaded BLAS.
     """
 
-    def __init__(self, n_threads, flops, n_lanes=MAX_LANES):
+    def __init__(self, n_threads, flops, n_lanes=MAX_LANES, min_flops=PARALLEL_MIN_FLOPS):
         self.flops = flops
-        worth_it = n_threads > 1 and flops >= PARALLEL_MIN_FLOPS
+        worth_it = n_threads > 1 and flops >= min_flops
         self.parallel = worth_it and n_lanes > 1
         self.n_threads = n_threads if self.parallel else 1
         self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1
@@ -308,12 +310,13 @@ def forward(net, data, n_jobs=None):
         return out
     cap = min(n, BLOCK_ROWS)
     n_blocks = -(-n // cap)
-    kernels = Kernels(min(resolve_n_jobs(n_jobs), n_blocks), n * net.flops_per_row())
+    kernels = Kernels(min(resolve_n_jobs(n_jobs), n_blocks), n * net.flops_per_row(),
+                      min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
     n_lanes = kernels.n_threads
     ws = net.workspace(cap, n_lanes)
     rows = np.arange(n, dtype=np.int64)
-    # Setting thread limits costs tens of microseconds: not for small calls.
-    small = kernels.flops < PARALLEL_MIN_FLOPS
+    # Setting thread limits costs microseconds: not for small calls.
+    small = kernels.flops < PARALLEL_MIN_FLOPS_PER_REGION
     with contextlib.nullcontext() if small else kernels.threads():
         kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
     return out
@@ -458,7 +461,7 @@ class LossGradient:
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
         self.out = np.empty(net.n_params, dtype=net.theta.dtype)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
-                               self.grads.shape[0])
+                               self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
 
     def __call__(self, theta=None):
         net, data = self.net, self.data

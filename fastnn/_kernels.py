@@ -354,7 +354,7 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
     sync = np.zeros(_UPDATED + 8, dtype=np.int64)
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
-    for member in prange(n_team):
+    for member in prange(min(n_team, ws.shape[0])):
         work = ws[member]
         lane_base = 0
         for batch in range(n_batches):

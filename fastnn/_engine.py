@@ -8,6 +8,7 @@ decide.
 """
 
 import contextlib
+import os
 import threading
 import warnings
 
@@ -235,6 +236,23 @@ def _threading_layer():
         return None
 
 
+# GNU OpenMP cannot run in a process forked after it started (Numba then
+# terminates the child), and fork is multiprocessing's default on Linux.  A
+# child forked from a process that ran parallel kernels on it uses the serial
+# kernels: the same results (the split into lanes does not depend on the
+# threads), on one core.
+_SERIAL_ONLY = False
+
+
+def _after_fork_in_child():
+    global _SERIAL_ONLY
+    if _threading_layer() == "omp":
+        _SERIAL_ONLY = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Kernels:
     """Serial or parallel kernel set, chosen by the work per call and the lanes.
 
@@ -246,7 +264,7 @@ class Kernels:
 
     def __init__(self, n_threads, flops, n_lanes=MAX_LANES, min_flops=PARALLEL_MIN_FLOPS):
         self.flops = flops
-        worth_it = n_threads > 1 and flops >= min_flops
+        worth_it = n_threads > 1 and flops >= min_flops and not _SERIAL_ONLY
         self.parallel = worth_it and n_lanes > 1
         self.n_threads = n_threads if self.parallel else 1
         self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1

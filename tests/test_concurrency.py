@@ -235,15 +235,15 @@ SERIAL_ROWS, PARALLEL_ROWS = 8, 700
          "fork-workqueue"],
 )
 def test_child_processes_after_a_parallel_kernel_in_the_parent(
-    request, parallel_problem, tmp_path, method, rows, layer
+    parallel_problem, tmp_path, method, rows, layer
 ):
     """The parent has run parallel kernels, then starts workers that predict.
 
     With GNU OpenMP (Numba's "omp" layer on Linux) a forked child must not
-    enter a parallel region: Numba terminates it ("fork() called from a
-    process already using GNU OpenMP, this is unsafe").  The engine does not
-    fall back to serial kernels in such a child yet, so that case is an
-    expected failure; a hang fails the test through the timeout.
+    enter a parallel region: Numba would terminate it ("fork() called from a
+    process already using GNU OpenMP, this is unsafe"), so the engine gives
+    such a child the serial kernels.  A hang fails the test through the
+    timeout.
     """
     import multiprocessing as mp
 
@@ -251,12 +251,6 @@ def test_child_processes_after_a_parallel_kernel_in_the_parent(
         pytest.skip(f"start method {method!r} not available on this platform")
     in_process_layer = numba.threading_layer()
     child_layer = layer or in_process_layer
-    if method == "fork" and rows == PARALLEL_ROWS and child_layer == "omp":
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="engine: a child forked after the parent ran GNU OpenMP kernels is"
-                   " terminated by Numba when it runs a parallel kernel",
-        ))
     env = child_env(NUMBA_THREADING_LAYER=layer) if layer else child_env()
     script = write_script(tmp_path, START_METHOD_SCRIPT)
     result = last_json(run_script(script, method, rows, env=env).stdout)

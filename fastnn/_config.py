@@ -70,6 +70,13 @@ def jit(func):
     return njit(**JIT_OPTIONS)(func)
 
 
+def jit_exact(func):
+    """Compile ``func`` serially without fast-math: its rounding is the same
+    wherever it is inlined (no fused multiply-adds chosen per call site)."""
+    options = {**JIT_OPTIONS, "fastmath": False}
+    return njit(**options)(func)
+
+
 def jit_parallel(func):
     """Compile ``func`` with ``parallel=True`` (its ``prange`` loops use threads)."""
     return njit(parallel=True, **JIT_OPTIONS)(func)

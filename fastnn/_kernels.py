@@ -21,7 +21,7 @@ import numpy as np
 from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MIN_LANE_ROWS, jit, jit_parallel, jit_variants
+from ._config import MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size
@@ -279,7 +279,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     typed_alpha = theta.dtype.type(alpha)
     lane_loss = np.zeros(grads.shape[0])
     ssq = np.zeros(n_blocks)
-    total = 0.0
+    total = np.zeros(1)
     n_total = order.shape[0]
     for b0 in range(0, n_total, batch_size):
         rows = order[b0:min(n_total, b0 + batch_size)]
@@ -301,10 +301,16 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
             for blk in prange(n_blocks):
                 _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
                               state, typed_hyper, ssq)
-        batch_loss = (_ordered_sum(lane_loss, n_lanes)
-                      + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
-        total += batch_loss * n
-    return total, t
+        # accumulated as in train_epoch_team, so that the sums round alike
+        total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
+    return total[0], t
+
+
+@jit_exact
+def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
+    """A batch's mean loss (L2 term included) times its ``n`` rows."""
+    mean = (_ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
+    return mean * n
 
 
 @jit
@@ -317,13 +323,38 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
     step(opt_code, theta, grads[0], state, hyper, j0, j1)
 
 
-# Counters shared by the threads of ``train_epoch_team``, a cache line apart.
-_CLAIMED = 0
-_DONE = 8
-_UPDATED = 16
+# Counters shared by the threads of ``train_epoch_team``, a cache line apart:
+# lanes claimed and finished, parameter blocks claimed and finished, batches
+# updated.  They only grow during a call, so no counter is ever reset.
+_LANES_CLAIMED = 0
+_LANES_DONE = 8
+_BLOCKS_CLAIMED = 16
+_BLOCKS_DONE = 24
+_UPDATED = 32
+_N_COUNTERS = 40
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
+
+
+@jit
+def _wait_until(sync, counter, target):
+    spins = 0
+    while atomic_load(sync, counter) < target:
+        spins += 1
+        if spins >= _SPINS_BEFORE_YIELD:
+            yield_cpu()
+
+
+@jit
+def _claim(sync, counter, end):
+    """Take the next of the tasks numbered up to ``end``; -1 when none is left."""
+    while True:
+        claimed = atomic_load(sync, counter)
+        if claimed >= end:
+            return -1
+        if atomic_cas(sync, counter, claimed, claimed + 1) == claimed:
+            return claimed
 
 
 def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
@@ -333,66 +364,64 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
 
     Opening a parallel region per mini-batch costs more than a small batch
     takes (sleeping threads must be woken).  Here ``n_team`` threads stay in
-    one region: they claim the lanes of each batch from an atomic counter,
-    the thread that completes a batch's last lane sums the lanes and applies
-    the update (block by block, as ``_train_epoch`` does), and the others
-    wait for that, yielding the CPU, before the next batch.  Any thread may
-    take any lane and lanes are summed in lane order, so the result is the
-    same as ``_train_epoch``'s; nothing waits on a particular thread, so a
-    team that runs on fewer threads (even one) is only slower.
+    one region and, for every batch, claim from atomic counters first its
+    lanes, then (once all lanes are done) the parameter blocks of its update;
+    the thread that finishes the last block records the batch's loss and
+    releases the team into the next batch.  Waiting threads spin briefly,
+    then yield their core.  Any thread may take any task and lanes are summed
+    in lane order, so the result is the same as ``_train_epoch``'s; nothing
+    waits on a particular thread, so a team that runs on fewer threads (even
+    one) is only slower.
     """
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
     n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
-    typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
-    typed_hyper[:] = hyper
     typed_alpha = theta.dtype.type(alpha)
     lane_loss = np.zeros(grads.shape[0])
     ssq = np.zeros(n_blocks)
     total = np.zeros(1)
-    sync = np.zeros(_UPDATED + 8, dtype=np.int64)
+    sync = np.zeros(_N_COUNTERS, dtype=np.int64)
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
     for member in prange(min(n_team, ws.shape[0])):
         work = ws[member]
+        typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
+        typed_hyper[:] = hyper
         lane_base = 0
         for batch in range(n_batches):
             b0 = batch * batch_size
             rows = order[b0:min(n_total, b0 + batch_size)]
             n = rows.shape[0]
             per, n_lanes = lane_split(n, grads.shape[0])
-            end = lane_base + n_lanes
+            lanes_end = lane_base + n_lanes
             while True:
-                claimed = atomic_load(sync, _CLAIMED)
-                if claimed >= end:
+                lane = _claim(sync, _LANES_CLAIMED, lanes_end)
+                if lane < 0:
                     break
-                if atomic_cas(sync, _CLAIMED, claimed, claimed + 1) != claimed:
-                    continue
-                k = claimed - lane_base
+                k = lane - lane_base
                 lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw,
                                      rows[k * per:min(n, (k + 1) * per)], theta, layout, acts,
                                      loss_code, grads[k], work, sizes, cap)
-                if atomic_add(sync, _DONE, 1) + 1 < end:
-                    continue
-                # The batch's last lane: update, then release the team.
-                _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
-                wsum = _weight_sum(sw, rows)
-                scale = theta.dtype.type(1.0 / wsum)
-                typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
-                for blk in range(n_blocks):
-                    _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale,
-                                  opt_code, state, typed_hyper, ssq)
-                batch_loss = (_ordered_sum(lane_loss, n_lanes)
-                              + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
-                total[0] += batch_loss * n
-                atomic_add(sync, _UPDATED, 1)
-            spins = 0
-            while atomic_load(sync, _UPDATED) <= batch:
-                spins += 1
-                if spins >= _SPINS_BEFORE_YIELD:
-                    yield_cpu()
-            lane_base = end
+                atomic_add(sync, _LANES_DONE, 1)
+            _wait_until(sync, _LANES_DONE, lanes_end)
+            wsum = _weight_sum(sw, rows)
+            scale = theta.dtype.type(1.0 / wsum)
+            typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
+            blocks_end = (batch + 1) * n_blocks
+            while True:
+                blk = _claim(sync, _BLOCKS_CLAIMED, blocks_end)
+                if blk < 0:
+                    break
+                _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
+                              typed_alpha, scale, opt_code, state, typed_hyper, ssq)
+                if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
+                    # the batch's last block: record the loss, release the team
+                    total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
+                    _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
+                    atomic_add(sync, _UPDATED, 1)
+            _wait_until(sync, _UPDATED, batch + 1)
+            lane_base = lanes_end
     return total[0], t + n_batches
 
 

@@ -265,10 +265,11 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
                  acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap):
     """Run consecutive mini-batches over ``order``; return (loss sum, steps done).
 
-    For each batch: lanes compute partial gradients in parallel, then one
-    parallel pass over parameter blocks sums the lanes, adds the L2 term,
-    divides by the weight sum and applies the optimizer update.  ``t`` is the
-    number of steps taken before this call (Adam's bias correction needs it).
+    The serial kernel.  For each batch: the lanes compute partial gradients
+    one after another, then a pass over parameter blocks sums the lanes, adds
+    the L2 term, divides by the weight sum and applies the optimizer update.
+    ``t`` is the number of steps taken before this call (Adam's bias
+    correction needs it).  ``train_epoch_team`` is the parallel version.
     """
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
@@ -286,7 +287,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
         n = rows.shape[0]
         _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
         per, n_lanes = lane_split(n, grads.shape[0])
-        for k in prange(n_lanes):
+        for k in range(n_lanes):
             lane_rows = rows[k * per:min(n, (k + 1) * per)]
             lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
                                  acts, loss_code, grads[k], ws[k], sizes, cap)
@@ -294,13 +295,9 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
         scale = theta.dtype.type(1.0 / wsum)
         t += 1
         typed_hyper[LR_T] = step_size(opt_code, hyper, t)
-        if n_blocks == 1:  # not worth waking the threads
-            _update_block(0, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
+        for blk in range(n_blocks):
+            _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
                           state, typed_hyper, ssq)
-        else:
-            for blk in prange(n_blocks):
-                _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
-                              state, typed_hyper, ssq)
         # accumulated as in train_epoch_team, so that the sums round alike
         total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
     return total[0], t
@@ -498,7 +495,7 @@ def predict_few(X, theta, layout, acts, out):
     return True
 
 
-train_epoch, train_epoch_parallel = jit_variants(_train_epoch)
+train_epoch = jit(_train_epoch)
 train_epoch_team = jit_parallel(_train_epoch_team)
 loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
 predict, predict_parallel = jit_variants(_predict)

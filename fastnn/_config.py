@@ -50,8 +50,8 @@ LANE_PARAM_BUDGET = 2_000_000
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256
 
-# Below this many multiply-adds per mini-batch (or per prediction call) the
-# serial kernel is used.  Measured on 2 cores, 20 -> 100 -> 1 at batch 200
+# Below this many multiply-adds per mini-batch the serial training kernel is
+# used.  Measured on 2 cores, 20 -> 100 -> 1 at batch 200
 # (420k per batch): 12 ms per 40k-row epoch serial, 9 ms with two threads
 # sharing the lanes in one region, 34 ms with a region per batch.
 PARALLEL_MIN_FLOPS = 100_000

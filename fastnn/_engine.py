@@ -263,8 +263,8 @@ class Kernels:
     """
 
     def __init__(self, n_threads, flops, n_lanes=MAX_LANES, min_flops=PARALLEL_MIN_FLOPS):
-        self.flops = flops
-        worth_it = n_threads > 1 and flops >= min_flops and not _SERIAL_ONLY
+        self.small = flops < min_flops
+        worth_it = n_threads > 1 and not self.small and not _SERIAL_ONLY
         self.parallel = worth_it and n_lanes > 1
         self.n_threads = n_threads if self.parallel else 1
         self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1
@@ -320,12 +320,16 @@ def lane_buffers(net, *batch_sizes):
 # ---------------------------------------------------------------------------
 
 
-def forward(net, data, n_jobs=None):
-    """Output of the network (output activation applied) for every row of ``data``."""
+def forward(net, data, n_jobs=None, binary_proba=False):
+    """Output of the network (output activation applied) for every row of ``data``.
+
+    With ``binary_proba`` a single-output network returns two columns,
+    ``1 - p`` and ``p``.
+    """
     n = data.n
     out = np.empty((n, net.sizes[-1]), dtype=net.theta.dtype)
     if n == 0:
-        return out
+        return _binary_proba(out) if binary_proba else out
     cap = min(n, BLOCK_ROWS)
     n_blocks = -(-n // cap)
     kernels = Kernels(min(resolve_n_jobs(n_jobs), n_blocks), n * net.flops_per_row(),
@@ -334,18 +338,27 @@ def forward(net, data, n_jobs=None):
     ws = net.workspace(cap, n_lanes)
     rows = np.arange(n, dtype=np.int64)
     # Setting thread limits costs microseconds: not for small calls.
-    small = kernels.flops < PARALLEL_MIN_FLOPS_PER_REGION
-    with contextlib.nullcontext() if small else kernels.threads():
+    with contextlib.nullcontext() if kernels.small else kernels.threads():
         kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
-    return out
+    return _binary_proba(out) if binary_proba else out
+
+
+def _binary_proba(out):
+    """``1 - p, p`` for a single-output ``out``; other outputs unchanged."""
+    if out.shape[1] != 1:
+        return out
+    proba = np.empty((out.shape[0], 2), dtype=out.dtype)
+    proba[:, 1] = out[:, 0]
+    np.subtract(1, out[:, 0], out=proba[:, 0])
+    return proba
 
 
 def forward_few(net, X, binary_proba=False):
     """``forward`` for a few rows of a dense array, at the lowest latency.
 
-    ``X`` must be C-contiguous with the network's dtype.  With
-    ``binary_proba`` a single-output network returns two columns, ``1 - p``
-    and ``p``.  Raises ValueError if ``X`` has NaN or infinite values.
+    ``X`` must be C-contiguous with the network's dtype; the kernel writes
+    the binary columns itself.  Raises ValueError if ``X`` has NaN or
+    infinite values.
     """
     n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
     out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)

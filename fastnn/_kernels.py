@@ -220,6 +220,24 @@ def _prefetch_rows(Xd, Y, rows):
 
 
 @jit
+def _lane_rows(rows, k, per):
+    """The rows of lane ``k`` when each lane takes ``per`` of ``rows``."""
+    return rows[k * per:min(rows.shape[0], (k + 1) * per)]
+
+
+@jit
+def _n_param_blocks(n_params):
+    return (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+
+
+@jit
+def _block_bounds(blk, n_params):
+    """First and past-the-end parameter of block ``blk``."""
+    j0 = blk * _PARAM_BLOCK
+    return j0, min(n_params, j0 + _PARAM_BLOCK)
+
+
+@jit
 def _weight_sum(sw, rows):
     if sw.shape[0] == 0:
         return float(rows.shape[0])
@@ -274,7 +292,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
-    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    n_blocks = _n_param_blocks(n_params)
     typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
     typed_hyper[:] = hyper
     typed_alpha = theta.dtype.type(alpha)
@@ -288,9 +306,8 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
         _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
         per, n_lanes = lane_split(n, grads.shape[0])
         for k in range(n_lanes):
-            lane_rows = rows[k * per:min(n, (k + 1) * per)]
-            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
-                                 acts, loss_code, grads[k], ws[k], sizes, cap)
+            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per), theta,
+                                 layout, acts, loss_code, grads[k], ws[k], sizes, cap)
         wsum = _weight_sum(sw, rows)
         scale = theta.dtype.type(1.0 / wsum)
         t += 1
@@ -305,7 +322,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
 
 @jit_exact
 def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
-    """A batch's mean loss (L2 term included) times its ``n`` rows."""
+    """A batch's mean loss (L2 term included) times ``n`` (its rows, or 1)."""
     mean = (_ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
     return mean * n
 
@@ -314,8 +331,7 @@ def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
 def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
                   ssq):
     """Reduce the lanes and apply the optimizer to parameter block ``blk``."""
-    j0 = blk * _PARAM_BLOCK
-    j1 = min(theta.shape[0], j0 + _PARAM_BLOCK)
+    j0, j1 = _block_bounds(blk, theta.shape[0])
     ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1)
     step(opt_code, theta, grads[0], state, hyper, j0, j1)
 
@@ -323,12 +339,9 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
 # Counters shared by the threads of ``train_epoch_team``, a cache line apart:
 # lanes claimed and finished, parameter blocks claimed and finished, batches
 # updated.  They only grow during a call, so no counter is ever reset.
-_LANES_CLAIMED = 0
-_LANES_DONE = 8
-_BLOCKS_CLAIMED = 16
-_BLOCKS_DONE = 24
-_UPDATED = 32
-_N_COUNTERS = 40
+_LINE = 8  # int64 slots per 64-byte cache line
+_LANES_CLAIMED, _LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _UPDATED = range(0, 5 * _LINE, _LINE)
+_N_COUNTERS = 5 * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
@@ -376,7 +389,7 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
-    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    n_blocks = _n_param_blocks(n_params)
     typed_alpha = theta.dtype.type(alpha)
     lane_loss = np.zeros(grads.shape[0])
     ssq = np.zeros(n_blocks)
@@ -400,9 +413,8 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
                 if lane < 0:
                     break
                 k = lane - lane_base
-                lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw,
-                                     rows[k * per:min(n, (k + 1) * per)], theta, layout, acts,
-                                     loss_code, grads[k], work, sizes, cap)
+                lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per),
+                                     theta, layout, acts, loss_code, grads[k], work, sizes, cap)
                 atomic_add(sync, _LANES_DONE, 1)
             _wait_until(sync, _LANES_DONE, lanes_end)
             wsum = _weight_sum(sw, rows)
@@ -433,20 +445,18 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
     per, n_lanes = lane_split(n, grads.shape[0])
     lane_loss = np.zeros(n_lanes)
     for k in prange(n_lanes):
-        lane_rows = rows[k * per:min(n, (k + 1) * per)]
-        lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, lane_rows, theta, layout,
-                             acts, loss_code, grads[k], ws[k], sizes, cap)
+        lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per), theta,
+                             layout, acts, loss_code, grads[k], ws[k], sizes, cap)
     wsum = _weight_sum(sw, rows)
     n_params = theta.shape[0]
-    n_blocks = (n_params + _PARAM_BLOCK - 1) // _PARAM_BLOCK
+    n_blocks = _n_param_blocks(n_params)
     ssq = np.zeros(n_blocks)
     for blk in prange(n_blocks):
-        j0 = blk * _PARAM_BLOCK
-        j1 = min(n_params, j0 + _PARAM_BLOCK)
+        j0, j1 = _block_bounds(blk, n_params)
         ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),
                                  theta.dtype.type(1.0 / wsum), j0, j1)
         out[j0:j1] = grads[0, j0:j1]
-    return (_ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
+    return _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, 1)
 
 
 def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):

@@ -388,13 +388,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
         )
-        out = _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs)
-        if binary_proba and out.shape[1] == 1:
-            proba = np.empty((out.shape[0], 2), dtype=out.dtype)
-            proba[:, 1] = out[:, 0]
-            np.subtract(1, out[:, 0], out=proba[:, 0])
-            return proba
-        return out
+        return _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs, binary_proba)
 
     def _few_plain_rows(self, X):
         return (

@@ -264,17 +264,18 @@ def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
     The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
     a fixed order.  Returns the sum of squared weights in the range.
     """
-    g = grads[0]
+    # slices indexed from 0, so that LLVM can bound the accesses and vectorise
+    g = grads[0, j0:j1]
     for k in range(1, n_lanes):
-        gk = grads[k]
-        for j in range(j0, j1):
+        gk = grads[k, j0:j1]
+        for j in range(g.shape[0]):
             g[j] += gk[j]
+    w = theta[j0:min(j1, n_coef)]
     ssq = 0.0
-    for j in range(j0, min(j1, n_coef)):
-        w = theta[j]
-        ssq += w * w
-        g[j] += alpha * w
-    for j in range(j0, j1):
+    for j in range(w.shape[0]):
+        ssq += w[j] * w[j]
+        g[j] += alpha * w[j]
+    for j in range(g.shape[0]):
         g[j] *= scale
     return ssq
 

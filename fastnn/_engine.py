@@ -23,6 +23,7 @@ from ._activations import ACTIVATIONS
 from ._config import (
     BLOCK_ROWS,
     LANE_PARAM_BUDGET,
+    LANE_WORKSPACE_BUDGET,
     MAX_LANES,
     PARALLEL_MIN_FLOPS,
     PARALLEL_MIN_FLOPS_PER_REGION,
@@ -304,13 +305,14 @@ def lane_buffers(net, *batch_sizes):
 
     Lanes: as many as ``lane_split`` gives for the largest batch within
     ``max_lanes`` (smaller batches use fewer).  Blocks: large enough for the
-    longest lane of any of the batch sizes, up to ``BLOCK_ROWS``; a scratch
+    longest lane of any of the batch sizes, up to ``BLOCK_ROWS`` or as many
+    rows as ``LANE_WORKSPACE_BUDGET`` holds, whichever is more; a scratch
     matrix is added when a lane must walk several blocks.
     """
     lanes = max_lanes(net, max(batch_sizes))
     splits = [K.lane_split(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
-    cap = min(longest, BLOCK_ROWS)
+    cap = min(longest, max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // (2 * int(net.sizes.sum()))))
     grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)
     return cap, net.workspace(cap, grads.shape[0], longest > cap), grads
 

@@ -248,6 +248,16 @@ def _weight_sum(sw, rows):
 
 
 @jit
+def _zeros(n):
+    """``np.zeros(n)`` (float64) for parallel kernels.
+
+    Written there, ``np.zeros`` becomes a parallel loop of its own: every
+    call would open (and wake the threads for) one more parallel region.
+    """
+    return np.zeros(n)
+
+
+@jit
 def _ordered_sum(a, n):
     """``a[:n].sum()`` in index order; kept out of parallel code, where Numba
     would turn ``np.sum`` into a reduction whose order depends on the threads."""
@@ -349,6 +359,12 @@ _SPINS_BEFORE_YIELD = 2000
 
 
 @jit
+def _counters():
+    """The zeroed counters of ``train_epoch_team`` (see ``_zeros``)."""
+    return np.zeros(_N_COUNTERS, dtype=np.int64)
+
+
+@jit
 def _wait_until(sync, counter, target):
     spins = 0
     while atomic_load(sync, counter) < target:
@@ -392,10 +408,10 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
     n_coef = layout[0, 3]
     n_blocks = _n_param_blocks(n_params)
     typed_alpha = theta.dtype.type(alpha)
-    lane_loss = np.zeros(grads.shape[0])
-    ssq = np.zeros(n_blocks)
-    total = np.zeros(1)
-    sync = np.zeros(_N_COUNTERS, dtype=np.int64)
+    lane_loss = _zeros(grads.shape[0])
+    ssq = _zeros(n_blocks)
+    total = _zeros(1)
+    sync = _counters()
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
     for member in prange(min(n_team, ws.shape[0])):
@@ -444,14 +460,14 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
     sizes = layer_sizes(layout)
     n = rows.shape[0]
     per, n_lanes = lane_split(n, grads.shape[0])
-    lane_loss = np.zeros(n_lanes)
+    lane_loss = _zeros(n_lanes)
     for k in prange(n_lanes):
         lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per), theta,
                              layout, acts, loss_code, grads[k], ws[k], sizes, cap)
     wsum = _weight_sum(sw, rows)
     n_params = theta.shape[0]
     n_blocks = _n_param_blocks(n_params)
-    ssq = np.zeros(n_blocks)
+    ssq = _zeros(n_blocks)
     for blk in prange(n_blocks):
         j0, j1 = _block_bounds(blk, n_params)
         ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),

@@ -50,8 +50,8 @@ LANE_PARAM_BUDGET = 2_000_000
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256
 
-# A lane's rows are one block, as long as its workspace (activations and
-# deltas) stays within this many elements: a lane that walks several blocks
+# A mini-batch lane's rows are one block, as long as its workspace (activations
+# and deltas) stays within this many elements: a lane that walks several blocks
 # runs smaller matrix products and adds each block's gradient in an extra pass
 # (a 512-row batch of a 256-1024-1024-10 network in one block: ~5% faster).
 LANE_WORKSPACE_BUDGET = 1 << 22

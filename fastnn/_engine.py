@@ -300,19 +300,18 @@ def max_lanes(net, n_rows):
     return lanes
 
 
-def lane_buffers(net, *batch_sizes):
+def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS):
     """Block size, workspaces and gradient buffers for batches of the given sizes.
 
     Lanes: as many as ``lane_split`` gives for the largest batch within
     ``max_lanes`` (smaller batches use fewer).  Blocks: large enough for the
-    longest lane of any of the batch sizes, up to ``BLOCK_ROWS`` or as many
-    rows as ``LANE_WORKSPACE_BUDGET`` holds, whichever is more; a scratch
+    longest lane of any of the batch sizes, up to ``block_rows``; a scratch
     matrix is added when a lane must walk several blocks.
     """
     lanes = max_lanes(net, max(batch_sizes))
     splits = [K.lane_split(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
-    cap = min(longest, max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // (2 * int(net.sizes.sum()))))
+    cap = min(longest, block_rows)
     grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)
     return cap, net.workspace(cap, grads.shape[0], longest > cap), grads
 
@@ -380,8 +379,11 @@ class EpochRunner:
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
-        # full batches, and the shorter last batch of an epoch
-        self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size)
+        # full batches, and the shorter last batch of an epoch; a lane's rows
+        # in one block as far as the workspace budget allows
+        block_rows = max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // (2 * int(net.sizes.sum())))
+        self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size,
+                                                     block_rows=block_rows)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
 

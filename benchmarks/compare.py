@@ -24,9 +24,11 @@ kernels from Numba's cache, on the first); the reported time is the median of
 the next ``--epochs`` epochs, and test accuracy is taken after all of them, so
 every library has trained for the same number of epochs.
 
-GFLOP/s counts 6 flops per weight multiply-add per training sample (2 forward,
-4 backward), times the training rows, per epoch; "% peak" divides it by the
-float32 GEMM rate NumPy reaches on a 1024x1024 product on the same threads.
+GFLOP/s counts the flops of the matrix products an epoch needs: per weight
+multiply-add and training sample, 2 forward, 2 for the weight gradient and 2
+for the delta sent down (except into the input layer, which needs none).
+"% peak" divides it by the float32 GEMM rate NumPy reaches on a 1024x1024
+product on the same threads.
 Differences the table does not hide: scikit-learn and fastnn add an L2 penalty
 (alpha=1e-4) and use Glorot initialisation; the PyTorch model has no weight
 decay and PyTorch's default initialisation.
@@ -218,7 +220,7 @@ def markdown_table(w, results, peak, epochs, warmup):
     lines = [
         f"### {w.name}: {w.n_train:,} train rows x {w.n_features} features, "
         f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
-        f"{6 * w.macs_per_sample * w.n_train / 1e9:.2f} GFLOP/epoch",
+        f"{w.flops_per_epoch / 1e9:.2f} GFLOP/epoch",
         "",
         f"median of {epochs} epoch(s) after {warmup} warm-up; accuracy after "
         f"{warmup + epochs} epochs",

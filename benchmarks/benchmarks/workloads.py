@@ -53,8 +53,15 @@ class Workload:
 
     @property
     def flops_per_epoch(self):
-        """Forward (2 flops per MAC) plus backward (4 per MAC) over the training set."""
-        return 6 * self.macs_per_sample * self.n_train
+        """Flops of an epoch's matrix products over the training set.
+
+        Per multiply-add of a weight: 2 flops forward, 2 for the weight
+        gradient and 2 for the delta passed to the layer below, which the
+        first layer has no need of (no library computes it).
+        """
+        sizes = self.layer_sizes
+        first = sizes[0] * sizes[1]
+        return (6 * self.macs_per_sample - 2 * first) * self.n_train
 
 
 _TABLE = [

@@ -274,51 +274,19 @@ def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
     The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
     a fixed order.  Returns the sum of squared weights in the range.
     """
-    # slices indexed from 0, so that LLVM can bound the accesses and vectorise
-    g = grads[0, j0:j1]
+    g = grads[0]
     for k in range(1, n_lanes):
-        gk = grads[k, j0:j1]
-        for j in range(g.shape[0]):
+        gk = grads[k]
+        for j in range(j0, j1):
             g[j] += gk[j]
-    w = theta[j0:min(j1, n_coef)]
-    for j in range(w.shape[0]):
-        g[j] += alpha * w[j]
-    for j in range(g.shape[0]):
+    ssq = 0.0
+    for j in range(j0, min(j1, n_coef)):
+        w = theta[j]
+        ssq += w * w
+        g[j] += alpha * w
+    for j in range(j0, j1):
         g[j] *= scale
-    return _sum_of_squares(w)
-
-
-@jit_exact
-def _sum_of_squares(w):
-    """``sum(w ** 2)`` in float64, in an order fixed by the code alone.
-
-    With fast-math, LLVM reorders a sum one way where it vectorises the loop
-    and another where it does not (kernels compiled for other array types),
-    and the loss, which L-BFGS's line search compares, would then depend on
-    what the process compiled first.  Eight interleaved partial sums keep the
-    order fixed and still run as one vector operation.
-    """
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    n = w.shape[0]
-    j = 0
-    while j + 8 <= n:
-        v0, v1, v2, v3 = float(w[j]), float(w[j + 1]), float(w[j + 2]), float(w[j + 3])
-        v4, v5, v6, v7 = float(w[j + 4]), float(w[j + 5]), float(w[j + 6]), float(w[j + 7])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
-        s4 += v4 * v4
-        s5 += v5 * v5
-        s6 += v6 * v6
-        s7 += v7 * v7
-        j += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    while j < n:
-        v = float(w[j])
-        s += v * v
-        j += 1
-    return s
+    return ssq
 
 
 def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,

@@ -44,31 +44,27 @@ def step(code, theta, g, state, hyper, j0, j1):
     """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype."""
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
-    # Loops run over slices from 0: LLVM vectorises them only when it can
-    # bound every array access (a loop over range(j0, j1) stays scalar).
-    w = theta[j0:j1]
-    gr = g[j0:j1]
     if code == SGD:
         mu = hyper[MOMENTUM]
-        velocity = state[0, j0:j1]
+        velocity = state[0]
         nesterov = hyper[NESTEROV] != 0
-        for j in range(w.shape[0]):
-            v = mu * velocity[j] - lr * gr[j]
+        for j in range(j0, j1):
+            v = mu * velocity[j] - lr * g[j]
             velocity[j] = v
-            w[j] += mu * v - lr * gr[j] if nesterov else v
+            theta[j] += mu * v - lr * g[j] if nesterov else v
     elif code == ADAM:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
         eps = hyper[EPSILON]
-        m = state[0, j0:j1]
-        s = state[1, j0:j1]
-        for j in range(w.shape[0]):
-            gj = gr[j]
+        m = state[0]
+        s = state[1]
+        for j in range(j0, j1):
+            gj = g[j]
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
             s[j] = sj
-            w[j] -= lr * mj / (np.sqrt(sj) + eps)
+            theta[j] -= lr * mj / (np.sqrt(sj) + eps)
 
 
 class Optimizer:

@@ -81,9 +81,13 @@ class Network:
     def flops_per_row(self):
         return int(self.n_coef)
 
+    def workspace_per_row(self):
+        """Workspace elements a block needs per row: its activations and deltas."""
+        return 2 * int(self.sizes.sum())
+
     def workspace(self, cap, n_lanes, scratch=False):
         """Per-lane workspaces (see ``_kernels``) for blocks of ``cap`` rows."""
-        size = 2 * cap * int(self.sizes.sum())
+        size = cap * self.workspace_per_row()
         if scratch:
             size += int(np.max(self.sizes[:-1] * self.sizes[1:]))
         return np.empty((n_lanes, size), dtype=self.theta.dtype)
@@ -381,7 +385,7 @@ class EpochRunner:
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
         # in one block as far as the workspace budget allows
-        block_rows = max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // (2 * int(net.sizes.sum())))
+        block_rows = max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // net.workspace_per_row())
         self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size,
                                                      block_rows=block_rows)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),

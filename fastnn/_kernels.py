@@ -267,26 +267,63 @@ def _ordered_sum(a, n):
     return s
 
 
-@jit
+@jit_exact
 def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
     """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
 
     The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
     a fixed order.  Returns the sum of squared weights in the range.
+
+    Compiled without fast-math: LLVM vectorises these loops in one kernel and
+    not in another, or contracts and reassociates them differently after
+    inlining, and a model must not depend on which kernels a process compiled.
+    Element-wise IEEE arithmetic rounds the same in vector and scalar code.
     """
-    g = grads[0]
+    # slices indexed from 0, so that LLVM can bound the accesses and vectorise
+    g = grads[0, j0:j1]
     for k in range(1, n_lanes):
-        gk = grads[k]
-        for j in range(j0, j1):
+        gk = grads[k, j0:j1]
+        for j in range(g.shape[0]):
             g[j] += gk[j]
-    ssq = 0.0
-    for j in range(j0, min(j1, n_coef)):
-        w = theta[j]
-        ssq += w * w
-        g[j] += alpha * w
-    for j in range(j0, j1):
+    w = theta[j0:min(j1, n_coef)]
+    for j in range(w.shape[0]):
+        g[j] += alpha * w[j]
+    for j in range(g.shape[0]):
         g[j] *= scale
-    return ssq
+    return _sum_of_squares(w)
+
+
+@jit_exact
+def _sum_of_squares(w):
+    """``sum(w ** 2)`` in float64, in an order fixed by the code alone.
+
+    Without fast-math LLVM may not reorder a sum, so the loop would stay
+    scalar; eight interleaved partial sums fix an order that still runs as one
+    vector operation.  (With fast-math the order would depend on where LLVM
+    vectorised the loop, and the loss that L-BFGS's line search compares on
+    what the process compiled first.)
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n = w.shape[0]
+    j = 0
+    while j + 8 <= n:
+        v0, v1, v2, v3 = float(w[j]), float(w[j + 1]), float(w[j + 2]), float(w[j + 3])
+        v4, v5, v6, v7 = float(w[j + 4]), float(w[j + 5]), float(w[j + 6]), float(w[j + 7])
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+        s4 += v4 * v4
+        s5 += v5 * v5
+        s6 += v6 * v6
+        s7 += v7 * v7
+        j += 8
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    while j < n:
+        v = float(w[j])
+        s += v * v
+        j += 1
+    return s
 
 
 def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,

@@ -12,7 +12,7 @@ arrays, the step count and the learning-rate schedule (``iteration_ends``,
 
 import numpy as np
 
-from ._config import jit
+from ._config import jit, jit_exact
 
 SGD = 0
 ADAM = 1
@@ -39,32 +39,42 @@ def step_size(code, hyper, t):
     return lr
 
 
-@jit
+@jit_exact
 def step(code, theta, g, state, hyper, j0, j1):
-    """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype."""
+    """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype.
+
+    Compiled without fast-math, so that the vectorised loop body and its
+    scalar remainder round alike in every kernel it is inlined into (with
+    contraction and reassociation allowed they need not, and a model would
+    depend on what else the process had compiled).
+    """
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
+    # Loops run over slices from 0: LLVM vectorises them only when it can
+    # bound every array access (a loop over range(j0, j1) stays scalar).
+    w = theta[j0:j1]
+    gr = g[j0:j1]
     if code == SGD:
         mu = hyper[MOMENTUM]
-        velocity = state[0]
+        velocity = state[0, j0:j1]
         nesterov = hyper[NESTEROV] != 0
-        for j in range(j0, j1):
-            v = mu * velocity[j] - lr * g[j]
+        for j in range(w.shape[0]):
+            v = mu * velocity[j] - lr * gr[j]
             velocity[j] = v
-            theta[j] += mu * v - lr * g[j] if nesterov else v
+            w[j] += mu * v - lr * gr[j] if nesterov else v
     elif code == ADAM:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
         eps = hyper[EPSILON]
-        m = state[0]
-        s = state[1]
-        for j in range(j0, j1):
-            gj = g[j]
+        m = state[0, j0:j1]
+        s = state[1, j0:j1]
+        for j in range(w.shape[0]):
+            gj = gr[j]
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
             s[j] = sj
-            theta[j] -= lr * mj / (np.sqrt(sj) + eps)
+            w[j] -= lr * mj / (np.sqrt(sj) + eps)
 
 
 class Optimizer:

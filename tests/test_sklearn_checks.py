@@ -43,8 +43,10 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
 
 
+# Not strict: the listed checks compare float32 results at 1 ulp, so whether
+# one of them fails depends on how its few predictions happen to round.
 @parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+    ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=False
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

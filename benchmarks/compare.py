@@ -28,7 +28,8 @@ GFLOP/s counts the flops of the matrix products an epoch needs: per weight
 multiply-add and training sample, 2 forward, 2 for the weight gradient and 2
 for the delta sent down (except into the input layer, which needs none).
 "% peak" divides it by the float32 GEMM rate NumPy reaches on a 1024x1024
-product on the same threads.
+product on the same threads, measured again just before each workload (a
+shared or throttled machine changes speed within a run).
 Differences the table does not hide: scikit-learn and fastnn add an L2 penalty
 (alpha=1e-4) and use Glorot initialisation; the PyTorch model has no weight
 decay and PyTorch's default initialisation.
@@ -222,7 +223,7 @@ def markdown_table(w, results, peak, epochs, warmup):
         f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
         f"{w.flops_per_epoch / 1e9:.2f} GFLOP/epoch",
         "",
-        f"median of {epochs} epoch(s) after {warmup} warm-up; accuracy after "
+        f"GEMM peak before this workload: {peak:.1f} GFLOP/s; median of {epochs} epoch(s) after {warmup} warm-up; accuracy after "
         f"{warmup + epochs} epochs",
         "",
         "| library | s/epoch | time / fastnn | GFLOP/s | % of GEMM peak | test acc "
@@ -310,6 +311,7 @@ def main(argv=None):
         for name in args.workloads:
             w = get(name)
             data = make_data(name)
+            peak = gemm_peak_gflops()
             results = {}
             for library in libraries:
                 try:
@@ -324,7 +326,8 @@ def main(argv=None):
             report["workloads"][name] = {
                 "n_train": w.n_train, "n_features": w.n_features, "n_classes": w.n_classes,
                 "hidden": list(w.hidden), "batch_size": w.batch_size,
-                "flops_per_epoch": w.flops_per_epoch, "results": results,
+                "flops_per_epoch": w.flops_per_epoch, "gemm_peak_gflops": peak,
+                "results": results,
             }
     if args.json:
         with open(args.json, "w") as f:

@@ -223,8 +223,8 @@ def markdown_table(w, results, peak, epochs, warmup):
         f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
         f"{w.flops_per_epoch / 1e9:.2f} GFLOP/epoch",
         "",
-        f"GEMM peak before this workload: {peak:.1f} GFLOP/s; median of {epochs} epoch(s) after {warmup} warm-up; accuracy after "
-        f"{warmup + epochs} epochs",
+        f"GEMM peak before this workload: {peak:.1f} GFLOP/s; median of {epochs} epoch(s)"
+        f" after {warmup} warm-up; accuracy after {warmup + epochs} epochs",
         "",
         "| library | s/epoch | time / fastnn | GFLOP/s | % of GEMM peak | test acc "
         "| predict_proba 1 row (us) | predict (rows/s) |",

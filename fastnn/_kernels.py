@@ -283,11 +283,8 @@ def _ordered_sum(a, n):
 
 
 @jit_exact
-def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
-    """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
-
-    The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
-    a fixed order.  Returns the sum of squared weights in the range.
+def _sum_lanes(grads, n_lanes, j0, j1):
+    """``grads[0, j] += grads[k, j]`` for ``k = 1 .. n_lanes - 1`` in that order, over ``[j0, j1)``.
 
     Compiled without fast-math: LLVM vectorises these loops in one kernel and
     not in another, or contracts and reassociates them differently after
@@ -300,6 +297,19 @@ def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
         gk = grads[k, j0:j1]
         for j in range(g.shape[0]):
             g[j] += gk[j]
+
+
+@jit_exact
+def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
+    """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
+
+    The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
+    a fixed order, and every element is rounded as in ``_optimizers.step``,
+    which forms the same gradient on the fly.  Returns the sum of squared
+    weights in the range.
+    """
+    _sum_lanes(grads, n_lanes, j0, j1)
+    g = grads[0, j0:j1]
     w = theta[j0:min(j1, n_coef)]
     for j in range(w.shape[0]):
         g[j] += alpha * w[j]
@@ -392,10 +402,18 @@ def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
 @jit
 def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
                   ssq):
-    """Reduce the lanes and apply the optimizer to parameter block ``blk``."""
+    """Apply the optimizer to parameter block ``blk``, reducing the lanes on the way.
+
+    All lanes but the last are summed into ``grads[0]``; ``step`` adds the
+    last, the L2 term and the scale element by element as it updates, so the
+    reduced gradient is never written back (nor moved between cores).
+    """
     j0, j1 = _block_bounds(blk, theta.shape[0])
-    ssq[blk] = _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1)
-    step(opt_code, theta, grads[0], state, hyper, j0, j1)
+    ssq[blk] = _sum_of_squares(theta[j0:min(j1, n_coef)])
+    last = n_lanes - 1
+    _sum_lanes(grads, last, j0, j1)
+    step(opt_code, theta, grads[0], grads[last], last > 0, alpha, scale, n_coef, state, hyper,
+         j0, j1)
 
 
 # Counters shared by the threads of ``train_epoch_team``, a cache line apart:

@@ -1,13 +1,13 @@
 """Optimizers: update kernels over a range of parameters, and the objects owning their state.
 
-``step(code, theta, g, state, hyper, j0, j1)`` applies one update to
-``theta[j0:j1]`` given the (already reduced and normalised) gradient ``g``;
-the training kernel calls it block by block right after reducing the lanes'
-gradients, so parameters are touched once per mini-batch while in cache.
+``step`` applies one update to ``theta[j0:j1]``, forming the gradient from
+the lanes' partial gradients, the L2 term and the normalisation as it goes;
+the training kernel calls it block by block, so parameters are touched once
+per mini-batch while in cache.
 The Python objects mirror scikit-learn's optimizers: they own the state
 arrays, the step count and the learning-rate schedule (``iteration_ends``,
 ``trigger_stopping``).  Adding an optimizer means a code, a branch in
-``step`` (and ``step_size`` if its rate changes per step) and a class.
+``_step_range`` (and ``step_size`` if its rate changes per step) and a class.
 """
 
 import numpy as np
@@ -40,28 +40,51 @@ def step_size(code, hyper, t):
 
 
 @jit_exact
-def step(code, theta, g, state, hyper, j0, j1):
+def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
     """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype.
+
+    The gradient is formed element by element as it is used, never stored:
+    ``g = ((ga + gb) + alpha * theta) * scale``, without ``gb`` unless
+    ``two``, and with the L2 term ``alpha * theta`` on the weights only
+    (``j < n_coef``, the intercepts follow the weights in ``theta``).  The
+    kernels pass the lanes' partial gradients (already summed but for the
+    last lane) and ``1 / sample weight sum`` as ``scale``: one pass over the
+    parameters instead of a reduction pass and an update pass.
 
     Compiled without fast-math, so that the vectorised loop body and its
     scalar remainder round alike in every kernel it is inlined into (with
     contraction and reassociation allowed they need not, and a model would
     depend on what else the process had compiled).
     """
+    k = min(max(n_coef, j0), j1)
+    zero = theta.dtype.type(0)
+    if two:
+        _step_range(code, theta, ga, gb, True, alpha, scale, state, hyper, j0, k)
+        _step_range(code, theta, ga, gb, True, zero, scale, state, hyper, k, j1)
+    else:
+        _step_range(code, theta, ga, ga, False, alpha, scale, state, hyper, j0, k)
+        _step_range(code, theta, ga, ga, False, zero, scale, state, hyper, k, j1)
+
+
+@jit_exact
+def _step_range(code, theta, ga, gb, two, alpha, scale, state, hyper, j0, j1):
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
+    l2 = alpha != 0
     # Loops run over slices from 0: LLVM vectorises them only when it can
     # bound every array access (a loop over range(j0, j1) stays scalar).
     w = theta[j0:j1]
-    gr = g[j0:j1]
+    a = ga[j0:j1]
+    b = gb[j0:j1]
     if code == SGD:
         mu = hyper[MOMENTUM]
         velocity = state[0, j0:j1]
         nesterov = hyper[NESTEROV] != 0
         for j in range(w.shape[0]):
-            v = mu * velocity[j] - lr * gr[j]
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale)
+            v = mu * velocity[j] - lr * gj
             velocity[j] = v
-            w[j] += mu * v - lr * gr[j] if nesterov else v
+            w[j] += mu * v - lr * gj if nesterov else v
     elif code == ADAM:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
@@ -69,12 +92,20 @@ def step(code, theta, g, state, hyper, j0, j1):
         m = state[0, j0:j1]
         s = state[1, j0:j1]
         for j in range(w.shape[0]):
-            gj = gr[j]
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
             s[j] = sj
             w[j] -= lr * mj / (np.sqrt(sj) + eps)
+
+
+@jit_exact
+def _gradient(a, b, w, j, two, l2, alpha, scale):
+    g = a[j] + b[j] if two else a[j]
+    if l2:
+        g += alpha * w[j]
+    return g * scale
 
 
 class Optimizer:

@@ -77,12 +77,32 @@ def test_adam_step_kernel_touches_only_its_range():
     state = np.array([[0.1, 0.2, 0.3], [0.01, 0.02, 0.03]])
     hyper = AdamOptimizer(3, np.float64, LR, B1, B2, EPS).hyper()
     hyper[LR_T] = 0.01
-    step(1, theta, np.array([9.0, 0.5, 9.0]), state, hyper, 1, 2)
+    g = np.array([9.0, 0.5, 9.0])
+    step(1, theta, g, g, False, 0.0, 1.0, 3, state, hyper, 1, 2)
     m = B1 * 0.2 + (1 - B1) * 0.5
     v = B2 * 0.02 + (1 - B2) * 0.25
     assert theta[0] == 1.0 and theta[2] == 3.0 and state[0, 0] == 0.1 and state[1, 2] == 0.03
     np.testing.assert_allclose([theta[1], state[0, 1], state[1, 1]],
                                [2.0 - 0.01 * m / (np.sqrt(v) + EPS), m, v])
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_step_forms_its_gradient_from_lanes_l2_and_scale(two):
+    """``g = ((ga + gb) + alpha * theta) * scale``, the L2 term on weights only."""
+    rng = np.random.RandomState(1)
+    n, n_coef, j0, j1, scale = 10, 6, 2, 9, 0.25
+    theta, ga, gb = rng.normal(size=(3, n))
+    hyper = SGDOptimizer(n, np.float64, LR, momentum=0.0, nesterov=False).hyper()
+    hyper[LR_T] = LR
+    new = theta.copy()
+    step(0, new, ga, gb, two, ALPHA, scale, n_coef, np.zeros((1, n)), hyper, j0, j1)
+    g = ga + gb if two else ga.copy()
+    g[:n_coef] += ALPHA * theta[:n_coef]
+    g *= scale
+    expected = theta.copy()
+    expected[j0:j1] -= LR * g[j0:j1]
+    np.testing.assert_allclose(new, expected, rtol=1e-14)
+    assert np.array_equal(new[:j0], theta[:j0]) and np.array_equal(new[j1:], theta[j1:])
 
 
 def test_invscaling_and_adaptive_schedules():

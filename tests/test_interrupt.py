@@ -23,9 +23,15 @@ from subproc import TIMEOUT, child_env, write_script
 
 CHILD = """
 import json
+import signal
 import sys
 import time
 import warnings
+
+# Python installs its Ctrl-C handler only where SIGINT is not ignored, and a
+# suite started in the background of a non-interactive shell inherits it
+# ignored: install the handler whatever the parent left.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import numba
 import numpy as np

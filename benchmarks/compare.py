@@ -22,14 +22,18 @@ mini-batch semantics in both; the Adam state carries over between calls).
 The first ``--warmup`` epochs are not timed (fastnn compiles, or loads its
 kernels from Numba's cache, on the first); the reported time is the median of
 the next ``--epochs`` epochs, and test accuracy is taken after all of them, so
-every library has trained for the same number of epochs.
+every library has trained for the same number of epochs.  The timed epochs
+are interleaved: each round runs one epoch of every library, in an order
+that rotates from round to round, so that a machine whose speed drifts
+(a shared virtual machine) slows every library alike rather than whichever
+happened to run during a slow spell.
 
 GFLOP/s counts the flops of the matrix products an epoch needs: per weight
 multiply-add and training sample, 2 forward, 2 for the weight gradient and 2
 for the delta sent down (except into the input layer, which needs none).
 "% peak" divides it by the float32 GEMM rate NumPy reaches on a 1024x1024
-product on the same threads, measured again just before each workload (a
-shared or throttled machine changes speed within a run).
+product on the same threads: the median of measurements taken at the start
+of every round (a shared or throttled machine changes speed within a run).
 Differences the table does not hide: scikit-learn and fastnn add an L2 penalty
 (alpha=1e-4) and use Glorot initialisation; the PyTorch model has no weight
 decay and PyTorch's default initialisation.
@@ -183,33 +187,66 @@ def torch_available():
     return True
 
 
-def bench_library(library, w, data, *, threads, warmup, epochs):
+def make_runner(library, w, X_train, y_train, threads):
+    if library == "torch":
+        return TorchMLP(w, X_train, y_train, threads)
+    return SklearnLike(library, w, X_train, y_train, threads)
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_workload(w, data, libraries, *, threads, warmup, epochs):
+    """Train every library on ``data``, their timed epochs interleaved.
+
+    Round ``i`` measures the GEMM peak, then runs one epoch of each library
+    (the order rotating from round to round), so that every library, and the
+    peak, sees the same phases of a machine whose speed drifts.  Returns the
+    per-library results and the median of the peak measurements.
+    """
     X_train, X_test, y_train, y_test = data
     X_test = np.array(X_test)  # a writable copy (the shared arrays are read-only)
-    if library == "torch":
-        runner = TorchMLP(w, X_train, y_train, threads)
-    else:
-        runner = SklearnLike(library, w, X_train, y_train, threads)
-    t0 = time.perf_counter()
-    for _ in range(warmup):
-        runner.epoch()
-    warmup_s = time.perf_counter() - t0
-    times = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        runner.epoch()
-        times.append(time.perf_counter() - t0)
-    s_epoch = statistics.median(times)
+    runners, results = {}, {}
+
+    def fail(library, exc):
+        runners.pop(library, None)
+        results[library] = {"error": f"{type(exc).__name__}: {exc}"}
+
+    for library in libraries:
+        try:
+            runner = make_runner(library, w, X_train, y_train, threads)
+            warmup_s = sum(timed(runner.epoch) for _ in range(warmup))
+        except Exception as exc:  # report and go on with the others
+            fail(library, exc)
+            continue
+        runners[library] = runner
+        results[library] = {"warmup_s": warmup_s, "epoch_times": []}
+    peaks = []
+    for i in range(epochs):
+        peaks.append(gemm_peak_gflops())
+        order = list(runners)
+        k = i % len(order) if order else 0
+        for library in order[k:] + order[:k]:
+            try:
+                results[library]["epoch_times"].append(timed(runners[library].epoch))
+            except Exception as exc:
+                fail(library, exc)
     row = X_test[:1].copy()
-    return {
-        "s_per_epoch": s_epoch,
-        "epoch_times": times,
-        "warmup_s": warmup_s,
-        "gflops": w.flops_per_epoch / s_epoch / 1e9,
-        "test_accuracy": runner.accuracy(X_test, y_test),
-        "predict_proba_1row_us": single_row_latency_us(runner.predict_proba, row),
-        "predict_rows_per_s": batch_rows_per_s(runner.predict, X_test),
-    }
+    for library, runner in list(runners.items()):
+        r = results[library]
+        r["s_per_epoch"] = statistics.median(r["epoch_times"])
+        r["gflops"] = w.flops_per_epoch / r["s_per_epoch"] / 1e9
+        try:
+            r["test_accuracy"] = runner.accuracy(X_test, y_test)
+            r["predict_proba_1row_us"] = single_row_latency_us(runner.predict_proba, row)
+            r["predict_rows_per_s"] = batch_rows_per_s(runner.predict, X_test)
+        except Exception as exc:
+            fail(library, exc)
+    # in the order asked for, fastnn (the reference of the ratios) first
+    return {lib: results[lib] for lib in libraries if lib in results}, statistics.median(peaks)
 
 
 # ---------------------------------------------------------------------------
@@ -223,8 +260,9 @@ def markdown_table(w, results, peak, epochs, warmup):
         f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
         f"{w.flops_per_epoch / 1e9:.2f} GFLOP/epoch",
         "",
-        f"GEMM peak before this workload: {peak:.1f} GFLOP/s; median of {epochs} epoch(s)"
-        f" after {warmup} warm-up; accuracy after {warmup + epochs} epochs",
+        f"GEMM peak (median over the rounds): {peak:.1f} GFLOP/s; median of {epochs} epoch(s)"
+        f" after {warmup} warm-up, the libraries' epochs interleaved;"
+        f" accuracy after {warmup + epochs} epochs",
         "",
         "| library | s/epoch | time / fastnn | GFLOP/s | % of GEMM peak | test acc "
         "| predict_proba 1 row (us) | predict (rows/s) |",
@@ -267,7 +305,7 @@ def parse_args(argv=None):
     p.add_argument("--libraries", default=",".join(ALL_LIBRARIES),
                    help="comma-separated subset of fastnn,sklearn,torch (torch is "
                         "skipped when it cannot be imported)")
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
+    p.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="threads for every library (default: all cores)")
@@ -310,17 +348,8 @@ def main(argv=None):
         print()
         for name in args.workloads:
             w = get(name)
-            data = make_data(name)
-            peak = gemm_peak_gflops()
-            results = {}
-            for library in libraries:
-                try:
-                    results[library] = bench_library(
-                        library, w, data, threads=args.threads, warmup=args.warmup,
-                        epochs=args.epochs,
-                    )
-                except Exception as exc:  # report and go on with the others
-                    results[library] = {"error": f"{type(exc).__name__}: {exc}"}
+            results, peak = bench_workload(w, make_data(name), libraries, threads=args.threads,
+                                           warmup=args.warmup, epochs=args.epochs)
             print(markdown_table(w, results, peak, args.epochs, args.warmup))
             print(flush=True)
             report["workloads"][name] = {

@@ -1,6 +1,6 @@
-"""``exp``, ``tanh`` and the logistic function in forms that vectorise.
+"""``exp``, ``log1p``, ``tanh`` and the logistic function in forms that vectorise.
 
-LLVM compiles ``np.exp`` and ``np.tanh`` to calls into the C math library,
+LLVM compiles ``np.exp``, ``np.log1p`` and ``np.tanh`` to calls into the C math library,
 one element at a time: a tanh layer of 200 x 100 units took 380 us, longer
 than the matrix product feeding it.  For float32 the functions below use
 only arithmetic, rounding and an integer-to-float bit cast, so loops over them
@@ -8,7 +8,7 @@ become SIMD code (within 5 ulp of the exact result, see
 ``tests/test_elementary.py``).  float64, the dtype for numerical checks,
 keeps NumPy's functions.
 
-``exp(x)``, ``tanh(x)`` and ``sigmoid(x)`` are called from kernels like
+``exp(x)``, ``log1p(x)``, ``tanh(x)`` and ``sigmoid(x)`` are called from kernels like
 NumPy functions; Numba picks the version by the argument's type.  NaN
 propagates, large arguments overflow to ``inf`` (``exp``) or saturate
 (``tanh``, ``sigmoid``) as the exact functions do.
@@ -18,7 +18,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._config import JIT_OPTIONS, jit
+from ._config import JIT_OPTIONS, jit, jit_exact
 from ._intrinsics import bits_of_float32, float32_from_bits
 
 _f32 = np.float32
@@ -59,6 +59,39 @@ def _exp32(x):
     return e if x == x else x
 
 
+# log1p(x) = k ln 2 + log(m) + c: u = 1 + x = 2**k m with m in [sqrt(2)/2,
+# sqrt(2)), c = (x - (u - 1)) / u the rounding error of u, and log(m) =
+# f - f**2/2 + s (f**2/2 + R(s**2)) with f = m - 1, s = f / (2 + f) (the
+# reduction and minimax R of FreeBSD's / musl's log1pf).
+_SQRT_HALF_BITS = np.int32(0x3F3504F3)
+_ONE_BITS = np.int32(0x3F800000)
+_LN2_HI_LOG = _f32(6.9313812256e-01)
+_LN2_LO_LOG = _f32(9.0580006145e-06)
+_LG = tuple(_f32(c) for c in (0.66666662693, 0.40000972152, 0.28498786688, 0.24279078841))
+
+
+@jit_exact  # reassociation would fold the correction x - (u - 1) to zero
+def _log1p32(x):
+    u = _f32(1) + x
+    bits = bits_of_float32(u) + (_ONE_BITS - _SQRT_HALF_BITS)
+    k = (bits >> 23) - 127
+    # the rounding error of u matters while x is not much larger than 1
+    c = _f32(1) - (u - x) if k >= 2 else x - (u - _f32(1))
+    c = c / u if k < 25 else _f32(0)
+    f = float32_from_bits((bits & 0x007FFFFF) + _SQRT_HALF_BITS) - _f32(1)
+    s = f / (_f32(2) + f)
+    z = s * s
+    w = z * z
+    r = z * (_LG[0] + w * _LG[2]) + w * (_LG[1] + w * _LG[3])
+    hfsq = _f32(0.5) * f * f
+    dk = _f32(k)
+    y = s * (hfsq + r) + (dk * _LN2_LO_LOG + c) - hfsq + f + dk * _LN2_HI_LOG
+    # inf stays inf, NaN stays NaN; -1 gives -inf and below it NaN, as NumPy's
+    y = y if x < np.inf else x
+    y = y if x > _f32(-1) else (-np.inf if x == _f32(-1) else np.nan)
+    return _f32(y) if x == x else x
+
+
 # Below this |x|, tanh by its odd Taylor polynomial (error < 1e-9 relative);
 # above, (e - 1) / (e + 1) with e = exp(2|x|) loses at most a few ulp.
 _TANH_SMALL = _f32(0.25)
@@ -97,6 +130,11 @@ def exp(x):
     return np.exp(x)
 
 
+def log1p(x):
+    """``log(1 + x)``, accurate for small ``x``; vectorisable for float32 inside kernels."""
+    return np.log1p(x)
+
+
 def tanh(x):
     """Hyperbolic tangent; vectorisable for float32 inside kernels."""
     return np.tanh(x)
@@ -122,6 +160,13 @@ def _exp_impl(x):
     if x == types.float32:
         return lambda x: _exp32(x)
     return lambda x: np.exp(x)
+
+
+@overload(log1p, **_OVERLOAD_OPTIONS)
+def _log1p_impl(x):
+    if x == types.float32:
+        return lambda x: _log1p32(x)
+    return lambda x: np.log1p(x)
 
 
 @overload(tanh, **_OVERLOAD_OPTIONS)

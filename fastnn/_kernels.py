@@ -23,7 +23,7 @@ from numba import prange
 from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
-from ._losses import loss_and_delta
+from ._losses import loss_and_delta, ordered_sum
 from ._optimizers import LR_T, step, step_size
 
 # At most this many parameters are reduced and updated per task of the update
@@ -272,16 +272,6 @@ def _zeros(n):
     return np.zeros(n)
 
 
-@jit
-def _ordered_sum(a, n):
-    """``a[:n].sum()`` in index order; kept out of parallel code, where Numba
-    would turn ``np.sum`` into a reduction whose order depends on the threads."""
-    s = 0.0
-    for i in range(n):
-        s += a[i]
-    return s
-
-
 @jit_exact
 def _sum_lanes(grads, n_lanes, j0, j1):
     """``grads[0, j] += grads[k, j]`` for ``k = 1 .. n_lanes - 1`` in that order, over ``[j0, j1)``.
@@ -395,7 +385,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
 @jit_exact
 def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
     """A batch's mean loss (L2 term included) times ``n`` (its rows, or 1)."""
-    mean = (_ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * _ordered_sum(ssq, n_blocks)) / wsum
+    mean = (ordered_sum(lane_loss, n_lanes) + 0.5 * alpha * ordered_sum(ssq, n_blocks)) / wsum
     return mean * n
 
 

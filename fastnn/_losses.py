@@ -15,8 +15,8 @@ for multi-output squared error).
 import numpy as np
 
 from ._activations import ACTIVATIONS
-from ._config import jit
-from ._elementary import exp
+from ._config import jit, jit_exact
+from ._elementary import exp, log1p
 
 SQUARED_ERROR = 0
 POISSON = 1
@@ -48,6 +48,20 @@ def _xlogx(y):
     return y * np.log(y) if y > 0.0 else 0.0
 
 
+@jit_exact
+def ordered_sum(a, n):
+    """``a[:n].sum()`` added in index order, wherever it is inlined.
+
+    Without fast-math LLVM may not reorder the additions (and Numba does not
+    turn the loop into a parallel reduction), so the result depends on the
+    numbers alone, not on the kernel or the threads.
+    """
+    s = 0.0
+    for i in range(n):
+        s += a[i]
+    return s
+
+
 @jit
 def loss_and_delta(Z, Y, sw, rows, code, delta):
     """Loss summed over the block and ``delta = sw * (f(Z) - Y)``.
@@ -57,6 +71,8 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
     unit weights).  Returns the weighted loss sum as float64.
     """
     n, m = Z.shape
+    if code == BINARY_LOG_LOSS and m == 1:
+        return _binary_log_loss(Z, Y, sw, rows, delta)
     weighted = sw.shape[0] > 0
     total = 0.0
     for i in range(n):
@@ -88,7 +104,7 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
                 elif code == BINARY_LOG_LOSS:
                     # softplus(z) - y z and sigmoid(z) - y from one e = exp(-|z|)
                     e = exp(-abs(z))
-                    row += max(z, 0.0) + np.log1p(e) - y * z
+                    row += max(z, 0.0) + log1p(e) - y * z
                     s = 1 / (1 + e)
                     delta[i, j] = (s if z >= 0 else e * s) - y
                 elif code == POISSON:
@@ -102,3 +118,42 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
                 delta[i, j] *= w
         total += row
     return total
+
+
+@jit
+def _binary_log_loss(Z, Y, sw, rows, delta):
+    """``loss_and_delta`` for a single logistic output, as a loop that vectorises.
+
+    The general loop nests an output loop of one iteration in the row loop
+    and calls the C library's scalar ``log1p``; here the targets are gathered
+    first (LLVM does not vectorise a loop with a gather, nor with the
+    sample-weight branch, which comes after), and then one loop over the rows
+    uses ``exp`` and ``log1p`` from ``_elementary``.  Each row's loss goes to
+    a float64 buffer, added in row order by ``ordered_sum``: a sum
+    accumulated in the vectorised loop would be reordered by fast-math, in
+    different ways in different kernels.
+    """
+    n = Z.shape[0]
+    zero = Z.dtype.type(0)
+    one = Z.dtype.type(1)
+    # one-column C arrays as vectors: unit stride, known to the vectoriser
+    z_col = Z.reshape(n)
+    y_col = Y.reshape(Y.shape[0])
+    d_col = delta.reshape(n)
+    for i in range(n):
+        d_col[i] = y_col[rows[i]]
+    terms = np.empty(n)
+    for i in range(n):
+        z = z_col[i]
+        y = d_col[i]
+        # softplus(z) - y z and sigmoid(z) - y from one e = exp(-|z|)
+        e = exp(-abs(z))
+        s = one / (one + e)
+        d_col[i] = (s if z >= zero else e * s) - y
+        terms[i] = float(max(z, zero)) + float(log1p(e)) - float(y * z)
+    if sw.shape[0] > 0:
+        for i in range(n):
+            w = sw[rows[i]]
+            d_col[i] *= w
+            terms[i] *= w
+    return ordered_sum(terms, n)

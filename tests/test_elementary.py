@@ -1,16 +1,22 @@
-"""The vectorisable float32 exp / tanh / sigmoid against float64 NumPy."""
+"""The vectorisable float32 exp / log1p / tanh / sigmoid against float64 NumPy."""
 
 import numpy as np
 import pytest
 
 from fastnn._config import jit
-from fastnn._elementary import exp, sigmoid, tanh
+from fastnn._elementary import exp, log1p, sigmoid, tanh
 
 
 @jit
 def _apply_exp(x, out):
     for i in range(x.shape[0]):
         out[i] = exp(x[i])
+
+
+@jit
+def _apply_log1p(x, out):
+    for i in range(x.shape[0]):
+        out[i] = log1p(x[i])
 
 
 @jit
@@ -33,6 +39,7 @@ def _exact_sigmoid(x):
 # function, kernel, exact float64 version, domain checked in ulp, max ulp
 CASES = {
     "exp": (_apply_exp, np.exp, (-86.6, 88.72), 5),
+    "log1p": (_apply_log1p, np.log1p, (-0.99999, 1e30), 2),
     "tanh": (_apply_tanh, np.tanh, (-50.0, 50.0), 3),
     "sigmoid": (_apply_sigmoid, _exact_sigmoid, (-86.6, 100.0), 5),
 }
@@ -60,7 +67,7 @@ def test_float32_within_a_few_ulp(name):
     kernel, exact, (lo, hi), max_ulp = CASES[name]
     x = _grid(lo, hi)
     got = _run(kernel, x).astype(np.float64)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # log1p is NaN below -1
         want = exact(x.astype(np.float64))
     want32 = want.astype(np.float32)
     ok = np.isfinite(want32)
@@ -93,6 +100,15 @@ def test_special_values():
     s = _run(_apply_sigmoid, x)
     np.testing.assert_array_equal(s[[0, 1, 3, 5, 9, 10]], [1, 0, 0.5, 1, 1, 0])
     assert np.isnan(s[2]) and 0 <= s[7] < 1e-37
+
+
+def test_log1p_special_values():
+    x = np.array([np.inf, np.nan, -1.0, -2.0, 0.0, 1e-30, 1e-10, 1.0], dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log1p(x)
+    got = _run(_apply_log1p, x)
+    np.testing.assert_array_equal(got[:6], want[:6])  # inf, nan, -inf, nan, 0, x for tiny x
+    np.testing.assert_allclose(got[6:], want[6:], rtol=2e-7)
 
 
 def test_tanh_odd_and_sigmoid_symmetric():

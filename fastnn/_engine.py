@@ -428,8 +428,11 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
         model.n_iter_ = 0
         for _ in range(max_iter):
             if shuffle:
-                # permute the previous order, as scikit-learn does
-                order = order[rng.permutation(n)]
+                # permute the previous order, as scikit-learn does; shuffling
+                # it in place makes the same draws and the same order as
+                # order[rng.permutation(n)], without the index array and the
+                # gather (40k rows: 0.42 against 0.72 ms)
+                rng.shuffle(order)
             model.loss_ = runner.run(order)
             model.n_iter_ += 1
             model.t_ += n

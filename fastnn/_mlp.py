@@ -211,7 +211,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return sw
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        validate_params(self)
+        if not (incremental and hasattr(self, "coefs_")):
+            # like scikit-learn, partial_fit validates the parameters on its
+            # first call only (every later call would pay ~0.1 ms for it)
+            validate_params(self)
         hidden = self._hidden_layer_sizes()
         dtype = np.dtype(self.dtype)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)

@@ -199,13 +199,18 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
-def bench_workload(w, data, libraries, *, threads, warmup, epochs):
+def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0):
     """Train every library on ``data``, their timed epochs interleaved.
 
     Round ``i`` measures the GEMM peak, then runs one epoch of each library
     (the order rotating from round to round), so that every library, and the
     peak, sees the same phases of a machine whose speed drifts.  Returns the
     per-library results and the median of the peak measurements.
+
+    Each timed epoch starts ``settle_s`` seconds after the previous one ends:
+    the thread pools of the library (or of the GEMM) that ran last keep their
+    idle threads spinning for a while (OpenBLAS up to 2**28 cycles, about 0.1
+    s), and on a small machine they would take cores from the next library.
     """
     X_train, X_test, y_train, y_test = data
     X_test = np.array(X_test)  # a writable copy (the shared arrays are read-only)
@@ -230,6 +235,7 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs):
         order = list(runners)
         k = i % len(order) if order else 0
         for library in order[k:] + order[:k]:
+            time.sleep(settle_s)
             try:
                 results[library]["epoch_times"].append(timed(runners[library].epoch))
             except Exception as exc:
@@ -307,6 +313,9 @@ def parse_args(argv=None):
                         "skipped when it cannot be imported)")
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
+    p.add_argument("--settle", type=float, default=0.3,
+                   help="seconds of idle time before each timed epoch, for the previous"
+                        " library's spinning threads to go to sleep (default 0.3)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="threads for every library (default: all cores)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -349,7 +358,8 @@ def main(argv=None):
         for name in args.workloads:
             w = get(name)
             results, peak = bench_workload(w, make_data(name), libraries, threads=args.threads,
-                                           warmup=args.warmup, epochs=args.epochs)
+                                           warmup=args.warmup, epochs=args.epochs,
+                                           settle_s=args.settle)
             print(markdown_table(w, results, peak, args.epochs, args.warmup))
             print(flush=True)
             report["workloads"][name] = {

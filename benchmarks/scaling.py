@@ -4,16 +4,20 @@
 Trains tab-small's network (20 features -> 100 relu -> 1, Adam, batch 200,
 float32) on 10k, 100k and 1M rows and prints, per size:
 
-* seconds per epoch (a fit of ``--epochs`` epochs after one warm-up epoch,
-  best of three), the time per 1,000 rows and its ratio to the per-row time
-  at the middle size (1.00 = exactly linear);
+* seconds per epoch (a fit of ``--epochs`` epochs, or of as many as make
+  ``--min-rows`` rows, after one warm-up epoch, best of three), the time per
+  1,000 rows and its ratio to the per-row time at the middle size (1.00 =
+  exactly linear).  A fit's fixed costs (input validation, the divergence
+  check, waking the threads: ~2 ms) are spread over that many rows, so that
+  they do not pose as per-row cost of the small sizes;
 * the memory a fresh ``fit`` (two epochs, in a new process) adds beyond the
   input arrays: NumPy allocations traced by ``tracemalloc`` and the growth of
   peak resident memory (which also sees Numba's and BLAS's buffers).
 
 Run from the repository root::
 
-    python benchmarks/scaling.py [--sizes 10000 100000 1000000] [--epochs 3]
+    python benchmarks/scaling.py [--sizes 10000 100000 1000000] [--epochs 5]
+                                 [--min-rows 1000000]
 """
 
 import argparse
@@ -107,7 +111,9 @@ def _fit_memory_here(n):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per timed fit, at least")
+    parser.add_argument("--min-rows", type=int, default=1_000_000,
+                        help="rows per timed fit, at least (more epochs for small sizes)")
     args = parser.parse_args(argv)
 
     import fastnn
@@ -118,7 +124,7 @@ def main(argv=None):
     rows = []
     for n in sorted(args.sizes):
         X, y = make_data(n)
-        seconds = epoch_seconds(X, y, args.epochs)
+        seconds = epoch_seconds(X, y, max(args.epochs, -(-args.min_rows // n)))
         traced, rss = fit_memory(n)
         rows.append((n, X.nbytes, seconds, traced, rss))
     ref_n, _, ref_s, _, _ = rows[len(rows) // 2]

@@ -125,6 +125,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coefs_")
 
+    def _check_is_fitted(self):
+        """``check_is_fitted(self)``, run only when the estimator is not fitted.
+
+        It costs ~2 us, as much as the network of a one-row prediction, to
+        reach the same answer as ``__sklearn_is_fitted__``; its error (and
+        message) is still the one an unfitted estimator gets.
+        """
+        if not self.__sklearn_is_fitted__():
+            check_is_fitted(self)
+
     def __getstate__(self):
         state = super().__getstate__()
         net = state.get("_net")
@@ -629,7 +639,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         return self._labels(self._forward_pass_fast(X))
 
     @available_if(lambda est: est._check_solver())
@@ -678,7 +688,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         return self._forward_pass_fast(X, binary_proba=True)
 
     def predict_log_proba(self, X):
@@ -831,7 +841,7 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
+        self._check_is_fitted()
         y_pred = self._forward_pass_fast(X)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 

@@ -327,6 +327,8 @@ def parse_args(argv=None):
             p.error(f"unknown library {lib!r}")
     if args.epochs < 1 or args.warmup < 1 or args.threads < 1:
         p.error("--epochs, --warmup and --threads must be >= 1")
+    if args.settle < 0:
+        p.error("--settle must be >= 0")
     return args
 
 

@@ -536,14 +536,24 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
 
 
 def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
-    """Network output (output activation applied) for ``rows`` into ``out``."""
+    """Network output (output activation applied) for ``rows`` into ``out``.
+
+    The threads take blocks of ``cap`` rows from an atomic counter: the
+    thread that opens the parallel region starts at once while the others
+    wake up (on a virtual machine that takes a good part of a small call),
+    instead of waiting for a fixed share to be done by each.
+    """
     sizes = layer_sizes(layout)
     n = rows.shape[0]
     n_lanes = ws.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = layout.shape[0]
+    sync = _counters()
     for k in prange(n_lanes):
-        for blk in range(k, n_blocks, n_lanes):
+        while True:
+            blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)
+            if blk < 0:
+                break
             r0 = blk * cap
             r1 = min(n, r0 + cap)
             _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, ws[k],

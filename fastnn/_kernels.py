@@ -24,7 +24,7 @@ from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
 from ._losses import loss_and_delta, ordered_sum
-from ._optimizers import LR_T, step, step_size
+from ._optimizers import LR_T, step, step_size, write_gradient
 
 # At most this many parameters are reduced and updated per task of the update
 # loop; a network has at least _MIN_PARAM_BLOCKS blocks, so that two threads
@@ -294,18 +294,14 @@ def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
     """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
 
     The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
-    a fixed order, and every element is rounded as in ``_optimizers.step``,
-    which forms the same gradient on the fly.  Returns the sum of squared
-    weights in the range.
+    a fixed order, as ``_update_block`` sums them, and the rest is the
+    optimizer's own gradient formula (``write_gradient``).  Returns the sum of
+    squared weights in the range.
     """
-    _sum_lanes(grads, n_lanes, j0, j1)
-    g = grads[0, j0:j1]
-    w = theta[j0:min(j1, n_coef)]
-    for j in range(w.shape[0]):
-        g[j] += alpha * w[j]
-    for j in range(g.shape[0]):
-        g[j] *= scale
-    return _sum_of_squares(w)
+    last = n_lanes - 1
+    _sum_lanes(grads, last, j0, j1)
+    write_gradient(grads[0], grads[last], last > 0, theta, alpha, scale, n_coef, j0, j1)
+    return _sum_of_squares(theta[j0:min(j1, n_coef)])
 
 
 @jit_exact

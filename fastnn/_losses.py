@@ -71,7 +71,7 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
     unit weights).  Returns the weighted loss sum as float64.
     """
     n, m = Z.shape
-    if code == BINARY_LOG_LOSS and m == 1:
+    if code == BINARY_LOG_LOSS:
         return _binary_log_loss(Z, Y, sw, rows, delta)
     weighted = sw.shape[0] > 0
     total = 0.0
@@ -101,12 +101,6 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
                     d = z - y
                     row += 0.5 * d * d
                     delta[i, j] = d
-                elif code == BINARY_LOG_LOSS:
-                    # softplus(z) - y z and sigmoid(z) - y from one e = exp(-|z|)
-                    e = exp(-abs(z))
-                    row += max(z, 0.0) + log1p(e) - y * z
-                    s = 1 / (1 + e)
-                    delta[i, j] = (s if z >= 0 else e * s) - y
                 elif code == POISSON:
                     ez = exp(z)
                     row += ez - y * z + _xlogx(y) - y
@@ -122,38 +116,44 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
 
 @jit
 def _binary_log_loss(Z, Y, sw, rows, delta):
-    """``loss_and_delta`` for a single logistic output, as a loop that vectorises.
+    """``loss_and_delta`` for logistic outputs, as a loop that vectorises.
 
-    The general loop nests an output loop of one iteration in the row loop
-    and calls the C library's scalar ``log1p``; here the targets are gathered
-    first (LLVM does not vectorise a loop with a gather, nor with the
-    sample-weight branch, which comes after), and then one loop over the rows
-    uses ``exp`` and ``log1p`` from ``_elementary``.  Each row's loss goes to
-    a float64 buffer, added in row order by ``ordered_sum``: a sum
-    accumulated in the vectorised loop would be reordered by fast-math, in
-    different ways in different kernels.
+    The block's ``n x m`` outputs are run through as one vector: the targets
+    are gathered first (LLVM does not vectorise a loop with a gather, nor
+    with the sample-weight branch, which comes after), and then one loop uses
+    ``exp`` and ``log1p`` from ``_elementary`` (the C library's ``log1p`` is
+    a scalar call).  Each output's loss goes to a float64 buffer, added in
+    order by ``ordered_sum``: a sum accumulated in the vectorised loop would
+    be reordered by fast-math, in different ways in different kernels.
     """
-    n = Z.shape[0]
+    n, m = Z.shape
     zero = Z.dtype.type(0)
     one = Z.dtype.type(1)
-    # one-column C arrays as vectors: unit stride, known to the vectoriser
-    z_col = Z.reshape(n)
-    y_col = Y.reshape(Y.shape[0])
-    d_col = delta.reshape(n)
-    for i in range(n):
-        d_col[i] = y_col[rows[i]]
-    terms = np.empty(n)
-    for i in range(n):
-        z = z_col[i]
-        y = d_col[i]
+    # C arrays as vectors: unit stride, known to the vectoriser
+    z_all = Z.reshape(n * m)
+    y_all = Y.reshape(Y.shape[0] * m)
+    d_all = delta.reshape(n * m)
+    if m == 1:  # the common case, without the inner loop's overhead
+        for i in range(n):
+            d_all[i] = y_all[rows[i]]
+    else:
+        for i in range(n):
+            src = rows[i] * m
+            for j in range(m):
+                d_all[i * m + j] = y_all[src + j]
+    terms = np.empty(n * m)
+    for k in range(n * m):
+        z = z_all[k]
+        y = d_all[k]
         # softplus(z) - y z and sigmoid(z) - y from one e = exp(-|z|)
         e = exp(-abs(z))
         s = one / (one + e)
-        d_col[i] = (s if z >= zero else e * s) - y
-        terms[i] = float(max(z, zero)) + float(log1p(e)) - float(y * z)
+        d_all[k] = (s if z >= zero else e * s) - y
+        terms[k] = float(max(z, zero)) + float(log1p(e)) - float(y * z)
     if sw.shape[0] > 0:
         for i in range(n):
             w = sw[rows[i]]
-            d_col[i] *= w
-            terms[i] *= w
-    return ordered_sum(terms, n)
+            for j in range(i * m, (i + 1) * m):
+                d_all[j] *= w
+                terms[j] *= w
+    return ordered_sum(terms, n * m)

@@ -221,7 +221,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return sw
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        if not (incremental and hasattr(self, "coefs_")):
+        if not (incremental and self.__sklearn_is_fitted__()):
             # like scikit-learn, partial_fit validates the parameters on its
             # first call only (every later call would pay ~0.1 ms for it)
             validate_params(self)

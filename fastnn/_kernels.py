@@ -471,13 +471,14 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
     own number when it can, and after each lane starts fetching the rows that
     lane has in the next batch into its cache (tab-small: ~2.5% faster than
     any thread taking any lane and one thread fetching the whole next batch).
-    Waiting threads spin briefly, then yield their core.  Any thread may take any task and lanes are summed
-    in lane order, so the result is the same as ``_train_epoch``'s; nothing
-    waits on a particular thread, so a team that runs on fewer threads (even
-    one) is only slower.  The kernels raise no exceptions; the one exception
-    is an IndexError under ``NUMBA_BOUNDSCHECK=1``, and a thread stopped by
-    it would leave the others waiting, so there an out-of-bounds access in
-    this kernel shows as a hang rather than an error.
+    Waiting threads spin briefly, then yield their core.  Any thread may take
+    any task and lanes are summed in lane order, so the result is the same as
+    ``_train_epoch``'s; nothing waits on a particular thread, so a team that
+    runs on fewer threads (even one) is only slower.  The kernels raise no
+    exceptions; the one exception is an IndexError under
+    ``NUMBA_BOUNDSCHECK=1``, and a thread stopped by it would leave the others
+    waiting, so there an out-of-bounds access in this kernel shows as a hang
+    rather than an error.
     """
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]

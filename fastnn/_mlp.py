@@ -199,11 +199,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
             sizes = [sizes]
         return [int(s) for s in sizes]
 
-    def _validate_plain(self, X, y, reset, dtype, y_kinds):
-        """``validate_data(self, X, y, ...)`` for plain arrays at half its cost, or None.
+    def _validate_plain(self, X, y, reset, dtype):
+        """``validate_data(self, X, y, ...)`` for plain arrays, at a fifth of its cost.
 
         A C-contiguous ndarray ``X`` of the training dtype and a 1-D ndarray
-        ``y`` of one of the dtype kinds ``y_kinds`` need no conversion.  What
+        ``y`` of bools, integers or floats need no conversion.  What
         remains to check is that both are finite and of one length, and the
         feature names and count, which ``validate_data`` checks without its
         array machinery (40k x 20 float32: ~0.07 against ~0.37 ms, paid by
@@ -212,7 +212,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """
         if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
                 and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0
-                and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in y_kinds
+                and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
                 and y.shape[0] == X.shape[0]):
             return None
         if not _engine.all_finite(X) or y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -579,7 +579,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        plain = self._validate_plain(X, y, reset, dtype, y_kinds="biuf")
+        plain = self._validate_plain(X, y, reset, dtype)
         X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=dtype,
             order="C", reset=reset,
@@ -829,7 +829,7 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         return self.loss
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        plain = self._validate_plain(X, y, reset, dtype, y_kinds="biuf")
+        plain = self._validate_plain(X, y, reset, dtype)
         X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
             dtype=dtype, order="C", reset=reset,

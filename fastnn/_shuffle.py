@@ -9,7 +9,8 @@ scikit-learn's epoch order (and leaves the generator where NumPy would)
 in half NumPy's time (40k rows: ~0.2 against ~0.41 ms).
 
 NumPy's loop is slow because every draw is a call through a function
-pointer followed by a branch that mispredicts about a quarter of the time.
+pointer followed by a branch on the rejection, which happens to about a
+quarter of the draws, unpredictably.
 This kernel tempers the 624 words of each generation in one vectorised pass
 and consumes them without branches: a rejected draw swaps ``x[i]`` with
 itself and leaves ``i`` (and its mask) unchanged.
@@ -96,7 +97,10 @@ def _check_layout():
     rng = np.random.RandomState(20241124)
     rng.randint(1 << 30, size=1000)  # somewhere inside a generation
     state = rng.get_state(legacy=False)["state"]
-    words = _state_words(rng._bit_generator)
+    try:
+        words = _state_words(rng._bit_generator)
+    except Exception:  # no ctypes interface: NumPy's shuffle it is
+        return False
     return bool(np.array_equal(words[:_N], state["key"]) and words[_N] == state["pos"])
 
 

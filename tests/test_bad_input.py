@@ -116,7 +116,7 @@ def test_partial_fit_in_the_training_dtype_checks_features(Estimator):
     classes = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
     est.partial_fit(X32, Y[Estimator], **classes)
     # (this input does take the short path)
-    assert est._validate_plain(X32, Y[Estimator], False, np.float32, "biuf") is not None
+    assert est._validate_plain(X32, Y[Estimator], False, np.float32) is not None
     with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
         est.partial_fit(np.ascontiguousarray(X32[:, :3]), Y[Estimator])
     named = Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0)

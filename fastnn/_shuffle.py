@@ -44,8 +44,10 @@ def _twist(key):
     y = (key[_N - 1] & upper) | (key[0] & lower)
     key[_N - 1] = key[_M - 1] ^ (y >> _U(1)) ^ ((_U(0) - (y & _U(1))) & matrix)
 
+
 @jit
 def _temper(key, out):
+    """MT19937's output words for the 624 words of ``key``."""
     for k in range(_N):
         y = key[k]
         y ^= y >> _U(11)

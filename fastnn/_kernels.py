@@ -607,11 +607,9 @@ def predict_few(X, theta, layout, acts, out):
     probabilities).  Returns False, leaving ``out`` unset, if ``X`` has a NaN
     or infinite value.
     """
-    n, n_features = X.shape
-    for i in range(n):
-        for j in range(n_features):
-            if not np.isfinite(X[i, j]):
-                return False
+    n = X.shape[0]
+    if not all_finite(X.reshape(-1)):
+        return False
     sizes = layer_sizes(layout)
     L = layout.shape[0]
     ws = np.empty(2 * n * np.sum(sizes), dtype=theta.dtype)

@@ -39,6 +39,13 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Inputs of at most this many rows skip scikit-learn's generic validation.
 _FAST_PREDICT_ROWS = 16
 
+
+def _plain_matrix(X, dtype):
+    """Whether ``X`` is a non-empty C-contiguous 2-D ndarray of ``dtype``: an
+    array ``validate_data`` would not convert."""
+    return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
+            and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
+
 # Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
 _CHECKED_ROWS = 256
 
@@ -210,8 +217,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         every ``partial_fit``).  Any other input, or one that fails a check,
         returns None: ``validate_data`` then raises its own error.
         """
-        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
-                and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0
+        if not (_plain_matrix(X, dtype)
                 and type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
                 and y.shape[0] == X.shape[0]):
             return None
@@ -418,9 +424,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
             # Latency path: the checks validate_data would make, minus its
             # general machinery; finiteness is checked in the kernel.
             return _engine.forward_few(net, np.ascontiguousarray(X, dtype=dtype), binary_proba)
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
-        )
+        if _plain_matrix(X, dtype) and _engine.all_finite(X):
+            # as in _validate_plain: only the feature names and count are left
+            X = validate_data(self, X, skip_check_array=True, reset=False)
+        else:
+            X = validate_data(
+                self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
+            )
         return _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs, binary_proba)
 
     def _few_plain_rows(self, X):

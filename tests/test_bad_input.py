@@ -126,6 +126,23 @@ def test_partial_fit_in_the_training_dtype_checks_features(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_predict_in_the_training_dtype_checks_features(Estimator):
+    # more rows than the few-rows path takes: validate_data without its conversions
+    est = _fitted(Estimator)
+    assert X32.shape[0] > 16 and X32.flags.c_contiguous
+    for predict in _predict_methods(est):
+        np.testing.assert_array_equal(predict(X32), predict(X))
+        with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
+            predict(np.ascontiguousarray(X32[:, :3]))
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            predict(_float32_with(X32, (20, 2), np.nan))
+    named = Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    named.fit(pd.DataFrame(X32, columns=list("abcd")), Y[Estimator])
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        named.predict(X32)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_empty_X(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "0 sample\\(s\\)",
                          lambda est: est.fit(np.empty((0, 4)), Y[Estimator][:0]))

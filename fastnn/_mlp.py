@@ -39,15 +39,15 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Inputs of at most this many rows skip scikit-learn's generic validation.
 _FAST_PREDICT_ROWS = 16
 
+# Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
+_CHECKED_ROWS = 256
+
 
 def _plain_matrix(X, dtype):
     """Whether ``X`` is a non-empty C-contiguous 2-D ndarray of ``dtype``: an
     array ``validate_data`` would not convert."""
     return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
             and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
-
-# Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
-_CHECKED_ROWS = 256
 
 
 class InconsistentVersionWarning(UserWarning):

@@ -58,6 +58,8 @@ def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
     """
     k = min(max(n_coef, j0), j1)
     zero = theta.dtype.type(0)
+    # ``two`` as a constant in each call, so that LLVM drops its test from
+    # the loops once the calls are inlined
     if two:
         _step_range(code, theta, ga, gb, True, alpha, scale, state, hyper, j0, k)
         _step_range(code, theta, ga, gb, True, zero, scale, state, hyper, k, j1)

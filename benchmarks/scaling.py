@@ -5,7 +5,8 @@ Trains tab-small's network (20 features -> 100 relu -> 1, Adam, batch 200,
 float32) on 10k, 100k and 1M rows and prints, per size:
 
 * seconds per epoch (a fit of ``--epochs`` epochs, or of as many as make
-  ``--min-rows`` rows, after one warm-up epoch, best of three), the time per
+  ``--min-rows`` rows, after one warm-up epoch; the sizes take turns over
+  ``--rounds`` rounds and each reports its fastest fit), the time per
   1,000 rows and its ratio to the per-row time at the middle size (1.00 =
   exactly linear).  A fit's fixed costs (input validation, the divergence
   check, waking the threads: ~2 ms) are spread over that many rows, so that
@@ -17,7 +18,7 @@ float32) on 10k, 100k and 1M rows and prints, per size:
 Run from the repository root::
 
     python benchmarks/scaling.py [--sizes 10000 100000 1000000] [--epochs 5]
-                                 [--min-rows 1000000]
+                                 [--min-rows 1000000] [--rounds 7]
 """
 
 import argparse
@@ -46,8 +47,10 @@ def make_data(n, seed=0):
 def estimator(max_iter, warm_start=False):
     from fastnn import MLPClassifier
 
+    # n_iter_no_change=inf: every fit runs all its epochs, however converged
     return MLPClassifier(hidden_layer_sizes=HIDDEN, batch_size=BATCH, max_iter=max_iter,
-                         warm_start=warm_start, random_state=0, tol=0.0)
+                         warm_start=warm_start, random_state=0, tol=0.0,
+                         n_iter_no_change=np.inf)
 
 
 def quiet_fit(est, X, y):
@@ -56,21 +59,31 @@ def quiet_fit(est, X, y):
         return est.fit(X, y)
 
 
-def epoch_seconds(X, y, epochs, repeats=3):
-    """Seconds per epoch inside a ``fit`` of ``epochs`` epochs (best of ``repeats``).
+def epoch_seconds(datasets, epochs, rounds=7):
+    """Seconds per epoch inside a ``fit`` of ``epochs[i]`` epochs on ``datasets[i]``.
 
     Several epochs per call, as in a normal fit, so that the per-call input
-    validation does not pose as per-row cost at small sizes.
+    validation does not pose as per-row cost at small sizes.  The sizes are
+    timed in interleaved rounds (one fit of each size per round) and each
+    size reports its fastest round: on a machine whose speed drifts (a shared
+    virtual machine) timing the sizes one after another measures the drift as
+    much as the scaling.
     """
-    est = estimator(max_iter=1, warm_start=True)
-    quiet_fit(est, X, y)  # compiles or loads the kernels, allocates the optimizer state
-    est.set_params(max_iter=epochs)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        quiet_fit(est, X, y)
-        times.append((time.perf_counter() - t0) / epochs)
-    return min(times)
+    estimators = []
+    for X, y in datasets:
+        est = estimator(max_iter=1, warm_start=True)
+        quiet_fit(est, X, y)  # compiles or loads the kernels, allocates the optimizer state
+        estimators.append(est)
+    best = [np.inf] * len(datasets)
+    for _ in range(rounds):
+        for i, ((X, y), est, n_epochs) in enumerate(zip(datasets, estimators, epochs)):
+            est.set_params(max_iter=n_epochs)
+            t0 = time.perf_counter()
+            quiet_fit(est, X, y)
+            seconds = time.perf_counter() - t0
+            assert est.n_iter_ == n_epochs, "the fit stopped early"
+            best[i] = min(best[i], seconds / n_epochs)
+    return best
 
 
 def _rss_bytes():
@@ -114,6 +127,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5, help="epochs per timed fit, at least")
     parser.add_argument("--min-rows", type=int, default=1_000_000,
                         help="rows per timed fit, at least (more epochs for small sizes)")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="interleaved rounds; each size reports its fastest (default 7)")
     args = parser.parse_args(argv)
 
     import fastnn
@@ -121,12 +136,11 @@ def main(argv=None):
     print(f"fastnn {fastnn.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; network {FEATURES}-{'-'.join(map(str, HIDDEN))}-1, "
           f"batch {BATCH}, float32\n")
-    rows = []
-    for n in sorted(args.sizes):
-        X, y = make_data(n)
-        seconds = epoch_seconds(X, y, max(args.epochs, -(-args.min_rows // n)))
-        traced, rss = fit_memory(n)
-        rows.append((n, X.nbytes, seconds, traced, rss))
+    sizes = sorted(args.sizes)
+    datasets = [make_data(n) for n in sizes]
+    seconds = epoch_seconds(datasets, [max(args.epochs, -(-args.min_rows // n)) for n in sizes],
+                            rounds=args.rounds)
+    rows = [(n, X.nbytes, s, *fit_memory(n)) for n, (X, _), s in zip(sizes, datasets, seconds)]
     ref_n, _, ref_s, _, _ = rows[len(rows) // 2]
     per_row_ref = ref_s / ref_n
     print("| rows | data (MB) | s/epoch | us per 1k rows | vs linear | NumPy peak beyond data"

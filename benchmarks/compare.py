@@ -45,6 +45,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 import warnings
 
@@ -193,6 +194,36 @@ def make_runner(library, w, X_train, y_train, threads):
     return SklearnLike(library, w, X_train, y_train, threads)
 
 
+def settle(seconds, threads):
+    """Keep ``threads`` cores busy for ``seconds`` with work that uses no thread pool.
+
+    Between two libraries' epochs the idle threads of the one that ran last
+    (or of the GEMM) must time out, or they would take cores from the next
+    one: OpenBLAS's spin for about 0.1 s.  Waiting in ``time.sleep`` lets
+    them, but on a virtual machine it also lets the host park the idle
+    virtual CPUs, and the next ~0.1 s of work then runs up to twice as slow
+    (tab-small's fastnn epoch: 4.9 ms back to back, 8.7-9.0 ms right after a
+    0.3 s sleep) -- a penalty that falls on whichever library has the
+    shortest epoch.  So the cores are kept awake instead, by plain Python
+    threads running NumPy element-wise loops (which release the GIL).
+    """
+    if seconds <= 0:
+        return
+    end = time.perf_counter() + seconds
+
+    def spin():
+        a = np.linspace(0.0, 1.0, 20_000)
+        b = np.empty_like(a)
+        while time.perf_counter() < end:
+            np.exp(a, out=b)
+
+    workers = [threading.Thread(target=spin) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+
+
 def timed(fn):
     t0 = time.perf_counter()
     fn()
@@ -207,10 +238,11 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0)
     peak, sees the same phases of a machine whose speed drifts.  Returns the
     per-library results and the median of the peak measurements.
 
-    Each timed epoch starts ``settle_s`` seconds after the previous one ends:
-    the thread pools of the library (or of the GEMM) that ran last keep their
-    idle threads spinning for a while (OpenBLAS up to 2**28 cycles, about 0.1
-    s), and on a small machine they would take cores from the next library.
+    Each timed epoch starts ``settle_s`` seconds after the previous one ends,
+    seconds in which ``settle`` keeps the cores busy: the thread pools of the
+    library (or of the GEMM) that ran last keep their idle threads spinning
+    for a while (OpenBLAS up to 2**28 cycles, about 0.1 s), and on a small
+    machine they would take cores from the next library.
     """
     X_train, X_test, y_train, y_test = data
     X_test = np.array(X_test)  # a writable copy (the shared arrays are read-only)
@@ -235,7 +267,7 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0)
         order = list(runners)
         k = i % len(order) if order else 0
         for library in order[k:] + order[:k]:
-            time.sleep(settle_s)
+            settle(settle_s, threads)
             try:
                 results[library]["epoch_times"].append(timed(runners[library].epoch))
             except Exception as exc:
@@ -314,8 +346,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--settle", type=float, default=0.3,
-                   help="seconds of idle time before each timed epoch, for the previous"
-                        " library's spinning threads to go to sleep (default 0.3)")
+                   help="seconds between timed epochs, for the previous library's"
+                        " spinning threads to go to sleep; the cores are kept busy"
+                        " meanwhile (default 0.3)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="threads for every library (default: all cores)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")

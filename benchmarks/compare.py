@@ -200,11 +200,11 @@ def settle(seconds, threads):
     Between two libraries' epochs the idle threads of the one that ran last
     (or of the GEMM) must time out, or they would take cores from the next
     one: OpenBLAS's spin for about 0.1 s.  Waiting in ``time.sleep`` lets
-    them, but on a virtual machine it also lets the host park the idle
-    virtual CPUs, and the next ~0.1 s of work then runs up to twice as slow
-    (tab-small's fastnn epoch: 4.9 ms back to back, 8.7-9.0 ms right after a
-    0.3 s sleep) -- a penalty that falls on whichever library has the
-    shortest epoch.  So the cores are kept awake instead, by plain Python
+    them, but on the 2-core virtual machine of the README the work right
+    after a sleep ran slower: tab-small's fastnn epoch took 4.9 ms back to
+    back, 8.7-9.0 ms right after a 0.3 s sleep and 6.0-6.6 ms right after
+    0.3 s of this busy wait -- a penalty that falls on whichever library has
+    the shortest epoch.  So the cores are kept busy instead, by plain Python
     threads running NumPy element-wise loops (which release the GIL).
     """
     if seconds <= 0:

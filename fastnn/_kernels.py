@@ -22,7 +22,7 @@ from numba import prange
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
-from ._intrinsics import atomic_add, atomic_cas, atomic_load, prefetch, yield_cpu
+from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
 from ._losses import loss_and_delta, ordered_sum
 from ._optimizers import LR_T, step, step_size, write_gradient
 
@@ -347,6 +347,11 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     ``t`` is the number of steps taken before this call (Adam's bias
     correction needs it).  ``train_epoch_team`` is the parallel version.
     """
+    # the caller's arrays: views of them skip reference counting (``borrowed``)
+    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
+                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
+    order, theta, state, grads, ws = (borrowed(order), borrowed(theta), borrowed(state),
+                                      borrowed(grads), borrowed(ws))
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
@@ -536,6 +541,10 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
 def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
                    alpha, grads, ws, cap, out):
     """Full-batch loss and gradient (into ``out``) over ``rows``, as for L-BFGS."""
+    # the caller's arrays: views of them skip reference counting (``borrowed``)
+    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
+                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
+    rows, theta, grads, ws = borrowed(rows), borrowed(theta), borrowed(grads), borrowed(ws)
     sizes = layer_sizes(layout)
     n = rows.shape[0]
     per, n_lanes = lane_split(n, grads.shape[0])
@@ -563,6 +572,9 @@ def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
     wake up (on a virtual machine that takes a good part of a small call),
     instead of waiting for a fixed share to be done by each.
     """
+    # the caller's arrays: views of them skip reference counting (``borrowed``)
+    Xd, Xdata, Xind, Xptr = borrowed(Xd), borrowed(Xdata), borrowed(Xind), borrowed(Xptr)
+    rows, theta, ws, out = borrowed(rows), borrowed(theta), borrowed(ws), borrowed(out)
     sizes = layer_sizes(layout)
     n = rows.shape[0]
     n_lanes = ws.shape[0]
@@ -607,6 +619,8 @@ def predict_few(X, theta, layout, acts, out):
     probabilities).  Returns False, leaving ``out`` unset, if ``X`` has a NaN
     or infinite value.
     """
+    # the caller's arrays (not ``ws`` below, which this call owns)
+    X, theta = borrowed(X), borrowed(theta)
     n = X.shape[0]
     if not all_finite(X.reshape(-1)):
         return False

@@ -23,6 +23,7 @@ Linux only, and ``perf`` must be allowed to attach (``perf_event_paranoid``
 
 import argparse
 import collections
+import gc
 import os
 import re
 import shutil
@@ -107,8 +108,6 @@ def compiled_functions():
     libraries = {}
     for value in _OBJECTS.values():
         libraries[id(value[0])] = value
-    import gc
-
     for obj in gc.get_objects():
         if isinstance(obj, CPUDispatcher):
             for cres in obj.overloads.values():

@@ -105,9 +105,7 @@ def short_name(symbol):
 
 def compiled_functions():
     """``(address, size, name, object code, offset)`` of every Numba function in the process."""
-    libraries = {}
-    for value in _OBJECTS.values():
-        libraries[id(value[0])] = value
+    libraries = dict(_OBJECTS)  # id -> (library, object code)
     for obj in gc.get_objects():
         if isinstance(obj, CPUDispatcher):
             for cres in obj.overloads.values():

@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from ._compile import compile_kernels  # noqa: E402
 from ._mlp import MLPClassifier, MLPRegressor  # noqa: E402
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "compile_kernels", "__version__"]

@@ -16,9 +16,9 @@ import types
 # set before the OpenMP runtime starts; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from numba import njit  # noqa: E402
+from numba.core import config as _numba_config  # noqa: E402
 
-from . import _cache
+from . import _cache  # noqa: E402
 
 _cache.register()
 
@@ -71,21 +71,33 @@ PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 SAMPLES_PER_CALL = 1 << 18
 
 
+def _dispatcher(func, **options):
+    """``numba.njit(**options)(func)``, as a dispatcher that shares the on-disk
+    cache safely with other processes (``_cache.LockingDispatcher``)."""
+    if _numba_config.DISABLE_JIT:
+        return func
+    options = {"nopython": True, "boundscheck": None, **options}
+    cache = options.pop("cache")
+    dispatcher = _cache.LockingDispatcher(py_func=func, locals={}, targetoptions=options)
+    if cache:
+        dispatcher.enable_caching()
+    return dispatcher
+
+
 def jit(func):
     """Compile ``func`` with the project's options (serial, cached)."""
-    return njit(**JIT_OPTIONS)(func)
+    return _dispatcher(func, **JIT_OPTIONS)
 
 
 def jit_exact(func):
     """Compile ``func`` serially without fast-math: its rounding is the same
     wherever it is inlined (no fused multiply-adds chosen per call site)."""
-    options = {**JIT_OPTIONS, "fastmath": False}
-    return njit(**options)(func)
+    return _dispatcher(func, **{**JIT_OPTIONS, "fastmath": False})
 
 
 def jit_parallel(func):
     """Compile ``func`` with ``parallel=True`` (its ``prange`` loops use threads)."""
-    return njit(parallel=True, **JIT_OPTIONS)(func)
+    return _dispatcher(func, parallel=True, **JIT_OPTIONS)
 
 
 def jit_variants(func):
@@ -101,6 +113,4 @@ def jit_variants(func):
     clone.__qualname__ = func.__qualname__ + "_parallel"
     clone.__module__ = func.__module__
     clone.__doc__ = func.__doc__
-    serial = njit(parallel=False, **JIT_OPTIONS)(func)
-    parallel = njit(parallel=True, **JIT_OPTIONS)(clone)
-    return serial, parallel
+    return _dispatcher(func, **JIT_OPTIONS), _dispatcher(clone, parallel=True, **JIT_OPTIONS)

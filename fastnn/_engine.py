@@ -55,14 +55,41 @@ class Network:
         layout[:, 1] = fan_out
         layout[:, 2] = np.concatenate([[0], np.cumsum(fan_in * fan_out)[:-1]])
         layout[:, 3] = n_coef + np.concatenate([[0], np.cumsum(fan_out)[:-1]])
-        self.layout = layout
         self.n_coef = n_coef
         self.n_params = n_coef + int(np.sum(fan_out))
-        self.acts = np.array(
+        self.layout = _readonly(layout)
+        self.acts = _readonly(np.array(
             [ACTIVATIONS[hidden_activation]] * (n_layers - 1) + [ACTIVATIONS[output_activation]],
             dtype=np.int64,
-        )
+        ))
         self.theta = np.zeros(self.n_params, dtype=dtype)
+
+    @property
+    def theta(self):
+        """The flat parameter vector (read-only when loaded from a read-only memory map)."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value):
+        self._theta = value
+        self.theta_view = _readonly(value)  # the form prediction kernels take
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["theta_view"]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        theta = state.pop("_theta", None)
+        if theta is None:  # pickled before theta became a property
+            theta = state.pop("theta")
+        self.__dict__.update(state)
+        # arrays may come back as memory maps, or writable: the kernels take
+        # them in one form only, so that nothing is compiled for a loaded model
+        self.layout = _readonly(self.layout)
+        self.acts = _readonly(self.acts)
+        self.theta = theta
 
     @property
     def coefs(self):
@@ -100,8 +127,10 @@ class Network:
 
 
 def _readonly(a):
-    """A read-only view: one kernel specialisation serves memmaps and arrays alike."""
-    view = a.view()
+    """``a`` as the kernels take every array they only read: an aligned,
+    read-only ``numpy.ndarray`` (a view when ``a`` is aligned), so that one
+    compiled kernel serves arrays, read-only arrays and memory maps alike."""
+    view = a.view(np.ndarray) if a.flags.aligned else a.copy()
     view.flags.writeable = False
     return view
 
@@ -314,7 +343,7 @@ def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS):
     matrix is added when a lane must walk several blocks.
     """
     lanes = max_lanes(net, max(batch_sizes))
-    splits = [K.lane_split(n, lanes) for n in batch_sizes if n > 0]
+    splits = [K.lane_split.py_func(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
     cap = min(longest, block_rows)
     grads = np.empty((max(lanes for _, lanes in splits), net.n_params), dtype=net.theta.dtype)
@@ -342,10 +371,10 @@ def forward(net, data, n_jobs=None, binary_proba=False):
                       min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
     n_lanes = kernels.n_threads
     ws = net.workspace(cap, n_lanes)
-    rows = np.arange(n, dtype=np.int64)
+    rows = _readonly(np.arange(n, dtype=np.int64))
     # Setting thread limits costs microseconds: not for small calls.
     with contextlib.nullcontext() if kernels.small else kernels.threads():
-        kernels.predict(*data.arrays, rows, net.theta, net.layout, net.acts, ws, cap, out)
+        kernels.predict(*data.arrays, rows, net.theta_view, net.layout, net.acts, ws, cap, out)
     return _binary_proba(out) if binary_proba else out
 
 
@@ -373,7 +402,7 @@ def forward_few(net, X, binary_proba=False):
     """
     n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
     out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)
-    if not K.predict_few(_readonly(X), net.theta, net.layout, net.acts, out):
+    if not K.predict_few(_readonly(X), net.theta_view, net.layout, net.acts, out):
         raise ValueError("Input X contains NaN or infinity.")
     return out
 
@@ -400,7 +429,7 @@ class EpochRunner:
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""
         net, opt, data = self.net, self.optimizer, self.data
-        hyper = opt.hyper()
+        hyper = _readonly(opt.hyper())
         total = 0.0
         step = max(self.batch_size, SAMPLES_PER_CALL // self.batch_size * self.batch_size)
         with self.kernels.threads():
@@ -430,6 +459,7 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
     early_stopping = validation_score is not None
     n = data.n
     order = np.arange(n, dtype=np.int64)
+    order_view = _readonly(order)  # the kernels' form; shuffled with ``order``
     try:
         model.n_iter_ = 0
         for _ in range(max_iter):
@@ -438,7 +468,7 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
                 # draws and order as order[rng.permutation(n)], in place and
                 # compiled (40k rows: 0.2 ms against 0.72)
                 shuffle_in_place(rng, order)
-            model.loss_ = runner.run(order)
+            model.loss_ = runner.run(order_view)
             model.n_iter_ += 1
             model.t_ += n
             model.loss_curve_.append(model.loss_)
@@ -504,7 +534,7 @@ class LossGradient:
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
-        self.rows = np.arange(data.n, dtype=np.int64)
+        self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
         self.out = np.empty(net.n_params, dtype=net.theta.dtype)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),

@@ -18,7 +18,7 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 """
 
 import numpy as np
-from numba import prange
+from numba import from_dtype, prange, types
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
@@ -645,3 +645,40 @@ train_epoch = jit(_train_epoch)
 train_epoch_team = jit_parallel(_train_epoch_team)
 loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
 predict, predict_parallel = jit_variants(_predict)
+
+
+def entry_signatures(dtype):
+    """``(kernel, argument types)`` of every call the engine makes into this module.
+
+    One signature per kernel and dtype (float32 or float64): arrays a kernel
+    only reads are read-only, the others writable, all C-contiguous, scalars
+    int64 or float64.  The engine passes exactly these types (read-only
+    views, ``_engine._readonly``), so that ``fastnn.compile_kernels``, which
+    compiles this list, leaves nothing to compile later.
+    """
+    f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
+
+    def ro(dt, ndim):
+        return types.Array(dt, ndim, "C", readonly=True)
+
+    def rw(dt, ndim):
+        return types.Array(dt, ndim, "C")
+
+    data = (ro(f, 2), ro(f, 1), ro(i, 1), ro(i, 1))  # Xd, Xdata, Xind, Xptr
+    targets = (ro(f, 2), ro(f, 1))  # Y, sw
+    net = (ro(i, 2), ro(i, 1))  # layout, acts
+    train = (*data, *targets, ro(i, 1), i, rw(f, 1), *net, i, x, i, rw(f, 2), ro(x, 1), i,
+             rw(f, 2), rw(f, 2), i)
+    gradient = (*data, *targets, ro(i, 1), rw(f, 1), *net, i, x, rw(f, 2), rw(f, 2), i,
+                rw(f, 1))
+    prediction = (*data, ro(i, 1), ro(f, 1), *net, rw(f, 2), i, rw(f, 2))
+    return [
+        (train_epoch, train),
+        (train_epoch_team, (*train, i)),
+        (loss_gradient, gradient),
+        (loss_gradient_parallel, gradient),
+        (predict, prediction),
+        (predict_parallel, prediction),
+        (predict_few, (ro(f, 2), ro(f, 1), *net, rw(f, 2))),
+        (all_finite, (ro(f, 1),)),
+    ]

@@ -25,6 +25,7 @@ property; if it does not (or for any other generator), ``rng.shuffle`` runs.
 import ctypes
 
 import numpy as np
+from numba import types
 
 from ._config import jit
 
@@ -87,6 +88,11 @@ def shuffle_mt19937(state, x):
             i -= np.int64(accept)
             mask >>= np.int64(i <= mask >> 1)
     state[_N] = _U(pos)
+
+
+def entry_signatures():
+    """``(kernel, argument types)`` of the calls ``shuffle`` makes (see ``_kernels``)."""
+    return [(shuffle_mt19937, (types.Array(types.uint32, 1, "C"), types.Array(types.int64, 1, "C")))]
 
 
 def _state_words(bit_generator):

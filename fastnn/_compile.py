@@ -1,0 +1,146 @@
+"""Compiling every kernel fastnn can call, ahead of its first use.
+
+``compile_kernels`` (and ``python -m fastnn compile``) compiles each kernel
+variant the engine calls (every entry point, for float32 and float64, with
+the argument types the engine passes) into the on-disk cache, or finds it
+there.  Afterwards no fit, prediction or reload, of any model kind, compiles
+anything: a test checks that with Numba's compilation events.
+
+Variants compile in parallel worker processes, which share what they compile
+(the helpers every kernel inlines) through the cache: ``_cache``'s locks let
+one process compile a function while the others wait and then load it.
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import sys
+import time
+
+from . import _cache
+
+#: The dtypes a model can be trained in.
+DTYPES = ("float32", "float64")
+
+
+def kernel_variants():
+    """``(label, kernel, argument types)`` for every kernel variant fastnn calls.
+
+    Ordered with the costliest first, float32 and float64 in turn, so that
+    parallel workers start on variants that share no helpers.
+    """
+    from . import _kernels, _shuffle
+
+    per_dtype = [_kernels.entry_signatures(dtype) for dtype in DTYPES]
+    variants = []
+    for entries in zip(*per_dtype):
+        for dtype, (kernel, args) in zip(DTYPES, entries):
+            variants.append((f"{_name(kernel)}[{dtype}]", kernel, args))
+    for kernel, args in _shuffle.entry_signatures():
+        variants.append((_name(kernel), kernel, args))
+    return variants
+
+
+def _name(kernel):
+    return kernel.py_func.__name__.lstrip("_")
+
+
+def _compile_variant(index):
+    """Compile (or load) variant ``index``; returns its label, what happened and seconds."""
+    label, kernel, args = kernel_variants()[index]
+    start = time.perf_counter()
+    if args in kernel.overloads:
+        outcome = "already loaded"
+    else:
+        kernel.compile(args)
+        outcome = "compiled" if kernel.stats.cache_misses[args] else "found in the cache"
+    return label, outcome, time.perf_counter() - start
+
+
+def _default_jobs():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def compile_kernels(n_jobs=None, verbose=True):
+    """Compile every kernel variant fastnn can call into the on-disk cache.
+
+    After this, fitting, predicting with or reloading any model (binary,
+    multiclass, multi-label or regression; any activation and solver; dense
+    or sparse, float32 or float64 input; read-only and memory-mapped arrays
+    and models) compiles nothing: the kernels load from the cache in well
+    under a second.  Run it once per machine and fastnn version, for example
+    in a Docker build step (``python -m fastnn compile``).
+
+    Parameters
+    ----------
+    n_jobs : int, default=None
+        Number of worker processes compiling in parallel; None uses every
+        core available to this process, 1 compiles in this process.
+    verbose : bool, default=True
+        Print a line per kernel variant and where the cache is.
+
+    Returns
+    -------
+    report : list of tuple
+        ``(variant, outcome, seconds)`` for every kernel variant, in the
+        order they finished; ``outcome`` is ``"compiled"``, ``"found in the
+        cache"`` or ``"already loaded"`` (compiled earlier in this process).
+    """
+    variants = kernel_variants()
+    n_jobs = _default_jobs() if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be None or a positive integer, got {n_jobs}")
+    n_jobs = min(n_jobs, len(variants))
+    say = print if verbose else (lambda *args, **kwargs: None)
+    say(f"fastnn: {len(variants)} kernel variants, cache directory {_cache.cache_dir()}",
+        flush=True)
+    start = time.perf_counter()
+    report = []
+
+    def record(result):
+        report.append(result)
+        label, outcome, seconds = result
+        say(f"[{len(report):{len(str(len(variants)))}d}/{len(variants)}] {label:<36}"
+            f" {outcome} ({seconds:.1f} s)", flush=True)
+
+    if n_jobs == 1:
+        for index in range(len(variants)):
+            record(_compile_variant(index))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(n_jobs, mp_context=context) as pool:
+            futures = [pool.submit(_compile_variant, index) for index in range(len(variants))]
+            for future in concurrent.futures.as_completed(futures):
+                record(future.result())
+    compiled = sum(outcome == "compiled" for _, outcome, _ in report)
+    say(f"fastnn: {compiled} compiled, {len(report) - compiled} already cached,"
+        f" in {time.perf_counter() - start:.1f} s ({n_jobs} process{'es' * (n_jobs > 1)})",
+        flush=True)
+    return report
+
+
+def main(argv=None):
+    """``python -m fastnn compile [--jobs N] [--quiet]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fastnn compile",
+        description="Compile every fastnn kernel variant into the on-disk cache, so that"
+                    " no later fit or prediction compiles anything.",
+    )
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default: every available core)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
+    args = parser.parse_args(argv)
+    try:
+        compile_kernels(n_jobs=args.jobs, verbose=not args.quiet)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ float32 work stays in float32.
 
 
 from ._config import jit
-from ._elementary import exp, sigmoid, tanh
+from ._elementary import exp, ordered_sum, sigmoid, tanh
 
 IDENTITY = 0
 LOGISTIC = 1
@@ -44,12 +44,9 @@ def bias_activate(Z, b, code):
             for j in range(m):
                 Z[i, j] += b[j]
                 mx = max(mx, Z[i, j])
-            s = zero
             for j in range(m):
-                e = exp(Z[i, j] - mx)
-                Z[i, j] = e
-                s += e
-            inv = 1 / s
+                Z[i, j] = exp(Z[i, j] - mx)
+            inv = Z.dtype.type(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
             for j in range(m):
                 Z[i, j] *= inv
     elif code == RELU:

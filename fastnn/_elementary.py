@@ -155,6 +155,20 @@ def _sigmoid_generic(x):
 _OVERLOAD_OPTIONS = dict(jit_options={"fastmath": JIT_OPTIONS["fastmath"]})
 
 
+@jit_exact
+def ordered_sum(a, n):
+    """``a[:n].sum()`` added in index order, wherever it is inlined.
+
+    Without fast-math LLVM may not reorder the additions (and Numba does not
+    turn the loop into a parallel reduction), so the result depends on the
+    numbers alone, not on the kernel or the threads.
+    """
+    s = 0.0
+    for i in range(n):
+        s += a[i]
+    return s
+
+
 @overload(exp, **_OVERLOAD_OPTIONS)
 def _exp_impl(x):
     if x == types.float32:

@@ -23,7 +23,8 @@ from numba import from_dtype, prange, types
 from ._activations import IDENTITY, bias_activate, multiply_derivative
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
-from ._losses import loss_and_delta, ordered_sum
+from ._elementary import ordered_sum
+from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size, write_gradient
 
 # At most this many parameters are reduced and updated per task of the update

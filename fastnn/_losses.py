@@ -15,8 +15,8 @@ for multi-output squared error).
 import numpy as np
 
 from ._activations import ACTIVATIONS
-from ._config import jit, jit_exact
-from ._elementary import exp, log1p
+from ._config import jit
+from ._elementary import exp, log1p, ordered_sum
 
 SQUARED_ERROR = 0
 POISSON = 1
@@ -48,20 +48,6 @@ def _xlogx(y):
     return y * np.log(y) if y > 0.0 else 0.0
 
 
-@jit_exact
-def ordered_sum(a, n):
-    """``a[:n].sum()`` added in index order, wherever it is inlined.
-
-    Without fast-math LLVM may not reorder the additions (and Numba does not
-    turn the loop into a parallel reduction), so the result depends on the
-    numbers alone, not on the kernel or the threads.
-    """
-    s = 0.0
-    for i in range(n):
-        s += a[i]
-    return s
-
-
 @jit
 def loss_and_delta(Z, Y, sw, rows, code, delta):
     """Loss summed over the block and ``delta = sw * (f(Z) - Y)``.
@@ -83,13 +69,11 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
             for j in range(1, m):
                 mx = max(mx, Z[i, j])
             di = delta[i]
-            s = Z.dtype.type(0)
             for j in range(m):
-                e = exp(Z[i, j] - mx)
-                di[j] = e
-                s += e
+                di[j] = exp(Z[i, j] - mx)
+            s = ordered_sum(di, m)  # the same order in every kernel
             lse = mx + np.log(s)
-            inv = Z.dtype.type(1) / s
+            inv = Z.dtype.type(1.0 / s)
             for j in range(m):
                 row += yi[j] * (lse - Z[i, j])
                 di[j] = di[j] * inv - yi[j]

@@ -71,12 +71,19 @@ PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 SAMPLES_PER_CALL = 1 << 18
 
 
-def _dispatcher(func, **options):
+def _dispatcher(func, python_callable, **options):
     """``numba.njit(**options)(func)``, as a dispatcher that shares the on-disk
-    cache safely with other processes (``_cache.LockingDispatcher``)."""
+    cache safely with other processes (``_cache.LockingDispatcher``).
+
+    Unless ``python_callable``, no CPython or C wrappers are generated: a
+    helper called only from other kernels does not need them, and they are
+    a good part of a small function's compile time.
+    """
     if _numba_config.DISABLE_JIT:
         return func
-    options = {"nopython": True, "boundscheck": None, **options}
+    wrappers = not python_callable
+    options = {"nopython": True, "boundscheck": None, "no_cpython_wrapper": wrappers,
+               "no_cfunc_wrapper": True, **options}
     cache = options.pop("cache")
     dispatcher = _cache.LockingDispatcher(py_func=func, locals={}, targetoptions=options)
     if cache:
@@ -85,23 +92,29 @@ def _dispatcher(func, **options):
 
 
 def jit(func):
-    """Compile ``func`` with the project's options (serial, cached)."""
-    return _dispatcher(func, **JIT_OPTIONS)
+    """Compile ``func`` with the project's options (serial, cached), to be
+    called from other kernels only."""
+    return _dispatcher(func, False, **JIT_OPTIONS)
 
 
 def jit_exact(func):
-    """Compile ``func`` serially without fast-math: its rounding is the same
-    wherever it is inlined (no fused multiply-adds chosen per call site)."""
-    return _dispatcher(func, **{**JIT_OPTIONS, "fastmath": False})
+    """``jit`` without fast-math: its rounding is the same wherever it is
+    inlined (no fused multiply-adds chosen per call site)."""
+    return _dispatcher(func, False, **{**JIT_OPTIONS, "fastmath": False})
+
+
+def jit_entry(func):
+    """``jit`` for a kernel called from Python (an entry point)."""
+    return _dispatcher(func, True, **JIT_OPTIONS)
 
 
 def jit_parallel(func):
-    """Compile ``func`` with ``parallel=True`` (its ``prange`` loops use threads)."""
-    return _dispatcher(func, parallel=True, **JIT_OPTIONS)
+    """``jit_entry`` with ``parallel=True`` (its ``prange`` loops use threads)."""
+    return _dispatcher(func, True, parallel=True, **JIT_OPTIONS)
 
 
 def jit_variants(func):
-    """Return ``(serial, parallel)`` compiled versions of ``func``.
+    """Return ``(serial, parallel)`` entry points compiled from ``func``.
 
     The parallel copy gets its own qualified name so that Numba's on-disk
     cache keeps the two versions apart.
@@ -113,4 +126,4 @@ def jit_variants(func):
     clone.__qualname__ = func.__qualname__ + "_parallel"
     clone.__module__ = func.__module__
     clone.__doc__ = func.__doc__
-    return _dispatcher(func, **JIT_OPTIONS), _dispatcher(clone, parallel=True, **JIT_OPTIONS)
+    return jit_entry(func), jit_parallel(clone)

@@ -8,6 +8,7 @@ decide.
 """
 
 import contextlib
+import itertools
 import os
 import threading
 import warnings
@@ -30,7 +31,6 @@ from ._config import (
     SAMPLES_PER_CALL,
 )
 from ._shuffle import shuffle as shuffle_in_place
-
 
 # ---------------------------------------------------------------------------
 # Network: flat parameter vector and its layout
@@ -198,6 +198,25 @@ def resolve_n_jobs(n_jobs):
     return max(1, min(int(n_jobs), available))
 
 
+def _process_wide_setter(lib):
+    """A function setting the thread count of ``lib`` (a threadpoolctl controller).
+
+    threadpoolctl 3.8 lets only the first Python thread that sets the count
+    of an OpenBLAS with its own (pthreads) pool change it: in every other
+    thread ``set_num_threads`` silently does nothing, so BLAS would keep the
+    user's thread count there and give other (last-bit) results than in the
+    first thread.  That count is process-wide and ``_BlasThreads`` orders
+    the threads itself, so such a library is called directly.
+    """
+    dynlib = getattr(lib, "dynlib", None)  # threadpoolctl < 3.2: no such attribute
+    if lib.internal_api == "openblas" and lib.threading_layer != "openmp" and dynlib:
+        for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+            func = getattr(dynlib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if func is not None:
+                return func
+    return lib.set_num_threads
+
+
 class _BlasThreads:
     """Process-wide BLAS thread count, set while any kernel call needs it.
 
@@ -214,10 +233,12 @@ class _BlasThreads:
         self._saved = ()
 
     def _blas_libraries(self):
+        """``(controller, set_num_threads)`` for every BLAS library loaded."""
         if self._libraries is None:
             from threadpoolctl import ThreadpoolController
 
-            self._libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+            controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+            self._libraries = [(lib, _process_wide_setter(lib)) for lib in controllers]
         return self._libraries
 
     @contextlib.contextmanager
@@ -225,9 +246,9 @@ class _BlasThreads:
         with self._lock:
             if self._depth == 0:
                 libraries = self._blas_libraries()
-                self._saved = [lib.num_threads for lib in libraries]
-                for lib in libraries:
-                    lib.set_num_threads(n_threads)
+                self._saved = [lib.num_threads for lib, _ in libraries]
+                for _, set_num_threads in libraries:
+                    set_num_threads(n_threads)
             self._depth += 1
         try:
             yield
@@ -235,8 +256,8 @@ class _BlasThreads:
             with self._lock:
                 self._depth -= 1
                 if self._depth == 0:
-                    for lib, n in zip(self._libraries, self._saved):
-                        lib.set_num_threads(n)
+                    for (_, set_num_threads), n in zip(self._libraries, self._saved):
+                        set_num_threads(n)
 
 
 _BLAS_THREADS = _BlasThreads()

@@ -21,9 +21,17 @@ import numpy as np
 from numba import from_dtype, prange, types
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_exact, jit_parallel, jit_variants
-from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
+from ._config import (
+    MAX_LANES,
+    MIN_LANE_ROWS,
+    jit,
+    jit_entry,
+    jit_exact,
+    jit_parallel,
+    jit_variants,
+)
 from ._elementary import ordered_sum
+from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
 from ._losses import loss_and_delta
 from ._optimizers import LR_T, step, step_size, write_gradient
 
@@ -51,6 +59,26 @@ def _block(ws, sizes, cap, l, n, delta):
             off += sizes[k]
     off *= cap
     return ws[off:off + n * sizes[l]].reshape((n, sizes[l]))
+
+
+@jit
+def _copy(src, dst):
+    """``dst[:] = src`` for 1-D arrays of one length.
+
+    A loop: Numba's slice assignment from an array compiles, besides the
+    copy, the formatting of its shape-mismatch error message, which costs
+    seconds of compilation per process.
+    """
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
+def _typed_copy(a, dtype):
+    """A copy of the 1-D ``a`` in ``dtype``."""
+    out = np.empty(a.shape[0], dtype=dtype)
+    _copy(a, out)
+    return out
 
 
 @jit
@@ -357,8 +385,7 @@ def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
     n_blocks = _n_param_blocks(n_params)
-    typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
-    typed_hyper[:] = hyper
+    typed_hyper = _typed_copy(hyper, theta.dtype)
     typed_alpha = theta.dtype.type(alpha)
     lane_loss = np.zeros(grads.shape[0])
     ssq = np.zeros(n_blocks)
@@ -499,8 +526,7 @@ def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, la
     n_batches = (n_total + batch_size - 1) // batch_size
     for member in prange(min(n_team, ws.shape[0])):
         work = ws[member]
-        typed_hyper = np.empty(hyper.shape[0], dtype=theta.dtype)
-        typed_hyper[:] = hyper
+        typed_hyper = _typed_copy(hyper, theta.dtype)
         lane_base = 0
         for batch in range(n_batches):
             b0 = batch * batch_size
@@ -561,7 +587,7 @@ def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss
         j0, j1 = _block_bounds(blk, n_params)
         ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),
                                  theta.dtype.type(1.0 / wsum), j0, j1)
-        out[j0:j1] = grads[0, j0:j1]
+        _copy(grads[0, j0:j1], out[j0:j1])
     return _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, 1)
 
 
@@ -591,11 +617,11 @@ def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
             r1 = min(n, r0 + cap)
             _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, ws[k],
                      sizes, cap, True)
-            Z = _block(ws[k], sizes, cap, L, r1 - r0, False)
-            out[r0:r1] = Z
+            _copy(_block(ws[k], sizes, cap, L, r1 - r0, False).reshape(-1),
+                  out[r0:r1].reshape(-1))
 
 
-@jit
+@jit_entry
 def all_finite(x):
     """Whether no element of the 1-D ``x`` is NaN or infinite.
 
@@ -610,7 +636,7 @@ def all_finite(x):
     return bad == 0
 
 
-@jit
+@jit_entry
 def predict_few(X, theta, layout, acts, out):
     """Network output for every row of a small dense ``X`` into ``out``.
 
@@ -638,11 +664,11 @@ def predict_few(X, theta, layout, acts, out):
             out[i, 0] = 1 - Z[i, 0]
             out[i, 1] = Z[i, 0]
     else:
-        out[:, :] = Z
+        _copy(Z.reshape(-1), out.reshape(-1))
     return True
 
 
-train_epoch = jit(_train_epoch)
+train_epoch = jit_entry(_train_epoch)
 train_epoch_team = jit_parallel(_train_epoch_team)
 loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
 predict, predict_parallel = jit_variants(_predict)

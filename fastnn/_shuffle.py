@@ -27,7 +27,7 @@ import ctypes
 import numpy as np
 from numba import types
 
-from ._config import jit
+from ._config import jit, jit_entry
 
 _N = 624  # words of MT19937 state
 _M = 397
@@ -58,7 +58,7 @@ def _temper(key, out):
         out[k] = y
 
 
-@jit
+@jit_entry
 def shuffle_mt19937(state, x):
     """Shuffle ``x`` (at most 2**32 elements) as ``RandomState.shuffle`` would.
 
@@ -92,7 +92,8 @@ def shuffle_mt19937(state, x):
 
 def entry_signatures():
     """``(kernel, argument types)`` of the calls ``shuffle`` makes (see ``_kernels``)."""
-    return [(shuffle_mt19937, (types.Array(types.uint32, 1, "C"), types.Array(types.int64, 1, "C")))]
+    args = (types.Array(types.uint32, 1, "C"), types.Array(types.int64, 1, "C"))
+    return [(shuffle_mt19937, args)]
 
 
 def _state_words(bit_generator):

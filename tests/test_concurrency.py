@@ -150,6 +150,24 @@ def test_threads_fitting_at_once_leave_blas_threads_as_they_were(parallel_proble
     assert after == before
 
 
+def test_blas_limit_holds_in_every_thread(parallel_problem):
+    """Inside a kernel call BLAS runs on one thread whichever Python thread
+    makes the call, also after the main thread made one (threadpoolctl 3.8
+    ignores thread counts set from any thread but the first that set one;
+    BLAS then kept the user's count in the others, and models fitted there
+    differed from the main thread's in the last bits)."""
+    _, _, clf = parallel_problem
+    clf.predict(np.zeros((1, clf.n_features_in_), dtype=np.float32))  # main thread first
+
+    def counts_inside_a_call():
+        with _engine.compute_threads(1, 1):
+            return [n for *_, n in _blas_threads()]
+
+    with ThreadPoolExecutor(1) as ex:
+        inside = ex.submit(counts_inside_a_call).result()
+    assert inside and all(n == 1 for n in inside)
+
+
 # ---------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------

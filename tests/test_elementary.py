@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from callable import jit
 
-from fastnn._config import jit
 from fastnn._elementary import exp, log1p, sigmoid, tanh
 
 

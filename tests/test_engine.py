@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+from naive import forward as naive_forward
 
 from fastnn import _engine
 from fastnn._engine import Data, EpochRunner, Network, forward
 from fastnn._losses import LOSSES
 from fastnn._optimizers import AdamOptimizer
-
-from naive import forward as naive_forward
 
 
 def _net_and_data(n=1000, dtype=np.float32, seed=0):

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from naive import objective
 
 from fastnn._activations import HIDDEN_ACTIVATIONS
 from fastnn._engine import Data, LossGradient, Network
 from fastnn._losses import LOSSES, OUTPUT_ACTIVATION
-
-from naive import objective
 
 N_SAMPLES, N_FEATURES, HIDDEN, N_OUT = 23, 5, (4, 3), 3
 

@@ -3,8 +3,8 @@
 import sys
 
 import numpy as np
+from callable import jit
 
-from fastnn._config import jit
 from fastnn._intrinsics import borrowed
 
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from callable import step
 
 from fastnn._engine import Data, EpochRunner, LossGradient, Network
 from fastnn._losses import LOSSES
-from fastnn._optimizers import LR_T, AdamOptimizer, SGDOptimizer, step
+from fastnn._optimizers import LR_T, AdamOptimizer, SGDOptimizer
 
 LR, MU, B1, B2, EPS, ALPHA = 0.05, 0.8, 0.7, 0.9, 1e-8, 0.01
 

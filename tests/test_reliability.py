@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from callable import bias_activate, loss_and_delta
 from scipy.special import expit, log_softmax, logsumexp, softmax
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from subproc import last_json, run_script, write_script
 
 from fastnn import MLPClassifier, MLPRegressor, _engine
-from fastnn._activations import ACTIVATIONS, bias_activate
+from fastnn._activations import ACTIVATIONS
 from fastnn._config import PARALLEL_MIN_FLOPS
-from fastnn._losses import LOSSES, loss_and_delta
+from fastnn._losses import LOSSES
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

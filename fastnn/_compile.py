@@ -6,15 +6,19 @@ the argument types the engine passes) into the on-disk cache, or finds it
 there.  Afterwards no fit, prediction or reload, of any model kind, compiles
 anything: a test checks that with Numba's compilation events.
 
-Variants compile in parallel worker processes, which share what they compile
+Variants compile in parallel worker processes (``python -m fastnn._compile
+--worker``, started as plain subprocesses, so that nothing depends on how
+the caller's script guards its main module), which share what they compile
 (the helpers every kernel inlines) through the cache: ``_cache``'s locks let
 one process compile a function while the others wait and then load it.
 """
 
-import concurrent.futures
-import multiprocessing
+import json
 import os
+import queue
+import subprocess
 import sys
+import threading
 import time
 
 from . import _cache
@@ -110,16 +114,55 @@ def compile_kernels(n_jobs=None, verbose=True):
         for index in range(len(variants)):
             record(_compile_variant(index))
     else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(n_jobs, mp_context=context) as pool:
-            futures = [pool.submit(_compile_variant, index) for index in range(len(variants))]
-            for future in concurrent.futures.as_completed(futures):
-                record(future.result())
+        for result in _run_workers(len(variants), n_jobs):
+            record(result)
     compiled = sum(outcome == "compiled" for _, outcome, _ in report)
     say(f"fastnn: {compiled} compiled, {len(report) - compiled} already cached,"
         f" in {time.perf_counter() - start:.1f} s ({n_jobs} process{'es' * (n_jobs > 1)})",
         flush=True)
     return report
+
+
+def _run_workers(n_variants, n_jobs):
+    """Yield ``_compile_variant``'s results from ``n_jobs`` worker processes.
+
+    Worker ``w`` takes variants ``w, w + n_jobs, ...``: with two workers one
+    compiles the float32 kernels and the other the float64 ones.
+    """
+    results = queue.Queue()
+    workers = []
+    for w in range(n_jobs):
+        indices = [str(i) for i in range(w, n_variants, n_jobs)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fastnn._compile", "--worker", *indices],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        thread = threading.Thread(target=_relay, args=(proc, results), daemon=True)
+        thread.start()
+        workers.append((proc, thread))
+    for _ in range(n_variants):
+        result = results.get()
+        if isinstance(result, BaseException):
+            for proc, _ in workers:
+                proc.kill()
+            raise result
+        yield result
+    for proc, thread in workers:
+        proc.wait()
+        thread.join()
+
+
+def _relay(proc, results):
+    """Put each result line of worker ``proc`` into ``results``; an error if it fails."""
+    for line in proc.stdout:
+        results.put(tuple(json.loads(line)))
+    if proc.wait() != 0:
+        results.put(RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}"))
+
+
+def _worker(indices):
+    for index in indices:
+        print(json.dumps(_compile_variant(index)), flush=True)
 
 
 def main(argv=None):
@@ -143,4 +186,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--worker"]:
+        _worker([int(i) for i in sys.argv[2:]])
+    else:
+        sys.exit(main())

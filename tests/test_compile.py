@@ -1,0 +1,141 @@
+"""``fastnn.compile_kernels``: after it, no fit, prediction or reload compiles anything.
+
+A child process compiles every kernel variant (or finds it in the cache the
+tests share), then runs every path a user can take: each model kind, loss,
+activation and solver, dense and sparse input, float32 and float64, one and
+two threads, read-only and memory-mapped arrays, and models reloaded with
+pickle or with ``joblib.load(..., mmap_mode="r")``, training on after the
+reload.  Numba announces every compilation with a ``numba:compile`` event;
+the child records them, and there must be none.
+"""
+
+import subprocess
+import sys
+
+import pytest
+from subproc import child_env, last_json, run_script, write_script
+
+import fastnn
+from fastnn import _compile
+
+_CHILD = r"""
+import json, pickle, sys, tempfile, warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from numba.core import event
+
+import fastnn
+
+warnings.simplefilter("ignore")
+fastnn.compile_kernels(verbose=False)
+
+compiled = []
+
+
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        pass
+
+    def on_end(self, ev):
+        compiled.append(f"{ev.data['dispatcher'].py_func.__qualname__}{ev.data['args']}")
+
+
+event.register("numba:compile", Recorder())
+paths = 0
+
+# large enough for the parallel kernels: >= 100k multiply-adds per batch,
+# >= 1M per prediction or full-batch gradient
+rng = np.random.RandomState(0)
+X = rng.normal(size=(1000, 20))
+y = rng.randint(0, 3, 1000)
+Y2 = np.c_[y == 0, y == 1].astype(int)
+targets = {
+    "classifier": [y, y % 2, Y2],
+    "regressor": [X[:, 0], X[:, :2]],
+    "poisson": [np.abs(X[:, 0])],
+}
+estimators = {
+    "classifier": fastnn.MLPClassifier,
+    "regressor": fastnn.MLPRegressor,
+    "poisson": lambda **kw: fastnn.MLPRegressor(loss="poisson", **kw),
+}
+for dtype in ("float32", "float64"):
+    for n_jobs in (1, 2):
+        for activation in ("identity", "logistic", "tanh", "relu"):
+            for solver in ("sgd", "adam", "lbfgs"):
+                for kind, make in estimators.items():
+                    for k, target in enumerate(targets[kind]):
+                        Xf = sp.csr_matrix(X) if k % 2 else X
+                        est = make(hidden_layer_sizes=(64,), activation=activation,
+                                   solver=solver, max_iter=2, dtype=dtype, n_jobs=n_jobs,
+                                   random_state=0)
+                        est.fit(Xf, target)
+                        est.predict(Xf)
+                        est.predict(X[:3])
+                        if solver != "lbfgs":
+                            est.partial_fit(Xf, target)
+                        paths += 1
+    fastnn.MLPClassifier((64,), max_iter=2, dtype=dtype, early_stopping=True).fit(X, y)
+    est = fastnn.MLPClassifier((64,), max_iter=2, dtype=dtype).fit(X, y)
+    # read-only and memory-mapped input, read-only and memory-mapped models
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    est.predict(frozen)
+    est.fit(frozen, y)
+    folder = Path(tempfile.mkdtemp())
+    np.save(folder / "X.npy", X)
+    joblib.dump(est, folder / "model.joblib")
+    mapped = np.load(folder / "X.npy", mmap_mode="r")
+    loaded = joblib.load(folder / "model.joblib", mmap_mode="r")
+    loaded.predict(mapped)
+    loaded.predict(mapped[:2])
+    loaded.predict_proba(X)
+    loaded.partial_fit(mapped, y)
+    loaded.fit(mapped, y)
+    again = pickle.loads(pickle.dumps(est))
+    again.predict(X)
+    again.partial_fit(X, y)
+    paths += 1
+print(json.dumps({"paths": paths, "compiled": compiled}))
+"""
+
+
+def test_nothing_compiles_after_compile_kernels(tmp_path):
+    script = write_script(tmp_path, _CHILD)
+    result = last_json(run_script(script, timeout=900).stdout)
+    # dtypes x thread counts x activations x solvers x targets, + one reload path per dtype
+    assert result["paths"] == 2 * 2 * 4 * 3 * 6 + 2
+    assert result["compiled"] == []
+
+
+def test_variants_cover_both_dtypes_and_every_entry_point():
+    labels = [label for label, _, _ in _compile.kernel_variants()]
+    assert len(labels) == len(set(labels))
+    for dtype in _compile.DTYPES:
+        assert any(label.startswith("train_epoch_team") and dtype in label for label in labels)
+        assert any(label.startswith("predict_few") and dtype in label for label in labels)
+    assert any(label.startswith("shuffle") for label in labels)
+
+
+def test_compile_kernels_rejects_a_bad_job_count():
+    with pytest.raises(ValueError, match="n_jobs"):
+        fastnn.compile_kernels(n_jobs=0, verbose=False)
+
+
+def test_compile_command_reports_the_cache_directory(tmp_path):
+    """``python -m fastnn compile`` in a fresh process: one line per variant,
+    the cache directory named, nothing left to compile (the cache is warm)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastnn", "compile", "--jobs", "1"],
+        capture_output=True, text=True, timeout=900, env=child_env(), cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "cache directory" in lines[0]
+    n_variants = len(_compile.kernel_variants())
+    assert sum(line.startswith("[") for line in lines) == n_variants
+    assert lines[-1].startswith("fastnn: 0 compiled")

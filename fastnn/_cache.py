@@ -120,7 +120,7 @@ def cache_dir():
     global _CACHE_DIR
     if _CACHE_DIR is None:
         key = build_key(build_facts())
-        from . import __version__  # noqa: PLC0415 (the package imports this module)
+        from . import __version__
 
         name = f"{__version__}-{sys.implementation.cache_tag}-{key}"
         preferred = os.path.join(cache_root(), name)
@@ -175,7 +175,7 @@ class FastnnCacheLocator(caching._CacheLocator):
 
 def register():
     """Put the locator first in Numba's list (idempotent)."""
-    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
     if FastnnCacheLocator not in impl._locator_classes:
         impl._locator_classes.insert(0, FastnnCacheLocator)
 

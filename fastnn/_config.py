@@ -1,24 +1,14 @@
 """Compilation options and tuning constants shared by every kernel module.
 
 Kernels import their ``njit`` decorator from here so that the fastmath flag set,
-caching and error model are decided in one place.
+caching and error model are decided in one place.  Every kernel is compiled
+serially: the engine runs a team of threads over one kernel (``_engine``),
+so there is one compiled variant of each, not a serial and a parallel one.
 """
 
-import os
-import types
+from numba.core import config as _numba_config
 
-# GNU OpenMP (Numba's usual threading layer on Linux) keeps idle threads
-# busy-waiting after a parallel region; on a machine with anything else
-# running, the spinning threads steal the cores the working ones need (an
-# epoch that opened a region per mini-batch measured 20-100x slower).  The
-# training kernel now opens one region per call and waits between batches
-# itself, yielding the core; OpenMP's own threads are told to sleep.  Must be
-# set before the OpenMP runtime starts; a value the user set is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from numba.core import config as _numba_config  # noqa: E402
-
-from . import _cache  # noqa: E402
+from . import _cache
 
 _cache.register()
 
@@ -56,14 +46,14 @@ BLOCK_ROWS = 256
 # (a 512-row batch of a 256-1024-1024-10 network in one block: ~5% faster).
 LANE_WORKSPACE_BUDGET = 1 << 22
 
-# Below this many multiply-adds per mini-batch the serial training kernel is
-# used.  Measured on 2 cores, 20 -> 100 -> 1 at batch 200
-# (420k per batch): 12 ms per 40k-row epoch serial, 9 ms with two threads
-# sharing the lanes in one region, 34 ms with a region per batch.
+# Below this many multiply-adds per mini-batch the training kernel runs on
+# one thread.  Measured on 2 cores, 20 -> 100 -> 1 at batch 200
+# (420k per batch): 12 ms per 40k-row epoch on one thread, 9 ms with two
+# threads sharing the lanes of every batch.
 PARALLEL_MIN_FLOPS = 100_000
 
-# Prediction and the full-batch gradient open a parallel region per call,
-# which pays to wake sleeping threads: they run serial below this.
+# Prediction and the full-batch gradient wake the team's helper threads once
+# per call, which pays only above this many multiply-adds per call.
 PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 
 # One compiled call trains on at most this many samples before Python regains
@@ -106,24 +96,3 @@ def jit_exact(func):
 def jit_entry(func):
     """``jit`` for a kernel called from Python (an entry point)."""
     return _dispatcher(func, True, **JIT_OPTIONS)
-
-
-def jit_parallel(func):
-    """``jit_entry`` with ``parallel=True`` (its ``prange`` loops use threads)."""
-    return _dispatcher(func, True, parallel=True, **JIT_OPTIONS)
-
-
-def jit_variants(func):
-    """Return ``(serial, parallel)`` entry points compiled from ``func``.
-
-    The parallel copy gets its own qualified name so that Numba's on-disk
-    cache keeps the two versions apart.
-    """
-    clone = types.FunctionType(
-        func.__code__, func.__globals__, func.__name__ + "_parallel",
-        func.__defaults__, func.__closure__,
-    )
-    clone.__qualname__ = func.__qualname__ + "_parallel"
-    clone.__module__ = func.__module__
-    clone.__doc__ = func.__doc__
-    return jit_entry(func), jit_parallel(clone)

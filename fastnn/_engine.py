@@ -12,6 +12,7 @@ import itertools
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -30,6 +31,7 @@ from ._config import (
     PARALLEL_MIN_FLOPS_PER_REGION,
     SAMPLES_PER_CALL,
 )
+from ._optimizers import GRADIENT, N_HYPER
 from ._shuffle import shuffle as shuffle_in_place
 
 # ---------------------------------------------------------------------------
@@ -183,13 +185,9 @@ class Data:
 # Threads
 # ---------------------------------------------------------------------------
 
-# Numba's "workqueue" layer must not be entered from two threads at once; when
-# it is the layer in use, parallel kernels are serialised by this lock.
-_WORKQUEUE_LOCK = threading.Lock()
-
-
 def resolve_n_jobs(n_jobs):
-    """Number of threads for ``n_jobs`` (None or -1: all of Numba's threads)."""
+    """Number of threads for ``n_jobs`` (None or -1: ``NUMBA_NUM_THREADS``, by default
+    every core)."""
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
         return available
@@ -264,78 +262,109 @@ _BLAS_THREADS = _BlasThreads()
 
 
 @contextlib.contextmanager
-def compute_threads(n_threads, blas_threads=1):
-    """Run Numba kernels on ``n_threads`` threads and BLAS on ``blas_threads``.
+def compute_threads(blas_threads=1):
+    """Run BLAS on ``blas_threads`` threads (process-wide) for the duration.
 
-    Parallel kernels call BLAS on small blocks from every Numba thread, where
+    The kernels of a team call BLAS on small blocks from every thread, where
     BLAS's own threads would only add synchronisation and oversubscribe the
     cores; a single-lane kernel on a large network gives BLAS the threads.
-    Numba's thread count is thread-local and restored afterwards.
     """
-    previous = numba.get_num_threads()
-    lock = contextlib.nullcontext()
-    if n_threads > 1:
-        numba.set_num_threads(n_threads)
-        if _threading_layer() == "workqueue":
-            lock = _WORKQUEUE_LOCK
-    try:
-        with _BLAS_THREADS.limit(blas_threads), lock:
-            yield
-    finally:
-        numba.set_num_threads(previous)
+    with _BLAS_THREADS.limit(blas_threads):
+        yield
 
 
-def _threading_layer():
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet
-        return None
+class _Team:
+    """Runs a team kernel on several threads: the calling thread is member 0,
+    helper threads of one process-wide pool are the others.
+
+    The members of a call share its arrays, so every member must finish
+    before the call returns, also when Ctrl-C arrives meanwhile (it is
+    raised once they have).  A member that waits for a free pool thread only
+    starts late: team kernels never wait on a particular member.  The pool
+    is created on first use with a thread per core but one, and anew in a
+    forked child, where the parent's threads do not exist.
+    """
+
+    def __init__(self):
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def _helpers(self):
+        with self._lock:
+            if self._pool is None:
+                n = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+                self._pool = ThreadPoolExecutor(n, thread_name_prefix="fastnn")
+            return self._pool
+
+    def forget(self):
+        """Drop the pool without waiting for it (in a forked child)."""
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def run(self, kernel, n_members, *args):
+        """``kernel(member, *args)`` for every member; returns member 0's result."""
+        helpers = []
+        if n_members > 1:
+            pool = self._helpers()
+            helpers = [pool.submit(kernel, member, *args) for member in range(1, n_members)]
+        try:
+            return kernel(0, *args)
+        finally:
+            interrupted = False
+            for future in helpers:
+                while True:
+                    try:
+                        future.result()
+                        break
+                    except KeyboardInterrupt:
+                        interrupted = True
+            if interrupted:
+                raise KeyboardInterrupt
 
 
-# GNU OpenMP cannot run in a process forked after it started (Numba then
-# terminates the child), and fork is multiprocessing's default on Linux.  A
-# child forked from a process that ran parallel kernels on it uses the serial
-# kernels: the same results (the split into lanes does not depend on the
-# threads), on one core.
-_SERIAL_ONLY = False
-
-
-def _after_fork_in_child():
-    global _SERIAL_ONLY
-    if _threading_layer() == "omp":
-        _SERIAL_ONLY = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_TEAM = _Team()
+os.register_at_fork(after_in_child=_TEAM.forget)
 
 
 class Kernels:
-    """Serial or parallel kernel set, chosen by the work per call and the lanes.
+    """How to run the kernels for a given amount of work: a team of threads,
+    one thread, or one thread with multi-threaded BLAS.
 
     Below ``min_flops`` multiply-adds (per mini-batch for training, per call
-    otherwise) everything is serial.  Above it, several lanes run on Numba's
-    threads with single-threaded BLAS, and a single lane (large networks)
-    runs serially on multi-threaded BLAS.
+    otherwise) one thread runs everything.  Above it, a team of up to
+    ``n_threads`` threads (no more than the lanes) shares the lanes with
+    single-threaded BLAS, and a single lane (large networks) runs on one
+    thread with multi-threaded BLAS.  The kernels are the same in every
+    case, and so are the results.
     """
 
     def __init__(self, n_threads, flops, n_lanes=MAX_LANES, min_flops=PARALLEL_MIN_FLOPS):
         self.small = flops < min_flops
-        worth_it = n_threads > 1 and not self.small and not _SERIAL_ONLY
+        worth_it = n_threads > 1 and not self.small
         self.parallel = worth_it and n_lanes > 1
-        self.n_threads = n_threads if self.parallel else 1
+        self.n_threads = min(n_threads, n_lanes) if self.parallel else 1
         self.blas_threads = n_threads if worth_it and n_lanes == 1 else 1
-        if self.parallel:
-            team = min(n_threads, n_lanes)
-            self.train_epoch = lambda *args: K.train_epoch_team(*args, team)
-            self.loss_gradient = K.loss_gradient_parallel
-            self.predict = K.predict_parallel
-        else:
-            self.train_epoch = K.train_epoch
-            self.loss_gradient = K.loss_gradient
-            self.predict = K.predict
 
     def threads(self):
-        return compute_threads(self.n_threads, self.blas_threads)
+        return compute_threads(self.blas_threads)
+
+    def train(self, data, order, batch_size, net, loss_code, alpha, opt_code, state, hyper, t,
+              grads, ws, cap):
+        """Mini-batches over ``order`` (see ``_kernels.train_member``): the loss sum
+        (for ``opt_code`` GRADIENT: the mean loss) and the steps taken."""
+        lane_loss = np.zeros(grads.shape[0])
+        ssq = np.zeros(K.max_param_blocks(net.n_params))
+        total = np.zeros(1)
+        steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), lane_loss, ssq, total,
+                          *data.arrays, data.Y, data.sw, order, batch_size, net.theta,
+                          net.layout, net.acts, loss_code, alpha, opt_code, state, hyper, t,
+                          grads, ws, cap)
+        return total[0], t + steps
+
+    def predict(self, data, rows, net, ws, cap, out):
+        """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
+        _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), *data.arrays, rows,
+                  net.theta_view, net.layout, net.acts, ws, cap, out)
 
 
 def max_lanes(net, n_rows):
@@ -395,7 +424,7 @@ def forward(net, data, n_jobs=None, binary_proba=False):
     rows = _readonly(np.arange(n, dtype=np.int64))
     # Setting thread limits costs microseconds: not for small calls.
     with contextlib.nullcontext() if kernels.small else kernels.threads():
-        kernels.predict(*data.arrays, rows, net.theta_view, net.layout, net.acts, ws, cap, out)
+        kernels.predict(data, rows, net, ws, cap, out)
     return _binary_proba(out) if binary_proba else out
 
 
@@ -455,9 +484,8 @@ class EpochRunner:
         step = max(self.batch_size, SAMPLES_PER_CALL // self.batch_size * self.batch_size)
         with self.kernels.threads():
             for start in range(0, len(order), step):
-                loss_sum, opt.t = self.kernels.train_epoch(
-                    *data.arrays, data.Y, data.sw, order[start:start + step],
-                    self.batch_size, net.theta, net.layout, net.acts, self.loss_code,
+                loss_sum, opt.t = self.kernels.train(
+                    data, order[start:start + step], self.batch_size, net, self.loss_code,
                     self.alpha, opt.code, opt.state, hyper, opt.t, self.grads, self.ws,
                     self.cap,
                 )
@@ -557,7 +585,9 @@ class LossGradient:
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
-        self.out = np.empty(net.n_params, dtype=net.theta.dtype)
+        # one batch over every row, whose update writes the gradient here
+        self.out = np.empty((1, net.n_params), dtype=net.theta.dtype)
+        self.hyper = _readonly(np.zeros(N_HYPER))
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
                                self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
 
@@ -566,11 +596,11 @@ class LossGradient:
         if theta is not None:
             net.theta[:] = theta
         with self.kernels.threads():
-            loss = self.kernels.loss_gradient(
-                *data.arrays, data.Y, data.sw, self.rows, net.theta, net.layout, net.acts,
-                self.loss_code, self.alpha, self.grads, self.ws, self.cap, self.out,
+            loss, _ = self.kernels.train(
+                data, self.rows, data.n, net, self.loss_code, self.alpha, GRADIENT, self.out,
+                self.hyper, 0, self.grads, self.ws, self.cap,
             )
-        return float(loss), self.out.astype(np.float64)
+        return float(loss), self.out[0].astype(np.float64)
 
 
 def fit_lbfgs(model, net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose,

@@ -6,10 +6,10 @@
   (used to fetch the rows of the next mini-batch while this one computes).
 * ``atomic_load(a, i)``, ``atomic_cas(a, i, expected, new)``,
   ``atomic_add(a, i, v)`` on an int64 array, sequentially consistent, and
-  ``yield_cpu()``: what the threads of one parallel region use to share out
+  ``yield_cpu()``: what the threads of a team use to share out
   the lanes of every mini-batch and wait for its update (``_kernels``).
 * ``borrowed(a)``: ``a`` without its reference count, so that views of it
-  cost no atomic operations (``_kernels``' serial entry points).
+  cost no atomic operations (``_kernels``' entry points).
 """
 
 import sys
@@ -82,10 +82,9 @@ def borrowed(typingctx, a):
 
     Every view Numba makes of an array (a slice, a row, a reshape) increments
     and later decrements the reference count of the array's memory, with
-    atomic instructions; a mini-batch kernel makes hundreds of views, and in
-    a serial kernel (tiny-batch) those counts took ~11% of the time.  Views
-    of a borrowed array carry no memory record, so Numba skips the counts,
-    as it does for the arrays inside a parallel region.  Only for arrays the
+    atomic instructions; a mini-batch kernel makes hundreds of views, and on
+    tiny batches those counts took ~11% of the time.  Views of a borrowed
+    array carry no memory record, so Numba skips the counts.  Only for arrays the
     caller keeps alive for as long as the borrowed one and its views exist:
     never return one, or store one where it outlives the call.
     """

@@ -1,4 +1,11 @@
-"""Fused forward/backward kernels over mini-batches, and the per-epoch driver.
+"""Fused forward/backward kernels over mini-batches, and the team kernels driving them.
+
+The entry points are ``train_member`` (mini-batch training, and the
+full-batch loss and gradient of L-BFGS), ``predict_member``, ``predict_few``
+and ``all_finite``.  The first two are run by a team of threads, each
+calling the same compiled function with its own member number
+(``_engine._Team``); they share out the work through atomic counters, so a
+team of one is the serial kernel and only one version of each is compiled.
 
 Data layout (shared with ``Network`` in ``_engine.py``):
 
@@ -18,22 +25,14 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 """
 
 import numpy as np
-from numba import from_dtype, prange, types
+from numba import from_dtype, types
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import (
-    MAX_LANES,
-    MIN_LANE_ROWS,
-    jit,
-    jit_entry,
-    jit_exact,
-    jit_parallel,
-    jit_variants,
-)
+from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact
 from ._elementary import ordered_sum
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
 from ._losses import loss_and_delta
-from ._optimizers import LR_T, step, step_size, write_gradient
+from ._optimizers import GRADIENT, LR_T, step, step_size
 
 # At most this many parameters are reduced and updated per task of the update
 # loop; a network has at least _MIN_PARAM_BLOCKS blocks, so that two threads
@@ -291,16 +290,6 @@ def _weight_sum(sw, rows):
     return s
 
 
-@jit
-def _zeros(n):
-    """``np.zeros(n)`` (float64) for parallel kernels.
-
-    Written there, ``np.zeros`` becomes a parallel loop of its own: every
-    call would open (and wake the threads for) one more parallel region.
-    """
-    return np.zeros(n)
-
-
 @jit_exact
 def _sum_lanes(grads, n_lanes, j0, j1):
     """``grads[0, j] += grads[k, j]`` for ``k = 1 .. n_lanes - 1`` in that order, over ``[j0, j1)``.
@@ -316,21 +305,6 @@ def _sum_lanes(grads, n_lanes, j0, j1):
         gk = grads[k, j0:j1]
         for j in range(g.shape[0]):
             g[j] += gk[j]
-
-
-@jit_exact
-def _reduce_lanes(grads, n_lanes, theta, n_coef, alpha, scale, j0, j1):
-    """``grads[0, j] = scale * (sum of lanes + alpha * theta_j)`` over ``[j0, j1)``.
-
-    The L2 term applies to weights only (``j < n_coef``).  Lanes are summed in
-    a fixed order, as ``_update_block`` sums them, and the rest is the
-    optimizer's own gradient formula (``write_gradient``).  Returns the sum of
-    squared weights in the range.
-    """
-    last = n_lanes - 1
-    _sum_lanes(grads, last, j0, j1)
-    write_gradient(grads[0], grads[last], last > 0, theta, alpha, scale, n_coef, j0, j1)
-    return _sum_of_squares(theta[j0:min(j1, n_coef)])
 
 
 @jit_exact
@@ -366,51 +340,6 @@ def _sum_of_squares(w):
     return s
 
 
-def _train_epoch(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
-                 acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap):
-    """Run consecutive mini-batches over ``order``; return (loss sum, steps done).
-
-    The serial kernel.  For each batch: the lanes compute partial gradients
-    one after another, then a pass over parameter blocks sums the lanes, adds
-    the L2 term, divides by the weight sum and applies the optimizer update.
-    ``t`` is the number of steps taken before this call (Adam's bias
-    correction needs it).  ``train_epoch_team`` is the parallel version.
-    """
-    # the caller's arrays: views of them skip reference counting (``borrowed``)
-    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
-                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
-    order, theta, state, grads, ws = (borrowed(order), borrowed(theta), borrowed(state),
-                                      borrowed(grads), borrowed(ws))
-    sizes = layer_sizes(layout)
-    n_params = theta.shape[0]
-    n_coef = layout[0, 3]
-    n_blocks = _n_param_blocks(n_params)
-    typed_hyper = _typed_copy(hyper, theta.dtype)
-    typed_alpha = theta.dtype.type(alpha)
-    lane_loss = np.zeros(grads.shape[0])
-    ssq = np.zeros(n_blocks)
-    total = np.zeros(1)
-    n_total = order.shape[0]
-    for b0 in range(0, n_total, batch_size):
-        rows = order[b0:min(n_total, b0 + batch_size)]
-        n = rows.shape[0]
-        _prefetch_rows(Xd, Y, order[b0 + n:min(n_total, b0 + n + batch_size)])
-        per, n_lanes = lane_split(n, grads.shape[0])
-        for k in range(n_lanes):
-            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per), theta,
-                                 layout, acts, loss_code, grads[k], ws[k], sizes, cap)
-        wsum = _weight_sum(sw, rows)
-        scale = theta.dtype.type(1.0 / wsum)
-        t += 1
-        typed_hyper[LR_T] = step_size(opt_code, hyper, t)
-        for blk in range(n_blocks):
-            _update_block(blk, grads, n_lanes, theta, n_coef, typed_alpha, scale, opt_code,
-                          state, typed_hyper, ssq)
-        # accumulated as in train_epoch_team, so that the sums round alike
-        total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
-    return total[0], t
-
-
 @jit_exact
 def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
     """A batch's mean loss (L2 term included) times ``n`` (its rows, or 1)."""
@@ -435,7 +364,7 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
          j0, j1)
 
 
-# Counters shared by the threads of ``train_epoch_team``, a cache line apart:
+# Counters shared by the threads of a team (``new_sync``), a cache line apart:
 # lanes finished, parameter blocks claimed and finished, batches updated, and
 # for every lane the number of batches it has been claimed for.  They only
 # grow during a call, so no counter is ever reset.
@@ -445,12 +374,6 @@ _N_COUNTERS = _LANE_CLAIMS + MAX_LANES * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
-
-
-@jit
-def _counters():
-    """The zeroed counters of ``train_epoch_team`` (see ``_zeros``)."""
-    return np.zeros(_N_COUNTERS, dtype=np.int64)
 
 
 @jit
@@ -490,135 +413,121 @@ def _claim(sync, counter, end):
             return claimed
 
 
-def _train_epoch_team(Xd, Xdata, Xind, Xptr, Y, sw, order, batch_size, theta, layout,
-                      acts, loss_code, alpha, opt_code, state, hyper, t, grads, ws, cap,
-                      n_team):
-    """``_train_epoch`` in one parallel region for the whole call.
+@jit_entry
+def train_member(member, sync, lane_loss, ssq, total, Xd, Xdata, Xind, Xptr, Y, sw, order,
+                 batch_size, theta, layout, acts, loss_code, alpha, opt_code, state, hyper, t,
+                 grads, ws, cap):
+    """Member ``member`` of a team of threads training on ``order``.
 
-    Opening a parallel region per mini-batch costs more than a small batch
-    takes (sleeping threads must be woken).  Here ``n_team`` threads stay in
-    one region and, for every batch, claim with atomic operations first its
-    lanes, then (once all lanes are done) the parameter blocks of its update;
-    the thread that finishes the last block records the batch's loss and
-    releases the team into the next batch.  A thread takes the lane of its
-    own number when it can, and after each lane starts fetching the rows that
-    lane has in the next batch into its cache (tab-small: ~2.5% faster than
-    any thread taking any lane and one thread fetching the whole next batch).
-    Waiting threads spin briefly, then yield their core.  Any thread may take
-    any task and lanes are summed in lane order, so the result is the same as
-    ``_train_epoch``'s; nothing waits on a particular thread, so a team that
-    runs on fewer threads (even one) is only slower.  The kernels raise no
-    exceptions; the one exception is an IndexError under
-    ``NUMBA_BOUNDSCHECK=1``, and a thread stopped by it would leave the others
-    waiting, so there an out-of-bounds access in this kernel shows as a hang
-    rather than an error.
+    Runs consecutive mini-batches of ``batch_size`` rows over ``order``.  For
+    every batch the team's threads claim, with atomic operations on
+    ``sync`` (``new_sync``), first its lanes (each lane's rows forward and
+    backward into its own gradient buffer), then, once all lanes are done,
+    the parameter blocks of its update (the lanes summed in lane order, the
+    L2 term added, the sample-weight sum divided out and the optimizer step
+    taken, element by element); the thread that finishes the last block
+    adds the batch's loss to ``total[0]`` and releases the team into the
+    next batch.  ``t`` is the number of steps taken before (Adam's bias
+    correction needs it).  With ``opt_code`` GRADIENT the update writes the
+    gradient to ``state[0]`` instead, and the loss added is the batch's mean:
+    one batch over all rows is the full-batch loss and gradient of L-BFGS.
+
+    Every thread of the team runs this function with its own ``member``
+    number and the same arrays; ``lane_loss`` has a slot per lane, ``ssq``
+    per parameter block, ``ws`` a workspace per member.  A thread takes the
+    lane of its own number when it can, and after each lane starts fetching
+    the rows that lane has in the next batch into its cache.  Waiting
+    threads spin briefly, then yield their core.  Any thread may take any
+    task and lanes are summed in lane order, so the result does not depend
+    on the number of threads; nothing waits on a particular thread, so a
+    member that starts late, or never, only slows the others (a team of one
+    is the serial kernel).  The kernels raise no exceptions; the one
+    exception is an IndexError under ``NUMBA_BOUNDSCHECK=1``, and a thread
+    stopped by it would leave the others waiting, so there an out-of-bounds
+    access shows as a hang rather than an error.  Returns the number of
+    batches.
     """
+    # the caller's arrays: views of them skip reference counting (``borrowed``)
+    sync, lane_loss = borrowed(sync), borrowed(lane_loss)
+    ssq, total = borrowed(ssq), borrowed(total)
+    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
+                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
+    order, theta, state, grads = borrowed(order), borrowed(theta), borrowed(state), borrowed(grads)
+    work = borrowed(ws)[member]
     sizes = layer_sizes(layout)
     n_params = theta.shape[0]
     n_coef = layout[0, 3]
     n_blocks = _n_param_blocks(n_params)
     typed_alpha = theta.dtype.type(alpha)
-    lane_loss = _zeros(grads.shape[0])
-    ssq = _zeros(n_blocks)
-    total = _zeros(1)
-    sync = _counters()
+    typed_hyper = _typed_copy(hyper, theta.dtype)
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
-    for member in prange(min(n_team, ws.shape[0])):
-        work = ws[member]
-        typed_hyper = _typed_copy(hyper, theta.dtype)
-        lane_base = 0
-        for batch in range(n_batches):
-            b0 = batch * batch_size
-            rows = order[b0:min(n_total, b0 + batch_size)]
-            n = rows.shape[0]
-            per, n_lanes = lane_split(n, grads.shape[0])
-            lanes_end = lane_base + n_lanes
-            next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
-            next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
-            while True:
-                k = _claim_lane(sync, batch, n_lanes, member)
-                if k < 0:
-                    break
-                lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per),
-                                     theta, layout, acts, loss_code, grads[k], work, sizes, cap)
-                atomic_add(sync, _LANES_DONE, 1)
-                if k < next_lanes:
-                    _prefetch_rows(Xd, Y, _lane_rows(next_rows, k, next_per))
-            _wait_until(sync, _LANES_DONE, lanes_end)
-            wsum = _weight_sum(sw, rows)
-            scale = theta.dtype.type(1.0 / wsum)
-            typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
-            blocks_end = (batch + 1) * n_blocks
-            while True:
-                blk = _claim(sync, _BLOCKS_CLAIMED, blocks_end)
-                if blk < 0:
-                    break
-                _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
-                              typed_alpha, scale, opt_code, state, typed_hyper, ssq)
-                if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
-                    # the batch's last block: record the loss, release the team
-                    total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n)
-                    atomic_add(sync, _UPDATED, 1)
-            _wait_until(sync, _UPDATED, batch + 1)
-            lane_base = lanes_end
-    return total[0], t + n_batches
+    lane_base = 0
+    for batch in range(n_batches):
+        b0 = batch * batch_size
+        rows = order[b0:min(n_total, b0 + batch_size)]
+        n = rows.shape[0]
+        per, n_lanes = lane_split(n, grads.shape[0])
+        lanes_end = lane_base + n_lanes
+        next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
+        next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
+        while True:
+            k = _claim_lane(sync, batch, n_lanes, member)
+            if k < 0:
+                break
+            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per),
+                                 theta, layout, acts, loss_code, grads[k], work, sizes, cap)
+            atomic_add(sync, _LANES_DONE, 1)
+            if k < next_lanes:
+                _prefetch_rows(Xd, Y, _lane_rows(next_rows, k, next_per))
+        _wait_until(sync, _LANES_DONE, lanes_end)
+        wsum = _weight_sum(sw, rows)
+        scale = theta.dtype.type(1.0 / wsum)
+        typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
+        blocks_end = (batch + 1) * n_blocks
+        while True:
+            blk = _claim(sync, _BLOCKS_CLAIMED, blocks_end)
+            if blk < 0:
+                break
+            _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
+                          typed_alpha, scale, opt_code, state, typed_hyper, ssq)
+            if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
+                # the batch's last block: record the loss, release the team
+                rows_counted = 1 if opt_code == GRADIENT else n
+                total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum,
+                                        rows_counted)
+                atomic_add(sync, _UPDATED, 1)
+        _wait_until(sync, _UPDATED, batch + 1)
+        lane_base = lanes_end
+    return n_batches
 
 
-def _loss_gradient(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
-                   alpha, grads, ws, cap, out):
-    """Full-batch loss and gradient (into ``out``) over ``rows``, as for L-BFGS."""
-    # the caller's arrays: views of them skip reference counting (``borrowed``)
-    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
-                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
-    rows, theta, grads, ws = borrowed(rows), borrowed(theta), borrowed(grads), borrowed(ws)
-    sizes = layer_sizes(layout)
-    n = rows.shape[0]
-    per, n_lanes = lane_split(n, grads.shape[0])
-    lane_loss = _zeros(n_lanes)
-    for k in prange(n_lanes):
-        lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per), theta,
-                             layout, acts, loss_code, grads[k], ws[k], sizes, cap)
-    wsum = _weight_sum(sw, rows)
-    n_params = theta.shape[0]
-    n_blocks = _n_param_blocks(n_params)
-    ssq = _zeros(n_blocks)
-    for blk in prange(n_blocks):
-        j0, j1 = _block_bounds(blk, n_params)
-        ssq[blk] = _reduce_lanes(grads, n_lanes, theta, layout[0, 3], theta.dtype.type(alpha),
-                                 theta.dtype.type(1.0 / wsum), j0, j1)
-        _copy(grads[0, j0:j1], out[j0:j1])
-    return _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, 1)
+@jit_entry
+def predict_member(member, sync, Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap,
+                   out):
+    """Member ``member`` of a team computing the network's output for ``rows``.
 
-
-def _predict(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap, out):
-    """Network output (output activation applied) for ``rows`` into ``out``.
-
-    The threads take blocks of ``cap`` rows from an atomic counter: the
-    thread that opens the parallel region starts at once while the others
-    wake up (on a virtual machine that takes a good part of a small call),
-    instead of waiting for a fixed share to be done by each.
+    Output activation applied, into ``out``.  Each thread of the team runs
+    this function with its own ``member`` number (its workspace ``ws[member]``)
+    and takes blocks of ``cap`` rows from an atomic counter in ``sync``
+    (``new_sync``): the calling thread starts at once while the others wake.
     """
     # the caller's arrays: views of them skip reference counting (``borrowed``)
     Xd, Xdata, Xind, Xptr = borrowed(Xd), borrowed(Xdata), borrowed(Xind), borrowed(Xptr)
-    rows, theta, ws, out = borrowed(rows), borrowed(theta), borrowed(ws), borrowed(out)
+    sync, rows, theta, out = borrowed(sync), borrowed(rows), borrowed(theta), borrowed(out)
+    work = borrowed(ws)[member]
     sizes = layer_sizes(layout)
     n = rows.shape[0]
-    n_lanes = ws.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = layout.shape[0]
-    sync = _counters()
-    for k in prange(n_lanes):
-        while True:
-            blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)
-            if blk < 0:
-                break
-            r0 = blk * cap
-            r1 = min(n, r0 + cap)
-            _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, ws[k],
-                     sizes, cap, True)
-            _copy(_block(ws[k], sizes, cap, L, r1 - r0, False).reshape(-1),
-                  out[r0:r1].reshape(-1))
+    while True:
+        blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)
+        if blk < 0:
+            break
+        r0 = blk * cap
+        r1 = min(n, r0 + cap)
+        _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, work, sizes, cap, True)
+        _copy(_block(work, sizes, cap, L, r1 - r0, False).reshape(-1), out[r0:r1].reshape(-1))
 
 
 @jit_entry
@@ -668,10 +577,14 @@ def predict_few(X, theta, layout, acts, out):
     return True
 
 
-train_epoch = jit_entry(_train_epoch)
-train_epoch_team = jit_parallel(_train_epoch_team)
-loss_gradient, loss_gradient_parallel = jit_variants(_loss_gradient)
-predict, predict_parallel = jit_variants(_predict)
+def new_sync():
+    """Zeroed counters for the threads of one ``train_member`` or ``predict_member`` call."""
+    return np.zeros(_N_COUNTERS, dtype=np.int64)
+
+
+def max_param_blocks(n_params):
+    """At least the number of parameter blocks of an update (``train_member``'s ``ssq``)."""
+    return max(_MIN_PARAM_BLOCKS, -(-n_params // _PARAM_BLOCK))
 
 
 def entry_signatures(dtype):
@@ -692,20 +605,14 @@ def entry_signatures(dtype):
         return types.Array(dt, ndim, "C")
 
     data = (ro(f, 2), ro(f, 1), ro(i, 1), ro(i, 1))  # Xd, Xdata, Xind, Xptr
-    targets = (ro(f, 2), ro(f, 1))  # Y, sw
     net = (ro(i, 2), ro(i, 1))  # layout, acts
-    train = (*data, *targets, ro(i, 1), i, rw(f, 1), *net, i, x, i, rw(f, 2), ro(x, 1), i,
-             rw(f, 2), rw(f, 2), i)
-    gradient = (*data, *targets, ro(i, 1), rw(f, 1), *net, i, x, rw(f, 2), rw(f, 2), i,
-                rw(f, 1))
-    prediction = (*data, ro(i, 1), ro(f, 1), *net, rw(f, 2), i, rw(f, 2))
+    team = (i, rw(i, 1))  # member, sync
+    train = (*team, rw(x, 1), rw(x, 1), rw(x, 1), *data, ro(f, 2), ro(f, 1), ro(i, 1), i,
+             rw(f, 1), *net, i, x, i, rw(f, 2), ro(x, 1), i, rw(f, 2), rw(f, 2), i)
+    prediction = (*team, *data, ro(i, 1), ro(f, 1), *net, rw(f, 2), i, rw(f, 2))
     return [
-        (train_epoch, train),
-        (train_epoch_team, (*train, i)),
-        (loss_gradient, gradient),
-        (loss_gradient_parallel, gradient),
-        (predict, prediction),
-        (predict_parallel, prediction),
+        (train_member, train),
+        (predict_member, prediction),
         (predict_few, (ro(f, 2), ro(f, 1), *net, rw(f, 2))),
         (all_finite, (ro(f, 1),)),
     ]

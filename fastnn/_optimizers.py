@@ -3,7 +3,8 @@
 ``step`` applies one update to ``theta[j0:j1]``, forming the gradient from
 the lanes' partial gradients, the L2 term and the normalisation as it goes;
 the training kernel calls it block by block, so parameters are touched once
-per mini-batch while in cache.
+per mini-batch while in cache.  The ``GRADIENT`` code writes that gradient
+out instead of stepping (the full-batch gradient L-BFGS asks for).
 The Python objects mirror scikit-learn's optimizers: they own the state
 arrays, the step count and the learning-rate schedule (``iteration_ends``,
 ``trigger_stopping``).  Adding an optimizer means a code, a branch in
@@ -16,6 +17,7 @@ from ._config import jit, jit_exact
 
 SGD = 0
 ADAM = 1
+GRADIENT = 2  # no update: ``state[0]`` receives the gradient
 
 # Positions in the ``hyper`` vector handed to the kernels.  Python fills it in
 # float64; the training kernel keeps a copy in the parameters' dtype and
@@ -100,6 +102,10 @@ def _step_range(code, theta, ga, gb, two, alpha, scale, state, hyper, j0, j1):
             m[j] = mj
             s[j] = sj
             w[j] -= lr * mj / (np.sqrt(sj) + eps)
+    elif code == GRADIENT:
+        out = state[0, j0:j1]
+        for j in range(w.shape[0]):
+            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale)
 
 
 @jit_exact
@@ -108,28 +114,6 @@ def _gradient(a, b, w, j, two, l2, alpha, scale):
     if l2:
         g += alpha * w[j]
     return g * scale
-
-
-@jit_exact
-def write_gradient(ga, gb, two, theta, alpha, scale, n_coef, j0, j1):
-    """``ga[j0:j1]`` = the gradient ``step`` forms from the same arguments.
-
-    For callers that need the gradient itself (the full-batch gradient of
-    L-BFGS): element for element it rounds as the update's.
-    """
-    k = min(max(n_coef, j0), j1)
-    _write_range(ga, gb, two, theta, alpha, scale, j0, k)
-    _write_range(ga, gb, two, theta, theta.dtype.type(0), scale, k, j1)
-
-
-@jit_exact
-def _write_range(ga, gb, two, theta, alpha, scale, j0, j1):
-    l2 = alpha != 0
-    w = theta[j0:j1]
-    a = ga[j0:j1]
-    b = gb[j0:j1]
-    for j in range(w.shape[0]):
-        a[j] = _gradient(a, b, w, j, two, l2, alpha, scale)
 
 
 class Optimizer:

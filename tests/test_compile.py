@@ -115,7 +115,7 @@ def test_variants_cover_both_dtypes_and_every_entry_point():
     labels = [label for label, _, _ in _compile.kernel_variants()]
     assert len(labels) == len(set(labels))
     for dtype in _compile.DTYPES:
-        assert any(label.startswith("train_epoch_team") and dtype in label for label in labels)
+        assert any(label.startswith("train_member") and dtype in label for label in labels)
         assert any(label.startswith("predict_few") and dtype in label for label in labels)
     assert any(label.startswith("shuffle") for label in labels)
 

@@ -1,4 +1,4 @@
-"""Threads, processes and Numba's threading layers.
+"""Threads and processes.
 
 A fitted model is read-only at prediction time, so any number of Python
 threads may predict with it at once; separate models may be fitted from
@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
-from subproc import child_env, last_json, run_script, write_script
+from subproc import last_json, run_script, write_script
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from fastnn import MLPClassifier, _engine
@@ -48,14 +48,11 @@ def parallel_problem():
     return X, y, clf
 
 
-@needs_two_threads
-def test_threading_layer_after_a_parallel_fit(parallel_problem):
-    # numba.threading_layer() raises until a parallel kernel has run
-    layer = numba.threading_layer()
-    assert layer in ("tbb", "omp", "workqueue")
-    requested = numba.config.THREADING_LAYER
-    if requested in ("tbb", "omp", "workqueue"):
-        assert layer == requested
+def test_a_parallel_fit_starts_no_numba_threading_layer(parallel_problem):
+    """fastnn's teams run on Python threads, not in Numba's parallel regions:
+    no OpenMP runtime is started, so a process may fork after a parallel fit."""
+    with pytest.raises(ValueError):  # "Threading layer is not initialized."
+        numba.threading_layer()
 
 
 # ---------------------------------------------------------------------------
@@ -160,7 +157,7 @@ def test_blas_limit_holds_in_every_thread(parallel_problem):
     clf.predict(np.zeros((1, clf.n_features_in_), dtype=np.float32))  # main thread first
 
     def counts_inside_a_call():
-        with _engine.compute_threads(1, 1):
+        with _engine.compute_threads(1):
             return [n for *_, n in _blas_threads()]
 
     with ThreadPoolExecutor(1) as ex:
@@ -210,8 +207,6 @@ def predict(args):
 
 
 def main():
-    import numba
-
     from fastnn import MLPClassifier
 
     method, rows = sys.argv[1], int(sys.argv[2])
@@ -223,7 +218,7 @@ def main():
         # batches of 512 rows on 256 hidden units: parallel kernels
         clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=2, batch_size=512,
                             random_state=0).fit(X, y)
-    out = {"layer": numba.threading_layer()}
+    out = {}
     chunks = [X[i * rows:(i + 1) * rows] for i in range(4)]
     expected = [clf.predict_proba(c) for c in chunks]
     try:
@@ -245,106 +240,22 @@ SERIAL_ROWS, PARALLEL_ROWS = 8, 700
 
 @needs_two_threads
 @pytest.mark.parametrize(
-    "method, rows, layer",
-    [("fork", SERIAL_ROWS, None), ("fork", PARALLEL_ROWS, None),
-     ("spawn", PARALLEL_ROWS, None), ("forkserver", PARALLEL_ROWS, None),
-     ("fork", PARALLEL_ROWS, "workqueue")],
-    ids=["fork-serial-child", "fork-parallel-child", "spawn", "forkserver",
-         "fork-workqueue"],
+    "method, rows",
+    [("fork", SERIAL_ROWS), ("fork", PARALLEL_ROWS), ("spawn", PARALLEL_ROWS),
+     ("forkserver", PARALLEL_ROWS)],
+    ids=["fork-serial-child", "fork-parallel-child", "spawn", "forkserver"],
 )
-def test_child_processes_after_a_parallel_kernel_in_the_parent(
-    parallel_problem, tmp_path, method, rows, layer
-):
+def test_child_processes_after_a_parallel_kernel_in_the_parent(tmp_path, method, rows):
     """The parent has run parallel kernels, then starts workers that predict.
 
-    With GNU OpenMP (Numba's "omp" layer on Linux) a forked child must not
-    enter a parallel region: Numba would terminate it ("fork() called from a
-    process already using GNU OpenMP, this is unsafe"), so the engine gives
-    such a child the serial kernels.  A hang fails the test through the
-    timeout.
+    A forked child does not have the parent's helper threads: the engine
+    starts its own.  A hang fails the test through the timeout.
     """
     import multiprocessing as mp
 
     if method not in mp.get_all_start_methods():
         pytest.skip(f"start method {method!r} not available on this platform")
-    in_process_layer = numba.threading_layer()
-    child_layer = layer or in_process_layer
-    env = child_env(NUMBA_THREADING_LAYER=layer) if layer else child_env()
     script = write_script(tmp_path, START_METHOD_SCRIPT)
-    result = last_json(run_script(script, method, rows, env=env).stdout)
-    assert result["layer"] == child_layer
+    result = last_json(run_script(script, method, rows).stdout)
     assert result.get("error") is None, result["error"]
     assert result["equal"]
-
-
-LAYER_SCRIPT = """
-import json
-import sys
-import threading
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
-import numpy as np
-
-from fastnn import MLPClassifier, MLPRegressor
-
-warnings.simplefilter("ignore")
-rng = np.random.RandomState(0)
-X = rng.normal(size=(3000, 40)).astype(np.float32)
-y = rng.randint(0, 3, 3000)
-
-
-def fit(seed):
-    return MLPClassifier(hidden_layer_sizes=(256,), max_iter=3, batch_size=512,
-                         random_state=seed).fit(X, y)
-
-
-def weights(est):
-    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
-
-
-clf = fit(0)
-np.save(sys.argv[1], weights(clf))
-np.save(sys.argv[2], clf.predict_proba(X))
-reg = MLPRegressor(hidden_layer_sizes=(256,), solver="lbfgs", max_iter=5,
-                   random_state=0).fit(X, X[:, 0])
-serial = [weights(fit(seed)) for seed in range(1, 5)]
-barrier = threading.Barrier(4)
-
-
-def fit_together(seed):
-    barrier.wait(timeout=60)
-    return weights(fit(seed))
-
-
-with ThreadPoolExecutor(4) as ex:
-    threaded = list(ex.map(fit_together, range(1, 5)))
-print(json.dumps({
-    "layer": numba.threading_layer(),
-    "threads_match_serial": all(np.array_equal(a, b) for a, b in zip(serial, threaded)),
-    "regressor_finite": bool(np.isfinite(reg.predict(X)).all()),
-}))
-"""
-
-
-@needs_two_threads
-@pytest.mark.parametrize("layer", ["omp", "workqueue"])
-def test_threading_layers(parallel_problem, tmp_path, layer):
-    """Fit and predict under a chosen layer, with 4 threads fitting at once.
-
-    The workqueue layer is not reentrant: the engine serialises its parallel
-    kernels with a lock.  The model does not depend on the layer.
-    """
-    X, y, _ = parallel_problem
-    script = write_script(tmp_path, LAYER_SCRIPT)
-    w_path, p_path = tmp_path / "weights.npy", tmp_path / "proba.npy"
-    proc = run_script(script, w_path, p_path, env=child_env(NUMBA_THREADING_LAYER=layer))
-    result = last_json(proc.stdout)
-    assert result["layer"] == layer
-    assert result["threads_match_serial"]
-    assert result["regressor_finite"]
-    here = MLPClassifier(hidden_layer_sizes=(HIDDEN,), max_iter=3, batch_size=BATCH,
-                         random_state=0).fit(X, y)
-    np.testing.assert_array_equal(np.load(w_path), _weights(here))
-    np.testing.assert_array_equal(np.load(p_path), here.predict_proba(X))

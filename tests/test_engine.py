@@ -139,7 +139,7 @@ def test_blas_thread_counts_restored_after_concurrent_calls():
         return [lib.num_threads for lib in blas]
 
     def inside(_=None):
-        with compute_threads(1, blas_threads=1):
+        with compute_threads(blas_threads=1):
             return set(blas_counts())
 
     before = blas_counts()

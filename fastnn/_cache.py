@@ -24,12 +24,13 @@ first in Numba's list) replaces it for the package's functions.
 
 Processes sharing the cache (a grid search's workers on a cold cache, the
 workers of ``fastnn.compile_kernels``) compile through ``LockingDispatcher``:
-a process holds an advisory lock on a function's lock file from the moment
-it looks that function up in the cache until it has written what it
-compiled.  A second process wanting the same function waits, then loads it
-from the cache instead of compiling it again, and no two processes rewrite
-one index at a time (which could leave an index naming another process's
-code).  The lock is released by the operating system if a process dies.
+a process holds an advisory lock on a kernel variant (function and
+signature) from the moment it looks it up in the cache until it has written
+what it compiled.  A second process wanting the same variant waits, then
+loads it from the cache instead of compiling it again; and no two processes
+rewrite one function's index at a time (which could drop an entry, or leave
+an index naming another process's code).  Locks are released by the
+operating system if a process dies.
 """
 
 import contextlib
@@ -234,24 +235,46 @@ def file_lock(path):
 
 
 class LockingDispatcher(CPUDispatcher):
-    """A Numba CPU dispatcher whose cache lookups and compilations are
-    serialised across processes, per function (see the module docstring).
+    """A Numba CPU dispatcher whose compilations are coordinated across the
+    processes sharing the cache (see the module docstring).
 
-    Only a compilation in this process (a signature not yet in memory) takes
-    the lock; calls to compiled code never do.  Locks are taken inside
-    Numba's compiler lock, callers before callees: the call graph has no
-    cycles, so no two processes can wait on each other.
+    Two advisory locks per function: one per signature, held from the cache
+    lookup to the save of what was compiled, so that a second process
+    wanting the same variant waits and then loads it (while variants of
+    other signatures compile at the same time); and one on the function's
+    cache index, held only while it is read or rewritten, so that two
+    processes saving variants of one function never drop each other's
+    entries or write one data file.  Only a compilation in this process (a
+    signature not yet in memory) takes them; calls to compiled code never
+    do.  Signature locks are taken inside Numba's compiler lock, callers
+    before callees: the call graph has no cycles, so no two processes can
+    wait on each other; the index lock is taken last and held briefly.
     """
 
-    def _lock_path(self):
+    def _lock_path(self, suffix):
         func = self.py_func
-        name = f"{func.__module__}.{func.__qualname__}-{func.__code__.co_firstlineno}.lock"
-        return os.path.join(cache_dir(), name)
+        name = f"{func.__module__}.{func.__qualname__}-{func.__code__.co_firstlineno}"
+        return os.path.join(cache_dir(), f"{name}{suffix}.lock")
+
+    def enable_caching(self):
+        super().enable_caching()
+        cache, load, save = self._cache, self._cache.load_overload, self._cache.save_overload
+
+        def load_overload(*args, **kwargs):
+            with file_lock(self._lock_path("")):
+                return load(*args, **kwargs)
+
+        def save_overload(*args, **kwargs):
+            with file_lock(self._lock_path("")):
+                return save(*args, **kwargs)
+
+        cache.load_overload, cache.save_overload = load_overload, save_overload
 
     @global_compiler_lock
     def compile(self, sig):
         args, _ = numba.core.sigutils.normalize_signature(sig)
         if tuple(args) in self.overloads or not isinstance(self._cache, caching.FunctionCache):
             return super().compile(sig)
-        with file_lock(self._lock_path()):
+        digest = hashlib.sha256(repr(tuple(args)).encode()).hexdigest()[:16]
+        with file_lock(self._lock_path(f"-{digest}")):
             return super().compile(sig)

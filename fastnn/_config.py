@@ -87,6 +87,11 @@ def jit(func):
     return _dispatcher(func, False, **JIT_OPTIONS)
 
 
+def jit_inline(func):
+    """``jit``, inlined by Numba into each jitted caller (no library of its own)."""
+    return _dispatcher(func, False, inline="always", **JIT_OPTIONS)
+
+
 def jit_exact(func):
     """``jit`` without fast-math: its rounding is the same wherever it is
     inlined (no fused multiply-adds chosen per call site)."""

@@ -28,7 +28,7 @@ import numpy as np
 from numba import from_dtype, types
 
 from ._activations import IDENTITY, bias_activate, multiply_derivative
-from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact
+from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
 from ._losses import loss_and_delta
@@ -138,7 +138,7 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
         bias_activate(Z, b, acts[l] if l < n_layers - 1 or apply_output else IDENTITY)
 
 
-@jit
+@jit_inline
 def _backward(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
               g, ws, sizes, cap, first):
     """Backpropagate one block whose forward pass is in ``ws``.
@@ -215,7 +215,7 @@ def _back_through(D, W, D_prev):
                 dp[i] += dk * W[i, k]
 
 
-@jit
+@jit_inline
 def _lane(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
           g, ws, sizes, cap):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
@@ -347,7 +347,7 @@ def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
     return mean * n
 
 
-@jit
+@jit_inline
 def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
                   ssq):
     """Apply the optimizer to parameter block ``blk``, reducing the lanes on the way.

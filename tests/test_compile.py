@@ -139,3 +139,53 @@ def test_compile_command_reports_the_cache_directory(tmp_path):
     n_variants = len(_compile.kernel_variants())
     assert sum(line.startswith("[") for line in lines) == n_variants
     assert lines[-1].startswith("fastnn: 0 compiled")
+
+
+_AHEAD_CHILD = r"""
+import json, warnings
+
+import numpy as np
+
+import fastnn
+from fastnn import _compile
+
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.normal(size=(300, 8))
+fastnn.MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, X[:, 0])
+worker = _compile._ahead["float32"]
+print(json.dumps({"worker_exit": worker.wait(timeout=600)}))
+"""
+
+_CHECK_CHILD = r"""
+import json
+
+from fastnn import _compile
+
+missing = []
+for label, kernel, args in _compile.kernel_variants():
+    if "float64" not in label:
+        kernel.compile(args)
+        if kernel.stats.cache_misses[args]:
+            missing.append(label)
+print(json.dumps({"missing": missing}))
+"""
+
+
+def test_a_first_fit_on_a_cold_cache_compiles_ahead_in_the_background(tmp_path):
+    """The first fit's cache miss starts a worker that compiles the other
+    float32 kernels (prediction among them, which this fit never calls for
+    a single row): afterwards a fresh process finds every float32 variant
+    in the cache."""
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="1")
+    fit = write_script(tmp_path, _AHEAD_CHILD, "fit.py")
+    assert last_json(run_script(fit, env=env, timeout=900).stdout) == {"worker_exit": 0}
+    check = write_script(tmp_path, _CHECK_CHILD, "check.py")
+    assert last_json(run_script(check, env=env, timeout=900).stdout) == {"missing": []}
+
+
+def test_no_background_compile_when_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTNN_BACKGROUND_COMPILE", "0")
+    kernel, args = _compile.kernel_variants()[0][1:]
+    _compile.compile_ahead(kernel, args)
+    assert _compile._ahead == {}

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from callable import jit
+from jitted import jit
 
 from fastnn._elementary import exp, log1p, sigmoid, tanh
 

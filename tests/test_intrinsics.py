@@ -3,7 +3,7 @@
 import sys
 
 import numpy as np
-from callable import jit
+from jitted import jit
 
 from fastnn._intrinsics import borrowed
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from callable import step
+from jitted import step
 
 from fastnn._engine import Data, EpochRunner, LossGradient, Network
 from fastnn._losses import LOSSES

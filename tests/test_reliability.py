@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from callable import bias_activate, loss_and_delta
+from jitted import bias_activate, loss_and_delta
 from scipy.special import expit, log_softmax, logsumexp, softmax
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from subproc import last_json, run_script, write_script

@@ -26,6 +26,12 @@ from . import _cache
 #: The dtypes a model can be trained in.
 DTYPES = ("float32", "float64")
 
+#: Set to ``0`` to turn off compiling ahead in the background (``compile_ahead``).
+BACKGROUND_ENV = "FASTNN_BACKGROUND_COMPILE"
+
+# Set in worker processes: they never start workers of their own.
+_WORKER_ENV = "FASTNN_COMPILE_WORKER"
+
 
 def kernel_variants():
     """``(label, kernel, argument types)`` for every kernel variant fastnn calls.
@@ -59,6 +65,42 @@ def _compile_variant(index):
         kernel.compile(args)
         outcome = "compiled" if kernel.stats.cache_misses[args] else "found in the cache"
     return label, outcome, time.perf_counter() - start
+
+
+_ahead = {}  # dtype -> the worker compiling its variants ahead, in this process
+_compiling_all = False  # compile_kernels is running in this process
+
+
+def compile_ahead(kernel, args):
+    """Called when variant ``kernel(args)`` is missing from the cache and is
+    about to compile here: start a background process compiling the other
+    variants of its dtype (and the shuffle) into the cache.
+
+    A first fit on a cold cache then compiles its training kernel here while
+    another core compiles the prediction kernels it will call next; by the
+    time they are needed, they load from the cache (or this process waits
+    for the one being compiled, through the cache's locks).  Only once per
+    dtype and process, never in a worker or while ``compile_kernels`` runs,
+    and not on a single core or with ``FASTNN_BACKGROUND_COMPILE=0``.
+    """
+    if (_compiling_all or os.environ.get(_WORKER_ENV) or _default_jobs() < 2
+            or os.environ.get(BACKGROUND_ENV, "1").strip() == "0"):
+        return
+    variants = kernel_variants()
+    label = next((lb for lb, k, a in variants if k is kernel and a == tuple(args)), None)
+    dtype = next((d for d in DTYPES if label and f"[{d}]" in label), None)
+    if dtype is None or dtype in _ahead:
+        return
+    others = [str(i) for i, (lb, k, a) in enumerate(variants)
+              if (f"[{dtype}]" in lb or "[" not in lb) and lb != label]
+    _ahead[dtype] = subprocess.Popen(
+        [sys.executable, "-m", "fastnn._compile", "--worker", *others],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, _WORKER_ENV: "1"},
+    )
+
+
+_cache.on_cache_miss = compile_ahead
 
 
 def _default_jobs():
@@ -111,8 +153,13 @@ def compile_kernels(n_jobs=None, verbose=True):
             f" {outcome} ({seconds:.1f} s)", flush=True)
 
     if n_jobs == 1:
-        for index in range(len(variants)):
-            record(_compile_variant(index))
+        global _compiling_all
+        _compiling_all = True
+        try:
+            for index in range(len(variants)):
+                record(_compile_variant(index))
+        finally:
+            _compiling_all = False
     else:
         for result in _run_workers(len(variants), n_jobs):
             record(result)
@@ -136,6 +183,7 @@ def _run_workers(n_variants, n_jobs):
         proc = subprocess.Popen(
             [sys.executable, "-m", "fastnn._compile", "--worker", *indices],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, _WORKER_ENV: "1"},
         )
         thread = threading.Thread(target=_relay, args=(proc, results), daemon=True)
         thread.start()

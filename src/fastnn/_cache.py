@@ -234,6 +234,11 @@ def file_lock(path):
             _unlock(f)
 
 
+#: Called as ``on_cache_miss(dispatcher, signature)`` when a variant is not in
+#: the cache and is about to be compiled (``_compile`` sets it).
+on_cache_miss = None
+
+
 class LockingDispatcher(CPUDispatcher):
     """A Numba CPU dispatcher whose compilations are coordinated across the
     processes sharing the cache (see the module docstring).
@@ -260,9 +265,12 @@ class LockingDispatcher(CPUDispatcher):
         super().enable_caching()
         cache, load, save = self._cache, self._cache.load_overload, self._cache.save_overload
 
-        def load_overload(*args, **kwargs):
+        def load_overload(sig, *args, **kwargs):
             with file_lock(self._lock_path("")):
-                return load(*args, **kwargs)
+                cres = load(sig, *args, **kwargs)
+            if cres is None and on_cache_miss is not None:
+                on_cache_miss(self, sig)
+            return cres
 
         def save_overload(*args, **kwargs):
             with file_lock(self._lock_path("")):

@@ -8,6 +8,7 @@ decide.
 """
 
 import contextlib
+import functools
 import itertools
 import os
 import threading
@@ -462,10 +463,29 @@ def forward_few(net, X, binary_proba=False):
 # ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
+def _entry_signatures(dtype):
+    return {kernel: args for kernel, args in K.entry_signatures(dtype)}
+
+
+def load_training_kernel(dtype):
+    """Load the training kernel for ``dtype`` (compiling it on a cold cache)
+    before a fit's first call to any kernel.
+
+    Its compilation is the one that starts the other kernels of ``dtype``
+    compiling ahead in the background (``_compile.compile_ahead``); the
+    epoch shuffle, called first otherwise, says nothing of the dtype.
+    """
+    args = _entry_signatures(np.dtype(dtype).name)[K.train_member]
+    if args not in K.train_member.overloads:
+        K.train_member.compile(args)
+
+
 class EpochRunner:
     """Runs epochs of mini-batch training over one data set with one optimizer."""
 
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
+        load_training_kernel(net.theta.dtype)
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
@@ -581,6 +601,7 @@ class LossGradient:
     """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy."""
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
+        load_training_kernel(net.theta.dtype)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)

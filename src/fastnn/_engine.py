@@ -278,11 +278,13 @@ class _Team:
     """Runs a team kernel on several threads: the calling thread is member 0,
     helper threads of one process-wide pool are the others.
 
-    The members of a call share its arrays, so every member must finish
-    before the call returns, also when Ctrl-C arrives meanwhile (it is
-    raised once they have).  A member that waits for a free pool thread only
-    starts late: team kernels never wait on a particular member.  The pool
-    is created on first use with a thread per core but one, and anew in a
+    Team kernels never wait on a particular member, so a member that waits
+    for a free pool thread (the helpers are busy with another Python
+    thread's fit) only starts late, and one that has not started when member
+    0 is done is cancelled.  The members of a call share its arrays, so every
+    member that started must finish before the call returns, also when
+    Ctrl-C arrives meanwhile (it is raised once they have).  The pool is
+    created on first use with a thread per core but one, and anew in a
     forked child, where the parent's threads do not exist.
     """
 
@@ -313,7 +315,7 @@ class _Team:
         finally:
             interrupted = False
             for future in helpers:
-                while True:
+                while not future.cancel():
                     try:
                         future.result()
                         break

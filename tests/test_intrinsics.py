@@ -1,4 +1,4 @@
-"""``borrowed``: an array without its reference count, as the serial kernels use it."""
+"""``borrowed``: an array without its reference count, as the kernels use it."""
 
 import sys
 

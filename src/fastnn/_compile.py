@@ -81,10 +81,12 @@ def compile_ahead(kernel, args):
     time they are needed, they load from the cache (or this process waits
     for the one being compiled, through the cache's locks).  Only once per
     dtype and process, never in a worker or while ``compile_kernels`` runs,
-    and not on a single core or with ``FASTNN_BACKGROUND_COMPILE=0``.
+    and not on a single core, in a frozen application (whose executable is
+    not a Python interpreter) or with ``FASTNN_BACKGROUND_COMPILE=0``.
     """
     if (_compiling_all or os.environ.get(_WORKER_ENV) or _default_jobs() < 2
-            or os.environ.get(BACKGROUND_ENV, "1").strip() == "0"):
+            or os.environ.get(BACKGROUND_ENV, "1").strip() == "0"
+            or not sys.executable or getattr(sys, "frozen", False)):
         return
     variants = kernel_variants()
     label = next((lb for lb, k, a in variants if k is kernel and a == tuple(args)), None)
@@ -93,11 +95,14 @@ def compile_ahead(kernel, args):
         return
     others = [str(i) for i, (lb, k, a) in enumerate(variants)
               if (f"[{dtype}]" in lb or "[" not in lb) and lb != label]
-    _ahead[dtype] = subprocess.Popen(
-        [sys.executable, "-m", "fastnn._compile", "--worker", *others],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, _WORKER_ENV: "1"},
-    )
+    try:
+        _ahead[dtype] = subprocess.Popen(
+            [sys.executable, "-m", "fastnn._compile", "--worker", *others],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, _WORKER_ENV: "1"},
+        )
+    except OSError:  # no interpreter to start: this process compiles alone
+        _ahead[dtype] = None
 
 
 _cache.on_cache_miss = compile_ahead

@@ -13,6 +13,7 @@ the caller's script guards its main module), which share what they compile
 one process compile a function while the others wait and then load it.
 """
 
+import functools
 import json
 import os
 import queue
@@ -33,6 +34,7 @@ BACKGROUND_ENV = "FASTNN_BACKGROUND_COMPILE"
 _WORKER_ENV = "FASTNN_COMPILE_WORKER"
 
 
+@functools.cache
 def kernel_variants():
     """``(label, kernel, argument types)`` for every kernel variant fastnn calls.
 
@@ -48,7 +50,7 @@ def kernel_variants():
             variants.append((f"{_name(kernel)}[{dtype}]", kernel, args))
     for kernel, args in _shuffle.entry_signatures():
         variants.append((_name(kernel), kernel, args))
-    return variants
+    return tuple(variants)
 
 
 def _name(kernel):
@@ -93,14 +95,11 @@ def compile_ahead(kernel, args):
     dtype = next((d for d in DTYPES if label and f"[{d}]" in label), None)
     if dtype is None or dtype in _ahead:
         return
-    others = [str(i) for i, (lb, k, a) in enumerate(variants)
+    others = [i for i, (lb, k, a) in enumerate(variants)
               if (f"[{dtype}]" in lb or "[" not in lb) and lb != label]
     try:
-        _ahead[dtype] = subprocess.Popen(
-            [sys.executable, "-m", "fastnn._compile", "--worker", *others],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, _WORKER_ENV: "1"},
-        )
+        _ahead[dtype] = _start_worker(others, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
     except OSError:  # no interpreter to start: this process compiles alone
         _ahead[dtype] = None
 
@@ -184,12 +183,8 @@ def _run_workers(n_variants, n_jobs):
     results = queue.Queue()
     workers = []
     for w in range(n_jobs):
-        indices = [str(i) for i in range(w, n_variants, n_jobs)]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fastnn._compile", "--worker", *indices],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, _WORKER_ENV: "1"},
-        )
+        proc = _start_worker(range(w, n_variants, n_jobs), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
         thread = threading.Thread(target=_relay, args=(proc, results), daemon=True)
         thread.start()
         workers.append((proc, thread))
@@ -211,6 +206,14 @@ def _relay(proc, results):
         results.put(tuple(json.loads(line)))
     if proc.wait() != 0:
         results.put(RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}"))
+
+
+def _start_worker(indices, **popen_options):
+    """A worker process compiling the variants numbered ``indices`` (``_worker``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fastnn._compile", "--worker", *map(str, indices)],
+        env={**os.environ, _WORKER_ENV: "1"}, **popen_options,
+    )
 
 
 def _worker(indices):

@@ -465,7 +465,7 @@ def forward_few(net, X, binary_proba=False):
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _entry_signatures(dtype):
     return {kernel: args for kernel, args in K.entry_signatures(dtype)}
 

@@ -1,16 +1,36 @@
-"""Activation functions: one integer code each, forward and derivative kernels.
+"""Activation functions: the registry, and the kernels applying them.
 
-The derivative is written in terms of the activation's *output*, so the
-backward pass needs nothing but the activations the forward pass stored.
-Adding an activation means adding a code, a row in ``ACTIVATIONS`` and a branch
-in the two kernels below; the tests loop over the table.  Each branch is its
-own loop so that LLVM vectorises it; constants take the array's dtype so
-float32 work stays in float32.
+``REGISTRY`` is the single source of truth about activations: each entry has
+its integer code (what the kernels dispatch on), a NumPy reference of the
+function and of its derivative (what the tests compare the kernels with),
+where it may be used, how its derivative is computed, and the gain of the
+'he' initialisation.  Parameter validation, initialisation, the network
+spec, the tests and the documentation read it.  Adding an activation means
+one entry here, its scalar function(s) below and its branch in the kernels
+of this module (a loop per code, so that each one vectorises); every test
+that loops over the registry then covers it.
+
+Derivatives come in two forms.  Most activations have a derivative that is a
+function of their *output* ``a = f(z)`` (``multiply_derivative``): the
+backward pass then needs nothing but the activations the forward pass
+stored.  The others (gelu, silu, mish: ``from_output=False``) need the
+pre-activation ``z``: for them the forward pass of training also stores
+``f'(z)`` (``activate_and_derive``), in a buffer of its own that the network
+spec allots.  Dropout uses the same buffer for any activation.
+
+Constants follow PyTorch's definitions and defaults (``torch.nn.functional``).
+Each branch is its own loop so that LLVM vectorises it; constants take the
+array's dtype so float32 work stays in float32.
 """
 
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
 
 from ._config import jit
-from ._elementary import exp, ordered_sum, sigmoid, tanh
+from ._elementary import erf, exp, expm1, ordered_sum, sigmoid, softplus, tanh
 
 IDENTITY = 0
 LOGISTIC = 1
@@ -18,26 +38,182 @@ TANH = 2
 RELU = 3
 SOFTMAX = 4
 EXP = 5
+LEAKY_RELU = 6
+ELU = 7
+SELU = 8
+GELU = 9
+SILU = 10
+MISH = 11
+SOFTPLUS = 12
+
+LEAKY_SLOPE = 0.01
+ELU_ALPHA = 1.0
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SOFTPLUS_THRESHOLD = 20.0  # softplus(z) = z above it, as PyTorch's
+
+
+# ---------------------------------------------------------------------------
+# NumPy references (float64), used by the tests and the documentation
+# ---------------------------------------------------------------------------
+
+
+def _np_sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _np_softplus(z):
+    return np.where(z > SOFTPLUS_THRESHOLD, z,
+                    np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))))
+
+
+def _np_erf(z):
+    return np.vectorize(math.erf, otypes=[float])(z)
+
+
+def _np_softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _np_elu(z, alpha=ELU_ALPHA):
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def _np_gelu_derivative(z):
+    return 0.5 * (1 + _np_erf(z * _INV_SQRT2)) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+
+
+def _np_mish_derivative(z):
+    t = np.tanh(_np_softplus(z))
+    return t + z * _np_sigmoid(z) * (1 - t * t)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation function.
+
+    Attributes
+    ----------
+    name : str
+        Its name in the estimators' ``activation`` parameter.
+    code : int
+        Its code inside the kernels.
+    function, derivative : callable
+        NumPy references, elementwise on float64 arrays (softmax: rowwise;
+        its derivative is never used, softmax being paired with the log-loss).
+    hidden : bool
+        Whether a hidden layer may use it (softmax and exp are output-only).
+    from_output : bool
+        Whether the kernels compute the derivative from the output ``f(z)``;
+        if not, the forward pass of training stores ``f'(z)``.
+    gain : float
+        The gain of the 'he' initialisation (PyTorch's ``calculate_gain``).
+    """
+
+    name: str
+    code: int
+    function: Callable
+    derivative: Callable
+    hidden: bool = True
+    from_output: bool = True
+    gain: float = 1.0
+
+
+REGISTRY = {a.name: a for a in (
+    Activation("identity", IDENTITY, lambda z: z, np.ones_like),
+    Activation("logistic", LOGISTIC, _np_sigmoid,
+               lambda z: _np_sigmoid(z) * (1 - _np_sigmoid(z))),
+    Activation("tanh", TANH, np.tanh, lambda z: 1 - np.tanh(z) ** 2, gain=5.0 / 3.0),
+    Activation("relu", RELU, lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float),
+               gain=math.sqrt(2.0)),
+    Activation("softmax", SOFTMAX, _np_softmax, None, hidden=False),
+    Activation("exp", EXP, np.exp, np.exp, hidden=False),
+    Activation("leaky_relu", LEAKY_RELU, lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+               lambda z: np.where(z > 0, 1.0, LEAKY_SLOPE),
+               gain=math.sqrt(2.0 / (1 + LEAKY_SLOPE ** 2))),
+    Activation("elu", ELU, _np_elu, lambda z: np.where(z > 0, 1.0, ELU_ALPHA * np.exp(z))),
+    Activation("selu", SELU, lambda z: SELU_SCALE * _np_elu(z, SELU_ALPHA),
+               lambda z: SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(z)),
+               gain=0.75),
+    Activation("gelu", GELU, lambda z: 0.5 * z * (1 + _np_erf(z * _INV_SQRT2)),
+               _np_gelu_derivative, from_output=False),
+    Activation("silu", SILU, lambda z: z * _np_sigmoid(z),
+               lambda z: _np_sigmoid(z) * (1 + z * (1 - _np_sigmoid(z))), from_output=False),
+    Activation("mish", MISH, lambda z: z * np.tanh(_np_softplus(z)), _np_mish_derivative,
+               from_output=False),
+    Activation("softplus", SOFTPLUS, _np_softplus, _np_sigmoid),
+)}
 
 #: name -> integer code used inside the kernels.
-ACTIVATIONS = {
-    "identity": IDENTITY,
-    "logistic": LOGISTIC,
-    "tanh": TANH,
-    "relu": RELU,
-    "softmax": SOFTMAX,
-    "exp": EXP,
-}
+ACTIVATIONS = {name: a.code for name, a in REGISTRY.items()}
 
-#: activations a hidden layer may use (softmax and exp are output-only).
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+#: activations a hidden layer may use.
+HIDDEN_ACTIVATIONS = tuple(name for name, a in REGISTRY.items() if a.hidden)
+
+#: codes whose derivative the forward pass of training stores.
+NEEDS_INPUT = frozenset(a.code for a in REGISTRY.values() if not a.from_output)
+
+assert len(set(ACTIVATIONS.values())) == len(ACTIVATIONS)
+
+
+def code_of(name):
+    """The kernel code of activation ``name``; ValueError naming it if unknown."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
+        ) from None
+
+
+# ---------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------
+
+
+@jit
+def _elu(z, alpha, scale):
+    """``scale * (z if z > 0 else alpha * (exp(z) - 1))`` (selects only: vectorises)."""
+    zero = type(z)(0)
+    neg = alpha * expm1(min(z, zero))
+    return scale * (z if z > zero else neg)
+
+
+@jit
+def _gelu(z):
+    one = type(z)(1)
+    return type(z)(0.5) * z * (one + erf(z * type(z)(_INV_SQRT2)))
+
+
+@jit
+def _gelu_derivative(z):
+    one = type(z)(1)
+    half = type(z)(0.5)
+    cdf = half * (one + erf(z * type(z)(_INV_SQRT2)))
+    return cdf + z * type(z)(_INV_SQRT_2PI) * exp(-half * z * z)
+
+
+@jit
+def _silu_derivative(z):
+    s = sigmoid(z)
+    return s * (type(z)(1) + z * (type(z)(1) - s))
+
+
+@jit
+def _mish_derivative(z):
+    t = tanh(softplus(z))
+    return t + z * sigmoid(z) * (type(z)(1) - t * t)
 
 
 @jit
 def bias_activate(Z, b, code):
     """``Z[i, j] = f(Z[i, j] + b[j])`` in place, for activation ``code``."""
     n, m = Z.shape
-    zero = Z.dtype.type(0)
+    dt = Z.dtype.type
+    zero = dt(0)
     if code == SOFTMAX:
         for i in range(n):
             mx = Z[i, 0] + b[0]
@@ -46,29 +222,76 @@ def bias_activate(Z, b, code):
                 mx = max(mx, Z[i, j])
             for j in range(m):
                 Z[i, j] = exp(Z[i, j] - mx)
-            inv = Z.dtype.type(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
+            inv = dt(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
             for j in range(m):
                 Z[i, j] *= inv
-    elif code == RELU:
-        for i in range(n):
+        return
+    for i in range(n):
+        z = Z[i]
+        if code == RELU:
             for j in range(m):
-                Z[i, j] = max(Z[i, j] + b[j], zero)
-    elif code == TANH:
-        for i in range(n):
+                z[j] = max(z[j] + b[j], zero)
+        elif code == TANH:
             for j in range(m):
-                Z[i, j] = tanh(Z[i, j] + b[j])
-    elif code == LOGISTIC:
-        for i in range(n):
+                z[j] = tanh(z[j] + b[j])
+        elif code == LOGISTIC:
             for j in range(m):
-                Z[i, j] = sigmoid(Z[i, j] + b[j])
-    elif code == EXP:
-        for i in range(n):
+                z[j] = sigmoid(z[j] + b[j])
+        elif code == EXP:
             for j in range(m):
-                Z[i, j] = exp(Z[i, j] + b[j])
-    else:  # IDENTITY
-        for i in range(n):
+                z[j] = exp(z[j] + b[j])
+        elif code == LEAKY_RELU:
+            slope = dt(LEAKY_SLOPE)
             for j in range(m):
-                Z[i, j] += b[j]
+                v = z[j] + b[j]
+                z[j] = v if v > zero else slope * v
+        elif code == ELU or code == SELU:
+            alpha = dt(ELU_ALPHA) if code == ELU else dt(SELU_ALPHA)
+            scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
+            for j in range(m):
+                z[j] = _elu(z[j] + b[j], alpha, scale)
+        elif code == GELU:
+            for j in range(m):
+                z[j] = _gelu(z[j] + b[j])
+        elif code == SILU:
+            for j in range(m):
+                v = z[j] + b[j]
+                z[j] = v * sigmoid(v)
+        elif code == MISH:
+            for j in range(m):
+                v = z[j] + b[j]
+                z[j] = v * tanh(softplus(v))
+        elif code == SOFTPLUS:
+            for j in range(m):
+                z[j] = softplus(z[j] + b[j])
+        else:  # IDENTITY
+            for j in range(m):
+                z[j] += b[j]
+
+
+@jit
+def activate_and_derive(Z, b, code, G):
+    """``Z = f(Z + b)`` and ``G = f'(Z + b)`` for the activations whose
+    derivative needs the pre-activation (``NEEDS_INPUT``)."""
+    n, m = Z.shape
+    for i in range(n):
+        z = Z[i]
+        g = G[i]
+        if code == GELU:
+            for j in range(m):
+                v = z[j] + b[j]
+                z[j] = _gelu(v)
+                g[j] = _gelu_derivative(v)
+        elif code == SILU:
+            for j in range(m):
+                v = z[j] + b[j]
+                z[j] = v * sigmoid(v)
+                g[j] = _silu_derivative(v)
+        else:  # MISH
+            for j in range(m):
+                v = z[j] + b[j]
+                z[j] = v * tanh(softplus(v))
+                g[j] = _mish_derivative(v)
 
 
 @jit
@@ -77,11 +300,14 @@ def multiply_derivative(A, delta, code, col_sum):
 
     Also adds the column sums of the result to ``col_sum`` (the intercept
     gradient of the layer), so the delta is read once.  Written without
-    branches on the data so that every case vectorises.
+    branches on the data so that every case vectorises.  With ``code`` EXP,
+    whose derivative is its output, this multiplies ``delta`` by ``A``
+    itself: the backward step of a layer whose derivative was stored.
     """
     n, m = A.shape
-    zero = A.dtype.type(0)
-    one = A.dtype.type(1)
+    dt = A.dtype.type
+    zero = dt(0)
+    one = dt(1)
     for i in range(n):
         a = A[i]
         d = delta[i]
@@ -105,6 +331,35 @@ def multiply_derivative(A, delta, code, col_sum):
                 v = d[j] * a[j]
                 d[j] = v
                 col_sum[j] += v
+        elif code == LEAKY_RELU:
+            slope = dt(LEAKY_SLOPE)
+            for j in range(m):
+                v = d[j] if a[j] > zero else slope * d[j]
+                d[j] = v
+                col_sum[j] += v
+        elif code == ELU or code == SELU:
+            # f' = scale for z > 0 (where a > 0), else a + scale * alpha
+            scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
+            shift = dt(ELU_ALPHA) if code == ELU else dt(SELU_SCALE * SELU_ALPHA)
+            for j in range(m):
+                v = d[j] * (scale if a[j] > zero else a[j] + shift)
+                d[j] = v
+                col_sum[j] += v
+        elif code == SOFTPLUS:
+            # f' = sigmoid(z) = 1 - exp(-a), as -expm1(-a) to keep small values exact
+            for j in range(m):
+                v = d[j] * -expm1(-a[j])
+                d[j] = v
+                col_sum[j] += v
         else:  # IDENTITY
             for j in range(m):
                 col_sum[j] += d[j]
+
+
+@jit
+def derivative_of_output(A, G, code, scratch):
+    """``G = f'(z)`` from the stored output ``A = f(z)``, for an activation
+    whose derivative is a function of its output (``scratch``: one row of
+    column sums, discarded)."""
+    G[:, :] = 1
+    multiply_derivative(A, G, code, scratch)

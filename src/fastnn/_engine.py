@@ -12,6 +12,7 @@ import functools
 import itertools
 import os
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +23,6 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
-from ._activations import ACTIVATIONS
 from ._config import (
     BLOCK_ROWS,
     LANE_PARAM_BUDGET,
@@ -32,110 +32,15 @@ from ._config import (
     PARALLEL_MIN_FLOPS_PER_REGION,
     SAMPLES_PER_CALL,
 )
+from ._network import Network, _readonly
 from ._optimizers import GRADIENT, N_HYPER
 from ._shuffle import shuffle as shuffle_in_place
 
-# ---------------------------------------------------------------------------
-# Network: flat parameter vector and its layout
-# ---------------------------------------------------------------------------
-
-
-class Network:
-    """Layer sizes, activation codes and one flat parameter vector.
-
-    ``theta`` holds all weight matrices (row-major) followed by all
-    intercepts, the same order as scikit-learn's packed L-BFGS vector.
-    ``coefs`` and ``intercepts`` are views into it.
-    """
-
-    def __init__(self, sizes, hidden_activation, output_activation, dtype):
-        self.sizes = np.asarray(sizes, dtype=np.int64)
-        n_layers = len(self.sizes) - 1
-        fan_in, fan_out = self.sizes[:-1], self.sizes[1:]
-        n_coef = int(np.sum(fan_in * fan_out))
-        layout = np.empty((n_layers, 4), dtype=np.int64)
-        layout[:, 0] = fan_in
-        layout[:, 1] = fan_out
-        layout[:, 2] = np.concatenate([[0], np.cumsum(fan_in * fan_out)[:-1]])
-        layout[:, 3] = n_coef + np.concatenate([[0], np.cumsum(fan_out)[:-1]])
-        self.n_coef = n_coef
-        self.n_params = n_coef + int(np.sum(fan_out))
-        self.layout = _readonly(layout)
-        self.acts = _readonly(np.array(
-            [ACTIVATIONS[hidden_activation]] * (n_layers - 1) + [ACTIVATIONS[output_activation]],
-            dtype=np.int64,
-        ))
-        self.theta = np.zeros(self.n_params, dtype=dtype)
-
-    @property
-    def theta(self):
-        """The flat parameter vector (read-only when loaded from a read-only memory map)."""
-        return self._theta
-
-    @theta.setter
-    def theta(self, value):
-        self._theta = value
-        self.theta_view = _readonly(value)  # the form prediction kernels take
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        del state["theta_view"]
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        theta = state.pop("_theta", None)
-        if theta is None:  # pickled before theta became a property
-            theta = state.pop("theta")
-        self.__dict__.update(state)
-        # arrays may come back as memory maps, or writable: the kernels take
-        # them in one form only, so that nothing is compiled for a loaded model
-        self.layout = _readonly(self.layout)
-        self.acts = _readonly(self.acts)
-        self.theta = theta
-
-    @property
-    def coefs(self):
-        return [self.theta[w:w + i * o].reshape(i, o) for i, o, w, _ in self.layout]
-
-    @property
-    def intercepts(self):
-        return [self.theta[b:b + o] for _, o, _, b in self.layout]
-
-    def set_params(self, coefs, intercepts):
-        """Copy weight matrices and intercepts into ``theta``."""
-        for c, dst in zip(coefs, self.coefs):
-            dst[...] = c
-        for b, dst in zip(intercepts, self.intercepts):
-            dst[...] = b
-
-    def flops_per_row(self):
-        return int(self.n_coef)
-
-    def workspace_per_row(self):
-        """Workspace elements a block needs per row: its activations and deltas."""
-        return 2 * int(self.sizes.sum())
-
-    def workspace(self, cap, n_lanes, scratch=False):
-        """Per-lane workspaces (see ``_kernels``) for blocks of ``cap`` rows."""
-        size = cap * self.workspace_per_row()
-        if scratch:
-            size += int(np.max(self.sizes[:-1] * self.sizes[1:]))
-        return np.empty((n_lanes, size), dtype=self.theta.dtype)
-
+__all__ = ["Network"]
 
 # ---------------------------------------------------------------------------
 # Data in the kernels' form
 # ---------------------------------------------------------------------------
-
-
-def _readonly(a):
-    """``a`` as the kernels take every array they only read: an aligned,
-    read-only ``numpy.ndarray`` (a view when ``a`` is aligned), so that one
-    compiled kernel serves arrays, read-only arrays and memory maps alike."""
-    view = a.view(np.ndarray) if a.flags.aligned else a.copy()
-    view.flags.writeable = False
-    return view
 
 
 _EMPTY = {}
@@ -351,23 +256,21 @@ class Kernels:
     def threads(self):
         return compute_threads(self.blas_threads)
 
-    def train(self, data, order, batch_size, net, loss_code, alpha, opt_code, state, hyper, t,
-              grads, ws, cap):
-        """Mini-batches over ``order`` (see ``_kernels.train_member``): the loss sum
-        (for ``opt_code`` GRADIENT: the mean loss) and the steps taken."""
-        lane_loss = np.zeros(grads.shape[0])
-        ssq = np.zeros(K.max_param_blocks(net.n_params))
-        total = np.zeros(1)
-        steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), lane_loss, ssq, total,
-                          *data.arrays, data.Y, data.sw, order, batch_size, net.theta,
-                          net.layout, net.acts, loss_code, alpha, opt_code, state, hyper, t,
-                          grads, ws, cap)
-        return total[0], t + steps
+    def train(self, data, order, batch_size, net, opt, bufs):
+        """Mini-batches over ``order`` (see ``_kernels.train_member``, which
+        takes ``opt`` and ``bufs``): the loss sum (for the GRADIENT code: the
+        mean loss) and the number of steps taken."""
+        n_blocks = K.max_param_blocks(net.n_params)
+        acc = (np.zeros(bufs[0].shape[0]), np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(1))
+        steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), acc,
+                          (*data.arrays, data.Y, data.sw, order), net.spec(), opt, bufs,
+                          batch_size)
+        return acc[3][0], steps
 
     def predict(self, data, rows, net, ws, cap, out):
         """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
-        _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), *data.arrays, rows,
-                  net.theta_view, net.layout, net.acts, ws, cap, out)
+        _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), data.arrays, rows,
+                  net.spec(writable=False), ws, cap, out)
 
 
 def max_lanes(net, n_rows):
@@ -455,7 +358,7 @@ def forward_few(net, X, binary_proba=False):
     """
     n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
     out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)
-    if not K.predict_few(_readonly(X), net.theta_view, net.layout, net.acts, out):
+    if not K.predict_few(_readonly(X), net.spec(writable=False), out):
         raise ValueError("Input X contains NaN or infinity.")
     return out
 
@@ -502,53 +405,98 @@ class EpochRunner:
         """One pass over ``order`` (sample indices); returns the mean loss."""
         net, opt, data = self.net, self.optimizer, self.data
         order, hyper = _readonly(order), _readonly(opt.hyper())  # the kernels' forms
+        clock = np.array([opt.mu_product, opt.last_rate])
+        bufs = (self.grads, self.ws, self.cap)
         total = 0.0
         step = max(self.batch_size, SAMPLES_PER_CALL // self.batch_size * self.batch_size)
         with self.kernels.threads():
             for start in range(0, len(order), step):
-                loss_sum, opt.t = self.kernels.train(
-                    data, order[start:start + step], self.batch_size, net, self.loss_code,
-                    self.alpha, opt.code, opt.state, hyper, opt.t, self.grads, self.ws,
-                    self.cap,
+                loss_sum, steps = self.kernels.train(
+                    data, order[start:start + step], self.batch_size, net,
+                    (self.loss_code, self.alpha, opt.code, opt.state, hyper, opt.t, clock), bufs,
                 )
+                opt.t += steps
+                opt.mu_product, opt.last_rate = clock
                 total += loss_sum
         return total / len(order)
 
 
-def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size, shuffle,
-                   rng, max_iter, tol, n_iter_no_change, incremental, verbose, n_jobs,
-                   validation_score=None):
+class TrainingLog:
+    """What the epoch loop records, and what its stopping rules keep between calls.
+
+    The attributes mirror scikit-learn's (``loss_curve_``, ``best_loss_``,
+    ``validation_scores_``, ...); ``history`` has a list per quantity with
+    an entry per epoch: the training loss, the validation loss and score
+    (NaN without validation data), the learning rate of the epoch's last
+    step and the epoch's seconds.
+    """
+
+    KEYS = ("loss", "val_loss", "val_score", "learning_rate", "time")
+
+    def __init__(self, early_stopping, theta):
+        self.n_iter = 0
+        self.t = 0
+        self.loss = None
+        self.loss_curve = []
+        self.no_improvement_count = 0
+        self.best_loss = None if early_stopping else np.inf
+        self.validation_scores = [] if early_stopping else None
+        self.best_validation_score = -np.inf if early_stopping else None
+        self.best_theta = theta.copy()
+        self.history = {key: [] for key in self.KEYS}
+        self.stopped = None  # why the last call stopped before max_iter
+
+    def record(self, **values):
+        for key in self.KEYS:
+            self.history[key].append(float(values.get(key, np.nan)))
+
+
+def fit_stochastic(runner, log, *, shuffle, rng, max_iter, tol, n_iter_no_change, incremental,
+                   verbose, validation=None, early_stopping=False, max_time=None,
+                   on_epoch_end=None):
     """The epoch loop with scikit-learn's stopping rules.
 
-    ``model`` carries the training history attributes (``loss_curve_``,
-    ``best_loss_``, ``validation_scores_``, ``best_validation_score_``,
-    ``_no_improvement_count``, ``n_iter_``, ``t_``, ``loss_``) and receives
-    the best parameters when early stopping is on (``validation_score`` is a
-    callable scoring the current network on held-out data).
+    ``log`` (a ``TrainingLog``) receives the history and keeps the stopping
+    rules' state.  ``validation``, if given, is a callable returning the
+    validation loss and score of the current network, called after every
+    epoch; with ``early_stopping`` the score decides when to stop, and the
+    parameters of the best epoch are restored at the end.  ``max_time``
+    (seconds) stops the loop after the epoch that exceeds it;
+    ``on_epoch_end(log)`` is called after every epoch and stops it by
+    returning True.
     """
-    runner = EpochRunner(net, data, optimizer, loss_code, alpha, batch_size, n_jobs)
-    early_stopping = validation_score is not None
-    n = data.n
+    net, optimizer, n = runner.net, runner.optimizer, runner.data.n
     order = np.arange(n, dtype=np.int64)
+    start = time.perf_counter()
+    log.stopped = None
     try:
-        model.n_iter_ = 0
+        log.n_iter = 0
         for _ in range(max_iter):
+            epoch_start = time.perf_counter()
             if shuffle:
                 # permute the previous order, as scikit-learn does: the same
                 # draws and order as order[rng.permutation(n)], in place and
                 # compiled (40k rows: 0.2 ms against 0.72)
                 shuffle_in_place(rng, order)
-            model.loss_ = runner.run(order)
-            model.n_iter_ += 1
-            model.t_ += n
-            model.loss_curve_.append(model.loss_)
+            log.loss = runner.run(order)
+            log.n_iter += 1
+            log.t += n
+            log.loss_curve.append(log.loss)
             if verbose:
-                print("Iteration %d, loss = %.8f" % (model.n_iter_, model.loss_))
-            if not np.isfinite(model.loss_):
+                print("Iteration %d, loss = %.8f" % (log.n_iter, log.loss))
+            val_loss = val_score = np.nan
+            if validation is not None and np.isfinite(log.loss):
+                val_loss, val_score = validation()
+            log.record(loss=log.loss, val_loss=val_loss, val_score=val_score,
+                       learning_rate=optimizer.last_rate,
+                       time=time.perf_counter() - epoch_start)
+            if not np.isfinite(log.loss):
+                log.stopped = "non-finite loss"
                 break
-            _update_no_improvement_count(model, net, tol, validation_score, verbose)
-            optimizer.iteration_ends(model.t_)
-            if model._no_improvement_count > n_iter_no_change:
+            _update_no_improvement_count(log, net, tol, val_score if early_stopping else None,
+                                         verbose)
+            optimizer.iteration_ends(log.t)
+            if log.no_improvement_count > n_iter_no_change:
                 if early_stopping:
                     msg = ("Validation score did not improve more than tol=%f for %d"
                            " consecutive epochs." % (tol, n_iter_no_change))
@@ -556,42 +504,51 @@ def fit_stochastic(model, net, optimizer, data, *, loss_code, alpha, batch_size,
                     msg = ("Training loss did not improve more than tol=%f for %d"
                            " consecutive epochs." % (tol, n_iter_no_change))
                 if optimizer.trigger_stopping(msg, verbose):
+                    log.stopped = "no improvement"
                     break
-                model._no_improvement_count = 0
+                log.no_improvement_count = 0
+            if on_epoch_end is not None and on_epoch_end(log):
+                log.stopped = "epoch hook"
+                break
             if incremental:
                 break
-            if model.n_iter_ == max_iter:
+            if max_time is not None and time.perf_counter() - start >= max_time:
+                log.stopped = "max_time"
+                if verbose:
+                    print("max_time=%g s reached. Stopping." % max_time)
+                break
+            if log.n_iter == max_iter:
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the"
                     " optimization hasn't converged yet." % max_iter,
                     ConvergenceWarning,
                 )
     except KeyboardInterrupt:
+        log.stopped = "interrupted"
         warnings.warn("Training interrupted by user.")
     if early_stopping:
-        net.theta[:] = model._best_theta
+        net.theta[:] = log.best_theta
 
 
-def _update_no_improvement_count(model, net, tol, validation_score, verbose):
-    if validation_score is not None:
-        score = validation_score()
-        model.validation_scores_.append(score)
+def _update_no_improvement_count(log, net, tol, score, verbose):
+    if score is not None:
+        log.validation_scores.append(score)
         if verbose:
             print("Validation score: %f" % score)
-        if score < model.best_validation_score_ + tol:
-            model._no_improvement_count += 1
+        if score < log.best_validation_score + tol:
+            log.no_improvement_count += 1
         else:
-            model._no_improvement_count = 0
-        if score > model.best_validation_score_:
-            model.best_validation_score_ = score
-            model._best_theta = net.theta.copy()
+            log.no_improvement_count = 0
+        if score > log.best_validation_score:
+            log.best_validation_score = score
+            log.best_theta = net.theta.copy()
     else:
-        if model.loss_curve_[-1] > model.best_loss_ - tol:
-            model._no_improvement_count += 1
+        if log.loss_curve[-1] > log.best_loss - tol:
+            log.no_improvement_count += 1
         else:
-            model._no_improvement_count = 0
-        if model.loss_curve_[-1] < model.best_loss_:
-            model.best_loss_ = model.loss_curve_[-1]
+            log.no_improvement_count = 0
+        if log.loss_curve[-1] < log.best_loss:
+            log.best_loss = log.loss_curve[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -610,6 +567,7 @@ class LossGradient:
         # one batch over every row, whose update writes the gradient here
         self.out = np.empty((1, net.n_params), dtype=net.theta.dtype)
         self.hyper = _readonly(np.zeros(N_HYPER))
+        self.clock = np.ones(2)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
                                self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
 
@@ -619,15 +577,18 @@ class LossGradient:
             net.theta[:] = theta
         with self.kernels.threads():
             loss, _ = self.kernels.train(
-                data, self.rows, data.n, net, self.loss_code, self.alpha, GRADIENT, self.out,
-                self.hyper, 0, self.grads, self.ws, self.cap,
+                data, self.rows, data.n, net,
+                (self.loss_code, self.alpha, GRADIENT, self.out, self.hyper, 0, self.clock),
+                (self.grads, self.ws, self.cap),
             )
         return float(loss), self.out[0].astype(np.float64)
 
 
-def fit_lbfgs(model, net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose,
-              n_jobs):
-    """Minimise the full-batch loss with SciPy's L-BFGS-B over the compiled gradient."""
+def fit_lbfgs(net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose, n_jobs):
+    """Minimise the full-batch loss with SciPy's L-BFGS-B over the compiled gradient.
+
+    Leaves the result in ``net.theta``; returns the iterations and the loss.
+    """
     fun = LossGradient(net, data, loss_code, alpha, n_jobs)
     state = {"x": net.theta.astype(np.float64), "it": 0}
 
@@ -645,9 +606,7 @@ def fit_lbfgs(model, net, data, *, loss_code, alpha, max_iter, max_fun, tol, ver
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
         net.theta[:] = state["x"]
-        model.n_iter_ = state["it"]
-        model.loss_ = fun(state["x"])[0]
-        return
+        return state["it"], fun(state["x"])[0]
     if res.status == 1:
         warnings.warn(
             "lbfgs failed to converge after %d iteration(s) (status=%d):\n%s\n\n"
@@ -658,5 +617,4 @@ def fit_lbfgs(model, net, data, *, loss_code, alpha, max_iter, max_fun, tol, ver
             ConvergenceWarning,
         )
     net.theta[:] = res.x
-    model.n_iter_ = min(res.nit, max_iter)
-    model.loss_ = float(res.fun)
+    return min(res.nit, max_iter), float(res.fun)

@@ -11,15 +11,24 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 
 * ``theta`` is one flat parameter vector: every layer's weight matrix
   (``fan_in x fan_out``, row-major) first, then every intercept.
-* ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``.
-* ``acts[l]`` is the activation code applied after layer ``l``.
-* ``X`` is dense (``Xd``) or CSR (``Xdata, Xind, Xptr``); the unused form is
-  an empty array.  Rows are always addressed through an index vector;
-  consecutive rows of dense input are read in place, others are gathered
-  into the workspace.
-* ``ws[lane]`` is a lane's workspace: for a block of at most ``cap`` rows it
-  holds the activations ``A_0 .. A_L``, the deltas ``D_0 .. D_L`` and, when a
-  lane walks over more than one block, a scratch matrix for gradient sums.
+* ``net = (theta, layout, acts, wsl, drop, drop_kind, seed, n_penalised)``
+  is the network spec (``_engine.Network``):
+  ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``;
+  ``acts[l]`` the activation code applied after layer ``l``; ``wsl`` the
+  workspace layout (below); ``drop[l]`` the dropout rate of layer ``l``'s
+  outputs, of kind ``drop_kind``, seeded by ``seed``; the L2 penalty and
+  weight decay apply to ``theta[:n_penalised]`` (the weights).
+* ``X = (Xd, Xdata, Xind, Xptr)`` is dense (``Xd``) or CSR (``Xdata, Xind,
+  Xptr``); the unused form is empty arrays.  Rows are always addressed
+  through an index vector; consecutive rows of dense input are read in
+  place, others are gathered into the workspace.
+* ``ws[lane]`` is a lane's workspace.  For a block of at most ``cap`` rows
+  it holds, per row at the offsets ``wsl[kind, l]`` (times ``cap``): the
+  activations ``A_0 .. A_L`` (kind 0), the deltas ``D_0 .. D_L`` (kind 1)
+  and, for hidden layers that need it (kind 2, else offset -1), the
+  derivative of the activation times the dropout mask; past
+  ``wsl[0, L + 1]`` elements per row, when a lane walks over more than one
+  block, a scratch matrix for gradient sums.
 * ``grads[lane]`` is a lane's private gradient buffer.  Lanes are combined in
   a fixed order, so results do not depend on the number of threads.
 """
@@ -27,12 +36,29 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 import numpy as np
 from numba import from_dtype, types
 
-from ._activations import IDENTITY, bias_activate, multiply_derivative
+from ._activations import (
+    EXP,
+    IDENTITY,
+    activate_and_derive,
+    bias_activate,
+    multiply_derivative,
+)
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
 from ._losses import loss_and_delta
-from ._optimizers import GRADIENT, LR_T, step, step_size
+from ._noise import dropout, stream_key
+from ._optimizers import (
+    CLIP_NORM,
+    GRADIENT,
+    N_HYPER,
+    gradient_sum_of_squares,
+    step,
+    step_hyper,
+)
+
+# workspace kinds (rows of ``wsl``)
+_ACT, _DELTA, _DERIV = 0, 1, 2
 
 # At most this many parameters are reduced and updated per task of the update
 # loop; a network has at least _MIN_PARAM_BLOCKS blocks, so that two threads
@@ -48,15 +74,10 @@ _NARROW = 4
 
 
 @jit
-def _block(ws, sizes, cap, l, n, delta):
-    """Activation (``delta=False``) or delta matrix of layer ``l`` for ``n`` rows."""
-    off = 0
-    for k in range(l):
-        off += sizes[k]
-    if delta:
-        for k in range(sizes.shape[0]):
-            off += sizes[k]
-    off *= cap
+def _block(ws, wsl, sizes, cap, kind, l, n):
+    """The ``n`` rows of matrix ``kind`` (activation, delta, derivative) of
+    layer ``l`` (``l = 0``: the input)."""
+    off = wsl[kind, l] * cap
     return ws[off:off + n * sizes[l]].reshape((n, sizes[l]))
 
 
@@ -70,14 +91,6 @@ def _copy(src, dst):
     """
     for i in range(src.shape[0]):
         dst[i] = src[i]
-
-
-@jit
-def _typed_copy(a, dtype):
-    """A copy of the 1-D ``a`` in ``dtype``."""
-    out = np.empty(a.shape[0], dtype=dtype)
-    _copy(a, out)
-    return out
 
 
 @jit
@@ -105,17 +118,21 @@ def _consecutive(rows):
 
 
 @jit
-def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, apply_output):
+def _forward(X, rows, theta, net, ws, sizes, cap, apply_output, train, step):
     """Fill the activations of every layer for the sample ``rows``.
 
-    The last layer is left as pre-activation unless ``apply_output``.
+    The last layer is left as pre-activation unless ``apply_output``.  In
+    training (``train``) a hidden layer with a derivative buffer also gets
+    its derivatives, and its dropout masks for update ``step``.
     """
+    Xd, Xdata, Xind, Xptr = X
+    layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
     n = rows.shape[0]
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
     for l in range(n_layers):
         W, b = _weights(theta, layout, l)
-        Z = _block(ws, sizes, cap, l + 1, n, False)
+        Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
         if l == 0 and sparse:
             Z[:, :] = 0.0
             for r in range(n):
@@ -128,30 +145,39 @@ def _forward(Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, sizes, cap, a
         elif l == 0 and _consecutive(rows):
             np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
-            A = _block(ws, sizes, cap, l, n, False)
+            A = _block(ws, wsl, sizes, cap, _ACT, l, n)
             if l == 0:
                 for r in range(n):
                     x = Xd[rows[r]]
                     for j in range(A.shape[1]):
                         A[r, j] = x[j]
             np.dot(A, W, Z)
-        bias_activate(Z, b, acts[l] if l < n_layers - 1 or apply_output else IDENTITY)
+        if l == n_layers - 1:
+            bias_activate(Z, b, acts[l] if apply_output else IDENTITY)
+        elif train and wsl[_DERIV, l + 1] >= 0:
+            G = _block(ws, wsl, sizes, cap, _DERIV, l + 1, n)
+            activate_and_derive(Z, b, acts[l], G)
+            if drop[l] > 0:
+                dropout(Z, G, rows, drop[l], drop_kind, stream_key(seed, step, l))
+        else:
+            bias_activate(Z, b, acts[l])
 
 
 @jit_inline
-def _backward(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
-              g, ws, sizes, cap, first):
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first):
     """Backpropagate one block whose forward pass is in ``ws``.
 
     Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
     overwrites ``g`` when ``first``.  Returns the block's weighted loss sum.
     """
+    Xd, Xdata, Xind, Xptr = X
+    layout, acts, wsl = net[1], net[2], net[3]
     n = rows.shape[0]
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
     L = n_layers
-    D = _block(ws, sizes, cap, L, n, True)
-    Z = _block(ws, sizes, cap, L, n, False)
+    D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
+    Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
     loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
     if first:
         g[layout[0, 3]:] = 0.0  # every intercept gradient
@@ -159,11 +185,11 @@ def _backward(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code
     for r in range(n):
         for j in range(gb.shape[0]):
             gb[j] += D[r, j]
-    scratch_off = 2 * cap * np.sum(sizes)
+    scratch_off = wsl[_ACT, L + 1] * cap
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
         gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-        D = _block(ws, sizes, cap, l + 1, n, True)
+        D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n)
         if l == 0 and sparse:
             if first:
                 gW[:, :] = 0.0
@@ -181,18 +207,23 @@ def _backward(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code
             if l == 0 and _consecutive(rows):
                 np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
-                np.dot(_block(ws, sizes, cap, l, n, False).T, D, tmp)
+                np.dot(_block(ws, wsl, sizes, cap, _ACT, l, n).T, D, tmp)
             if not first:
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
         if l > 0:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            D_prev = _block(ws, sizes, cap, l, n, True)
+            D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, n)
             _back_through(D, W, D_prev)
             b_off = layout[l - 1, 3]
-            multiply_derivative(_block(ws, sizes, cap, l, n, False), D_prev, acts[l - 1],
-                                g[b_off:b_off + fan_in])
+            gb = g[b_off:b_off + fan_in]
+            if wsl[_DERIV, l] >= 0:
+                # the stored derivative (EXP's derivative is its output: a product)
+                multiply_derivative(_block(ws, wsl, sizes, cap, _DERIV, l, n), D_prev, EXP, gb)
+            else:
+                multiply_derivative(_block(ws, wsl, sizes, cap, _ACT, l, n), D_prev, acts[l - 1],
+                                    gb)
     return loss
 
 
@@ -216,15 +247,13 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(Xd, Xdata, Xind, Xptr, Y, sw, rows, theta, layout, acts, loss_code,
-          g, ws, sizes, cap):
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward(Xd, Xdata, Xind, Xptr, blk, theta, layout, acts, ws, sizes, cap, False)
-        loss += _backward(Xd, Xdata, Xind, Xptr, Y, sw, blk, theta, layout, acts, loss_code,
-                          g, ws, sizes, cap, r0 == 0)
+        _forward(X, blk, theta, net, ws, sizes, cap, False, True, step)
+        loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0)
     return loss
 
 
@@ -349,27 +378,41 @@ def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
 
 @jit_inline
 def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
-                  ssq):
+                  ssq, summed):
     """Apply the optimizer to parameter block ``blk``, reducing the lanes on the way.
 
-    All lanes but the last are summed into ``grads[0]``; ``step`` adds the
-    last, the L2 term and the scale element by element as it updates, so the
-    reduced gradient is never written back (nor moved between cores).
+    All lanes but the last are summed into ``grads[0]`` (unless ``summed``
+    already); ``step`` adds the last, the L2 term and the scale element by
+    element as it updates, so the reduced gradient is never written back
+    (nor moved between cores).
     """
     j0, j1 = _block_bounds(blk, theta.shape[0])
     ssq[blk] = _sum_of_squares(theta[j0:min(j1, n_coef)])
     last = n_lanes - 1
-    _sum_lanes(grads, last, j0, j1)
+    if not summed:
+        _sum_lanes(grads, last, j0, j1)
     step(opt_code, theta, grads[0], grads[last], last > 0, alpha, scale, n_coef, state, hyper,
          j0, j1)
 
 
+@jit_inline
+def _gradient_norm_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, gsq):
+    """Sum the lanes of block ``blk`` and store the squared norm of its gradient."""
+    j0, j1 = _block_bounds(blk, theta.shape[0])
+    last = n_lanes - 1
+    _sum_lanes(grads, last, j0, j1)
+    gsq[blk] = gradient_sum_of_squares(grads[0], grads[last], last > 0, theta, alpha, scale,
+                                       n_coef, j0, j1)
+
+
 # Counters shared by the threads of a team (``new_sync``), a cache line apart:
-# lanes finished, parameter blocks claimed and finished, batches updated, and
-# for every lane the number of batches it has been claimed for.  They only
-# grow during a call, so no counter is ever reset.
+# lanes finished, parameter blocks claimed and finished (for the update and,
+# when the gradient is clipped by its norm, for the norm), batches updated,
+# and for every lane the number of batches it has been claimed for.  They
+# only grow during a call, so no counter is ever reset.
 _LINE = 8  # int64 slots per 64-byte cache line
-_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _UPDATED, _LANE_CLAIMS = range(0, 5 * _LINE, _LINE)
+(_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _NORMS_CLAIMED, _NORMS_DONE, _UPDATED,
+ _LANE_CLAIMS) = range(0, 7 * _LINE, _LINE)
 _N_COUNTERS = _LANE_CLAIMS + MAX_LANES * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
@@ -414,10 +457,23 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, lane_loss, ssq, total, Xd, Xdata, Xind, Xptr, Y, sw, order,
-                 batch_size, theta, layout, acts, loss_code, alpha, opt_code, state, hyper, t,
-                 grads, ws, cap):
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size):
     """Member ``member`` of a team of threads training on ``order``.
+
+    Arguments, grouped:
+
+    * ``acc = (lane_loss, ssq, gsq, total)``: float64 accumulators, a slot
+      per lane, per parameter block (twice) and ``total[0]`` for the loss.
+    * ``data = (Xd, Xdata, Xind, Xptr, Y, sw, order)``: the input, targets,
+      sample weights (empty for unit weights) and the rows, in order.
+    * ``net``: the network spec (module docstring).
+    * ``opt = (loss_code, alpha, opt_code, state, hyper, t, clock)``: the
+      loss, the L2 strength, the optimizer, its state and settings
+      (``_optimizers``), the number of steps taken before, and
+      ``clock = [nadam's momentum product, the last step's learning rate]``,
+      updated here.
+    * ``bufs = (grads, ws, cap)``: the lanes' gradient buffers and the
+      members' workspaces, for blocks of ``cap`` rows.
 
     Runs consecutive mini-batches of ``batch_size`` rows over ``order``.  For
     every batch the team's threads claim, with atomic operations on
@@ -427,39 +483,44 @@ def train_member(member, sync, lane_loss, ssq, total, Xd, Xdata, Xind, Xptr, Y, 
     L2 term added, the sample-weight sum divided out and the optimizer step
     taken, element by element); the thread that finishes the last block
     adds the batch's loss to ``total[0]`` and releases the team into the
-    next batch.  ``t`` is the number of steps taken before (Adam's bias
-    correction needs it).  With ``opt_code`` GRADIENT the update writes the
+    next batch.  When the gradient is clipped by its global norm, a round
+    over the blocks that sums the lanes and each block's squared norm comes
+    between the two.  With ``opt_code`` GRADIENT the update writes the
     gradient to ``state[0]`` instead, and the loss added is the batch's mean:
     one batch over all rows is the full-batch loss and gradient of L-BFGS.
 
     Every thread of the team runs this function with its own ``member``
-    number and the same arrays; ``lane_loss`` has a slot per lane, ``ssq``
-    per parameter block, ``ws`` a workspace per member.  A thread takes the
-    lane of its own number when it can, and after each lane starts fetching
-    the rows that lane has in the next batch into its cache.  Waiting
-    threads spin briefly, then yield their core.  Any thread may take any
-    task and lanes are summed in lane order, so the result does not depend
-    on the number of threads; nothing waits on a particular thread, so a
-    member that starts late, or never, only slows the others (a team of one
-    is the serial kernel).  The kernels raise no exceptions; the one
+    number and the same arrays; ``ws`` has a workspace per member.  A thread
+    takes the lane of its own number when it can, and after each lane starts
+    fetching the rows that lane has in the next batch into its cache.
+    Waiting threads spin briefly, then yield their core.  Any thread may take
+    any task and lanes are summed in lane order, so the result does not
+    depend on the number of threads; nothing waits on a particular thread,
+    so a member that starts late, or never, only slows the others (a team of
+    one is the serial kernel).  The kernels raise no exceptions; the one
     exception is an IndexError under ``NUMBA_BOUNDSCHECK=1``, and a thread
     stopped by it would leave the others waiting, so there an out-of-bounds
     access shows as a hang rather than an error.  Returns the number of
     batches.
     """
     # the caller's arrays: views of them skip reference counting (``borrowed``)
-    sync, lane_loss = borrowed(sync), borrowed(lane_loss)
-    ssq, total = borrowed(ssq), borrowed(total)
-    Xd, Xdata, Xind, Xptr, Y, sw = (borrowed(Xd), borrowed(Xdata), borrowed(Xind),
-                                    borrowed(Xptr), borrowed(Y), borrowed(sw))
-    order, theta, state, grads = borrowed(order), borrowed(theta), borrowed(state), borrowed(grads)
-    work = borrowed(ws)[member]
-    sizes = layer_sizes(layout)
+    sync = borrowed(sync)
+    lane_loss, ssq, gsq, total = (borrowed(acc[0]), borrowed(acc[1]), borrowed(acc[2]),
+                                  borrowed(acc[3]))
+    X = (borrowed(data[0]), borrowed(data[1]), borrowed(data[2]), borrowed(data[3]))
+    Y, sw, order = borrowed(data[4]), borrowed(data[5]), borrowed(data[6])
+    theta = borrowed(net[0])
+    loss_code, alpha, opt_code = opt[0], opt[1], opt[2]
+    state, hyper, t, clock = borrowed(opt[3]), opt[4], opt[5], borrowed(opt[6])
+    grads, cap = borrowed(bufs[0]), bufs[2]
+    work = borrowed(bufs[1])[member]
+    sizes = layer_sizes(net[1])
     n_params = theta.shape[0]
-    n_coef = layout[0, 3]
+    n_coef = net[7]
     n_blocks = _n_param_blocks(n_params)
     typed_alpha = theta.dtype.type(alpha)
-    typed_hyper = _typed_copy(hyper, theta.dtype)
+    typed_hyper = np.empty(N_HYPER, dtype=theta.dtype)
+    clip_norm = hyper[CLIP_NORM]
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
     lane_base = 0
@@ -471,31 +532,45 @@ def train_member(member, sync, lane_loss, ssq, total, Xd, Xdata, Xind, Xptr, Y, 
         lanes_end = lane_base + n_lanes
         next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
         next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
+        step_number = t + batch + 1
         while True:
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
                 break
-            lane_loss[k] = _lane(Xd, Xdata, Xind, Xptr, Y, sw, _lane_rows(rows, k, per),
-                                 theta, layout, acts, loss_code, grads[k], work, sizes, cap)
+            lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
+                                 grads[k], work, sizes, cap, step_number)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
-                _prefetch_rows(Xd, Y, _lane_rows(next_rows, k, next_per))
+                _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
         _wait_until(sync, _LANES_DONE, lanes_end)
         wsum = _weight_sum(sw, rows)
         scale = theta.dtype.type(1.0 / wsum)
-        typed_hyper[LR_T] = step_size(opt_code, hyper, t + batch + 1)
+        rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed_hyper)
         blocks_end = (batch + 1) * n_blocks
+        if clip_norm > 0:
+            while True:
+                blk = _claim(sync, _NORMS_CLAIMED, blocks_end)
+                if blk < 0:
+                    break
+                _gradient_norm_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
+                                     typed_alpha, scale, gsq)
+                atomic_add(sync, _NORMS_DONE, 1)
+            _wait_until(sync, _NORMS_DONE, blocks_end)
+            norm = np.sqrt(ordered_sum(gsq, n_blocks))
+            scale = theta.dtype.type(scale * min(1.0, clip_norm / (norm + 1e-6)))
         while True:
             blk = _claim(sync, _BLOCKS_CLAIMED, blocks_end)
             if blk < 0:
                 break
             _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
-                          typed_alpha, scale, opt_code, state, typed_hyper, ssq)
+                          typed_alpha, scale, opt_code, state, typed_hyper, ssq, clip_norm > 0)
             if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
                 # the batch's last block: record the loss, release the team
                 rows_counted = 1 if opt_code == GRADIENT else n
                 total[0] += _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum,
                                         rows_counted)
+                clock[0] = mu_product
+                clock[1] = rate
                 atomic_add(sync, _UPDATED, 1)
         _wait_until(sync, _UPDATED, batch + 1)
         lane_base = lanes_end
@@ -503,8 +578,7 @@ def train_member(member, sync, lane_loss, ssq, total, Xd, Xdata, Xind, Xptr, Y, 
 
 
 @jit_entry
-def predict_member(member, sync, Xd, Xdata, Xind, Xptr, rows, theta, layout, acts, ws, cap,
-                   out):
+def predict_member(member, sync, X, rows, net, ws, cap, out):
     """Member ``member`` of a team computing the network's output for ``rows``.
 
     Output activation applied, into ``out``.  Each thread of the team runs
@@ -513,21 +587,23 @@ def predict_member(member, sync, Xd, Xdata, Xind, Xptr, rows, theta, layout, act
     (``new_sync``): the calling thread starts at once while the others wake.
     """
     # the caller's arrays: views of them skip reference counting (``borrowed``)
-    Xd, Xdata, Xind, Xptr = borrowed(Xd), borrowed(Xdata), borrowed(Xind), borrowed(Xptr)
-    sync, rows, theta, out = borrowed(sync), borrowed(rows), borrowed(theta), borrowed(out)
+    X = (borrowed(X[0]), borrowed(X[1]), borrowed(X[2]), borrowed(X[3]))
+    sync, rows, theta, out = borrowed(sync), borrowed(rows), borrowed(net[0]), borrowed(out)
     work = borrowed(ws)[member]
-    sizes = layer_sizes(layout)
+    sizes = layer_sizes(net[1])
+    wsl = net[3]
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
-    L = layout.shape[0]
+    L = sizes.shape[0] - 1
     while True:
         blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)
         if blk < 0:
             break
         r0 = blk * cap
         r1 = min(n, r0 + cap)
-        _forward(Xd, Xdata, Xind, Xptr, rows[r0:r1], theta, layout, acts, work, sizes, cap, True)
-        _copy(_block(work, sizes, cap, L, r1 - r0, False).reshape(-1), out[r0:r1].reshape(-1))
+        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, True, False, 0)
+        _copy(_block(work, wsl, sizes, cap, _ACT, L, r1 - r0).reshape(-1),
+              out[r0:r1].reshape(-1))
 
 
 @jit_entry
@@ -546,28 +622,29 @@ def all_finite(x):
 
 
 @jit_entry
-def predict_few(X, theta, layout, acts, out):
-    """Network output for every row of a small dense ``X`` into ``out``.
+def predict_few(Xd, net, out):
+    """Network output for every row of a small dense ``Xd`` into ``out``.
 
     The latency path for a few rows: no index vector or workspace from the
-    caller, and the finiteness check of ``X`` done here.  With one network
+    caller, and the finiteness check of ``Xd`` done here.  With one network
     output and two columns in ``out``, writes ``1 - p, p`` (binary
-    probabilities).  Returns False, leaving ``out`` unset, if ``X`` has a NaN
+    probabilities).  Returns False, leaving ``out`` unset, if ``Xd`` has a NaN
     or infinite value.
     """
     # the caller's arrays (not ``ws`` below, which this call owns)
-    X, theta = borrowed(X), borrowed(theta)
-    n = X.shape[0]
-    if not all_finite(X.reshape(-1)):
+    Xd, theta = borrowed(Xd), borrowed(net[0])
+    n = Xd.shape[0]
+    if not all_finite(Xd.reshape(-1)):
         return False
-    sizes = layer_sizes(layout)
-    L = layout.shape[0]
-    ws = np.empty(2 * n * np.sum(sizes), dtype=theta.dtype)
-    no_data = np.empty(0, dtype=X.dtype)
+    sizes = layer_sizes(net[1])
+    wsl = net[3]
+    L = sizes.shape[0] - 1
+    ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
+    no_data = np.empty(0, dtype=Xd.dtype)
     no_index = np.empty(0, dtype=np.int64)
-    _forward(X, no_data, no_index, no_index, np.arange(n), theta, layout, acts, ws, sizes,
-             n, True)
-    Z = _block(ws, sizes, n, L, n, False)
+    _forward((Xd, no_data, no_index, no_index), np.arange(n), theta, net, ws, sizes, n, True,
+             False, 0)
+    Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     if Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
             out[i, 0] = 1 - Z[i, 0]
@@ -587,6 +664,21 @@ def max_param_blocks(n_params):
     return max(_MIN_PARAM_BLOCKS, -(-n_params // _PARAM_BLOCK))
 
 
+def net_type(dtype, writable):
+    """The Numba type of the network spec tuple (module docstring)."""
+    f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
+    theta = types.Array(f, 1, "C", readonly=not writable)
+    return types.Tuple((theta, _ro(i, 2), _ro(i, 1), _ro(i, 2), _ro(x, 1), i, i, i))
+
+
+def _ro(dt, ndim):
+    return types.Array(dt, ndim, "C", readonly=True)
+
+
+def _rw(dt, ndim):
+    return types.Array(dt, ndim, "C")
+
+
 def entry_signatures(dtype):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
@@ -597,22 +689,17 @@ def entry_signatures(dtype):
     compiles this list, leaves nothing to compile later.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
-
-    def ro(dt, ndim):
-        return types.Array(dt, ndim, "C", readonly=True)
-
-    def rw(dt, ndim):
-        return types.Array(dt, ndim, "C")
-
-    data = (ro(f, 2), ro(f, 1), ro(i, 1), ro(i, 1))  # Xd, Xdata, Xind, Xptr
-    net = (ro(i, 2), ro(i, 1))  # layout, acts
-    team = (i, rw(i, 1))  # member, sync
-    train = (*team, rw(x, 1), rw(x, 1), rw(x, 1), *data, ro(f, 2), ro(f, 1), ro(i, 1), i,
-             rw(f, 1), *net, i, x, i, rw(f, 2), ro(x, 1), i, rw(f, 2), rw(f, 2), i)
-    prediction = (*team, *data, ro(i, 1), ro(f, 1), *net, rw(f, 2), i, rw(f, 2))
+    X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
+    acc = types.Tuple((_rw(x, 1),) * 4)
+    data = types.Tuple((*X.types, _ro(f, 2), _ro(f, 1), _ro(i, 1)))
+    opt = types.Tuple((i, x, i, _rw(f, 2), _ro(x, 1), i, _rw(x, 1)))
+    bufs = types.Tuple((_rw(f, 2), _rw(f, 2), i))
+    team = (i, _rw(i, 1))  # member, sync
+    train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
+    prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     return [
         (train_member, train),
         (predict_member, prediction),
-        (predict_few, (ro(f, 2), ro(f, 1), *net, rw(f, 2))),
-        (all_finite, (ro(f, 1),)),
+        (predict_few, (_ro(f, 2), net_type(dtype, False), _rw(f, 2))),
+        (all_finite, (_ro(f, 1),)),
     ]

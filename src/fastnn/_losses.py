@@ -12,7 +12,11 @@ which is what the gradient ``f(z) - y`` differentiates (loss and gradient agree
 for multi-output squared error).
 """
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
+from scipy.special import xlogy
 
 from ._activations import ACTIVATIONS
 from ._config import jit
@@ -23,24 +27,48 @@ POISSON = 1
 BINARY_LOG_LOSS = 2
 LOG_LOSS = 3
 
+
+def _clipped(P):
+    eps = np.finfo(P.dtype).eps
+    return np.clip(P, eps, 1 - eps)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss: its kernel code, the output activation it is paired with, and
+    a NumPy reference of its value per row, from the network's output ``P``
+    (activation applied) and the targets ``Y`` (both 2-D, float64)."""
+
+    name: str
+    code: int
+    output_activation: str
+    per_row: Callable
+
+
+REGISTRY = {loss.name: loss for loss in (
+    Loss("squared_error", SQUARED_ERROR, "identity",
+         lambda P, Y: 0.5 * ((P - Y) ** 2).sum(axis=1)),
+    Loss("poisson", POISSON, "exp",
+         lambda P, Y: (P - xlogy(Y, P) + xlogy(Y, Y) - Y).sum(axis=1)),
+    Loss("binary_log_loss", BINARY_LOG_LOSS, "logistic",
+         lambda P, Y: -(xlogy(Y, _clipped(P)) + xlogy(1 - Y, 1 - _clipped(P))).sum(axis=1)),
+    Loss("log_loss", LOG_LOSS, "softmax", lambda P, Y: -xlogy(Y, _clipped(P)).sum(axis=1)),
+)}
+
 #: name -> integer code used inside the kernels.
-LOSSES = {
-    "squared_error": SQUARED_ERROR,
-    "poisson": POISSON,
-    "binary_log_loss": BINARY_LOG_LOSS,
-    "log_loss": LOG_LOSS,
-}
+LOSSES = {name: loss.code for name, loss in REGISTRY.items()}
 
 #: loss -> output activation making ``f(z) - y`` the exact gradient.
-OUTPUT_ACTIVATION = {
-    "squared_error": "identity",
-    "poisson": "exp",
-    "binary_log_loss": "logistic",
-    "log_loss": "softmax",
-}
+OUTPUT_ACTIVATION = {name: loss.output_activation for name, loss in REGISTRY.items()}
 
-assert set(OUTPUT_ACTIVATION) == set(LOSSES)
 assert set(OUTPUT_ACTIVATION.values()) <= set(ACTIVATIONS)
+
+
+def mean_loss(name, P, Y, sample_weight=None):
+    """The (sample-weighted) mean over rows of loss ``name``, in float64."""
+    rows = REGISTRY[name].per_row(np.asarray(P, dtype=np.float64),
+                                  np.asarray(Y, dtype=np.float64).reshape(len(P), -1))
+    return float(np.average(rows, weights=sample_weight))
 
 
 @jit

@@ -11,30 +11,41 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__, _engine
 from ._activations import HIDDEN_ACTIVATIONS
-from ._losses import LOSSES, OUTPUT_ACTIVATION
-from ._optimizers import OPTIMIZERS
+from ._init import REGISTRY as INITIALIZERS
+from ._init import init_layer
+from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
+from ._network import Network
+from ._noise import REGISTRY as DROPOUT_KINDS
+from ._optimizers import REGISTRY as OPTIMIZERS
+from ._optimizers import Optimizer
+from ._schedules import REGISTRY as SCHEDULES
 from ._validation import (
     Boolean,
+    Callable,
     DType,
+    Each,
     Interval,
     LayerSizes,
+    Mapping,
     NJobs,
     Options,
     RandomState,
+    Text,
     validate_params,
 )
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
 
 # Inputs of at most this many rows skip scikit-learn's generic validation.
 _FAST_PREDICT_ROWS = 16
@@ -76,11 +87,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     _parameter_constraints = {
         "hidden_layer_sizes": [LayerSizes()],
-        "activation": [Options(*HIDDEN_ACTIVATIONS)],
-        "solver": [Options("lbfgs", "sgd", "adam")],
+        "activation": [Options(*HIDDEN_ACTIVATIONS), Each(Options(*HIDDEN_ACTIVATIONS))],
+        "solver": [Options("lbfgs", *OPTIMIZERS)],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Options("auto"), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Options("constant", "invscaling", "adaptive")],
+        "learning_rate": [Options(*SCHEDULES)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -100,6 +111,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dtype": [DType()],
         "n_jobs": [NJobs()],
+        "weight_init": [Options(*INITIALIZERS)],
+        "dropout": [Interval(Real, 0, 1, closed="left"),
+                    Each(Interval(Real, 0, 1, closed="left"))],
+        "dropout_kind": [Options(*DROPOUT_KINDS)],
+        "rho": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "clip_norm": [Options(None), Interval(Real, 0, None, closed="neither")],
+        "clip_value": [Options(None), Interval(Real, 0, None, closed="neither")],
+        "scoring": [Options(None), Text(), Callable()],
+        "max_time": [Options(None), Interval(Real, 0, None, closed="neither")],
     }
 
     # ------------------------------------------------------------------
@@ -117,9 +138,48 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if net is not None and net.theta.dtype == dtype and self._views_of(net.theta):
             return net
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        net = _engine.Network(sizes, self.activation, self.out_activation_, dtype)
+        net = Network(sizes, self._hidden_activations(len(sizes) - 2), self.out_activation_, dtype)
         net.set_params(self.coefs_, self.intercepts_)
         return net
+
+    def _hidden_activations(self, n_hidden):
+        """The activation of every hidden layer, from ``activation``."""
+        return self._per_layer("activation", self.activation, n_hidden)
+
+    def _dropout_rates(self, n_hidden):
+        return self._per_layer("dropout", self.dropout, n_hidden)
+
+    @staticmethod
+    def _per_layer(name, value, n_hidden):
+        if isinstance(value, (list, tuple)):
+            if len(value) != n_hidden:
+                raise ValueError(
+                    f"{name} has {len(value)} entries for {n_hidden} hidden layers; give one"
+                    " per hidden layer, or a single value for all."
+                )
+            return list(value)
+        return [value] * n_hidden
+
+    def _training_network(self, dtype):
+        """The network to train: the fitted one, with this fit's activations and
+        dropout (a new network when they differ from the fitted one's)."""
+        net = self._network(dtype)
+        n_hidden = len(net.sizes) - 2
+        activations = self._hidden_activations(n_hidden)
+        rates = self._dropout_rates(n_hidden)
+        seed = 0
+        if any(r > 0 for r in rates):
+            # the key of the dropout masks, drawn only when there is dropout
+            # (so that draws without it stay scikit-learn's)
+            seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        trained = Network(net.sizes, activations, self.out_activation_, dtype, rates,
+                          self.dropout_kind, seed)
+        if (np.array_equal(trained.acts, net.acts) and np.array_equal(trained.drop, net.drop)
+                and trained.dropout_kind == net.dropout_kind and trained.seed == net.seed
+                and net.theta.flags.writeable):
+            return net
+        trained.theta[:] = net.theta
+        return trained
 
     def _views_of(self, theta):
         return all(a.base is theta for a in (*self.coefs_, *self.intercepts_))
@@ -164,37 +224,43 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self.coefs_ = self._net.coefs
             self.intercepts_ = self._net.intercepts
 
-    def _init_coef(self, fan_in, fan_out, dtype):
-        # Glorot & Bengio's uniform initialisation, drawn in scikit-learn's order.
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        bound = np.sqrt(factor / (fan_in + fan_out))
-        coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
-        intercept = self._random_state.uniform(-bound, bound, fan_out)
-        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
-
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
+        hidden = self._hidden_activations(len(layer_units) - 2)
+        # scikit-learn's scheme looks at the hidden activation for every layer
+        sklearn_activation = hidden[-1] if hidden else self.activation
         self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
-            coef, intercept = self._init_coef(fan_in, fan_out, dtype)
+        for l, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
+            coef, intercept = init_layer(
+                self.weight_init, self._random_state, fan_in, fan_out,
+                hidden[l] if l < len(hidden) else None,
+                hidden[l] if l < len(hidden) else sklearn_activation, dtype,
+            )
             self.coefs_.append(coef)
             self.intercepts_.append(intercept)
-        self._best_theta = self._network(dtype).theta.copy()
+        self._net = None
+        theta = self._network(dtype).theta
+        self._log = _engine.TrainingLog(self.early_stopping, theta)
+        self._publish_log(self._log)
+
+    def _publish_log(self, log):
+        """Copy the training log into the fitted attributes scikit-learn has."""
+        self.n_iter_ = log.n_iter
+        self.t_ = log.t
+        if log.loss is not None:
+            self.loss_ = log.loss
+        self._best_theta = log.best_theta
+        self.history_ = log.history
         if self.solver in _STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self.loss_curve_ = log.loss_curve
+            self._no_improvement_count = log.no_improvement_count
+            self.best_loss_ = log.best_loss
+            self.validation_scores_ = log.validation_scores
+            self.best_validation_score_ = log.best_validation_score
 
     # ------------------------------------------------------------------
     # fitting
@@ -253,11 +319,20 @@ class BaseMultilayerPerceptron(BaseEstimator):
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return sw
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _check_settings(self):
+        """Checks across parameters, beyond each parameter's own table."""
+        if self.solver == "lbfgs":
+            if np.any(np.asarray(self.dropout) > 0):
+                raise ValueError("dropout needs a stochastic solver; solver='lbfgs' has none"
+                                 " (its loss must be the same at every evaluation).")
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
+             sample_weight_val=None):
         if not (incremental and self.__sklearn_is_fitted__()):
             # like scikit-learn, partial_fit validates the parameters on its
             # first call only (every later call would pay ~0.1 ms for it)
             validate_params(self)
+            self._check_settings()
         hidden = self._hidden_layer_sizes()
         dtype = np.dtype(self.dtype)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -266,6 +341,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
+        self._per_layer("activation", self.activation, len(hidden))
+        self._per_layer("dropout", self.dropout, len(hidden))
+        validation = None
+        if X_val is not None or y_val is not None:
+            if self.solver not in _STOCHASTIC_SOLVERS:
+                raise ValueError(f"X_val and y_val need a stochastic solver; got"
+                                 f" solver={self.solver!r}.")
+            validation = self._validation_set(X_val, y_val, sample_weight_val, y.shape[1],
+                                              dtype)
+        sample_weight = self._class_weights(y, sample_weight, dtype)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, dtype)
@@ -277,23 +362,53 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     f" needs {layer_units}. Change of hidden_layer_sizes or of the number"
                     " of outputs requires a new fit (warm_start=False)."
                 )
-        net = self._network(dtype)
+        net = self._training_network(dtype)
         if not net.theta.flags.writeable:
             # e.g. loaded by joblib.load(..., mmap_mode="r"): train a copy
             net = copy.copy(net)
             net.theta = net.theta.copy()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(net, X, y, sample_weight, incremental)
+            self._fit_stochastic(net, X, y, sample_weight, incremental, validation)
         else:
-            _engine.fit_lbfgs(
-                self, net, _engine.Data(X, y, sample_weight, dtype),
+            self.n_iter_, self.loss_ = _engine.fit_lbfgs(
+                net, _engine.Data(X, self._smoothed(y), sample_weight, dtype),
                 loss_code=LOSSES[self._loss_name()], alpha=self.alpha,
                 max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol,
                 verbose=self.verbose, n_jobs=self.n_jobs,
             )
+            self.history_ = None
         self._store_network(net)
         self._check_not_diverged(net, X, incremental)
         return self
+
+    def _class_weights(self, Y, sample_weight, dtype):
+        """``sample_weight`` times the class weights (classifiers)."""
+        return sample_weight
+
+    def _smoothed(self, Y):
+        """The training targets (classifiers: with label smoothing)."""
+        return Y
+
+    def _validation_set(self, X_val, y_val, sample_weight_val, n_outputs, dtype):
+        """``(X, y, Y, sample_weight)`` of user-given validation data: the
+        input, the targets as given and as the network's outputs."""
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together.")
+        plain = self._validate_plain(X_val, None, False, dtype)
+        X_val = plain if plain is not None else validate_data(
+            self, X_val, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
+        )
+        y_val = np.asarray(y_val)
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        if y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has"
+                             f" {y_val.shape[0]}.")
+        Y_val = self._validation_targets(y_val, dtype).reshape(len(y_val), -1)
+        if Y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs; y has {n_outputs}.")
+        sw = self._check_sample_weight(sample_weight_val, X_val.shape[0], dtype)
+        return X_val, y_val, Y_val, sw
 
     def _check_not_diverged(self, net, X, incremental):
         """Raise a ValueError, as scikit-learn does for non-finite weights, when
@@ -326,68 +441,101 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 " need to be preprocessed, or the learning rate may be too large."
             )
 
-    def _make_optimizer(self, n_params, dtype):
-        if self.solver == "sgd":
-            return OPTIMIZERS["sgd"](
-                n_params, dtype, self.learning_rate_init, self.learning_rate,
-                self.momentum, self.nesterovs_momentum, self.power_t,
-            )
-        return OPTIMIZERS["adam"](
-            n_params, dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
+    def _make_optimizer(self, n_params, dtype, total_steps):
+        return Optimizer(
+            self.solver, n_params, dtype, learning_rate_init=self.learning_rate_init,
+            learning_rate=self.learning_rate, power_t=self.power_t, momentum=self.momentum,
+            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon, rho=self.rho, weight_decay=self.weight_decay,
+            clip_value=self.clip_value, clip_norm=self.clip_norm, total_steps=total_steps,
         )
 
-    def _fit_stochastic(self, net, X, y, sample_weight, incremental):
-        optimizer = getattr(self, "_optimizer", None)
-        if (not incremental or optimizer is None or optimizer.state.dtype != net.theta.dtype
-                or optimizer.state.shape[1] != net.n_params):
-            self._optimizer = self._make_optimizer(net.n_params, net.theta.dtype)
-        elif not optimizer.state.flags.writeable:  # loaded from a read-only memmap
-            optimizer.state = optimizer.state.copy()
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is"
+                " going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-
-        validation_score = None
-        if self.early_stopping:
-            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        dtype = net.theta.dtype
+        if validation is None and self.early_stopping:
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
             split = train_test_split(
                 *arrays, random_state=self._random_state,
                 test_size=self.validation_fraction, stratify=stratify,
             )
-            X, X_val, y, y_val = split[:4]
+            X, X_val, Y, Y_val = split[:4]
             sample_weight, sw_val = (None, None) if sample_weight is None else split[4:]
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val)
-            val = _engine.Data(X_val, dtype=net.theta.dtype)
-
-            def validation_score():
-                return self._score_output(_engine.forward(net, val, self.n_jobs), y_val, sw_val)
+            y_val = self._label_binarizer.inverse_transform(Y_val) if is_classifier(self) \
+                else Y_val
+            validation = (X_val, y_val, Y_val, sw_val)
 
         n_samples = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is"
-                    " going to be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        batch_size = self._batch_size(n_samples)
+        total_steps = self.max_iter * -(-n_samples // batch_size)
+        optimizer = getattr(self, "_optimizer", None)
+        if (not incremental or optimizer is None or optimizer.state.dtype != dtype
+                or optimizer.state.shape[1] != net.n_params
+                or getattr(optimizer, "solver", None) != self.solver):
+            self._optimizer = self._make_optimizer(net.n_params, dtype, total_steps)
+        elif not optimizer.state.flags.writeable:  # loaded from a read-only memmap
+            optimizer.state = optimizer.state.copy()
 
-        _engine.fit_stochastic(
-            self, net, self._optimizer, _engine.Data(X, y, sample_weight, net.theta.dtype),
-            loss_code=LOSSES[self._loss_name()], alpha=self.alpha, batch_size=batch_size,
-            shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change, incremental=incremental,
-            verbose=self.verbose, n_jobs=self.n_jobs, validation_score=validation_score,
+        log = getattr(self, "_log", None)
+        if log is None:  # fitted by a version without the log
+            log = self._log = _engine.TrainingLog(self.early_stopping, net.theta)
+        evaluate = None
+        if validation is not None:
+            evaluate = self._validation_scorer(net, *validation)
+            # scorers predict with the estimator: it must see the weights trained
+            self._store_network(net)
+        runner = _engine.EpochRunner(
+            net, _engine.Data(X, self._smoothed(Y), sample_weight, dtype), self._optimizer,
+            LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs,
         )
+        _engine.fit_stochastic(
+            runner, log, shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change, incremental=incremental,
+            verbose=self.verbose, validation=evaluate, early_stopping=self.early_stopping,
+            max_time=self.max_time,
+        )
+        self._publish_log(log)
 
-    def fit(self, X, y, sample_weight=None):
+    def _validation_scorer(self, net, X_val, y_val, Y_val, sw_val):
+        """A callable giving the validation loss and score of the network being trained."""
+        data = _engine.Data(X_val, dtype=net.theta.dtype)
+        loss_name = self._loss_name()
+        scorer = None
+        if self.scoring not in (None, "loss"):
+            scorer = check_scoring(self, scoring=self.scoring)
+
+        def evaluate():
+            output = _engine.forward(net, data, self.n_jobs)
+            if not np.all(np.isfinite(output)):
+                return np.nan, np.nan
+            loss = mean_loss(loss_name, output, Y_val, sw_val)
+            if self.scoring is None:
+                return loss, self._score_output(output, y_val, sw_val)
+            if self.scoring == "loss":
+                return loss, -loss
+            kwargs = {} if sw_val is None else {"sample_weight": sw_val}
+            return loss, float(scorer(self, X_val, y_val, **kwargs))
+
+        return evaluate
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -399,13 +547,23 @@ class BaseMultilayerPerceptron(BaseEstimator):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation input (stochastic solvers).  Its loss and score are
+            recorded in ``history_`` after every epoch; with
+            ``early_stopping=True`` it replaces the ``validation_fraction``
+            split.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Validation targets; given with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val,
+                         y_val=y_val, sample_weight_val=sample_weight_val)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -559,6 +717,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         max_fun=15000,
         dtype="float32",
         n_jobs=None,
+        weight_init="sklearn",
+        dropout=0.0,
+        dropout_kind="bernoulli",
+        rho=0.9,
+        weight_decay=0.01,
+        clip_norm=None,
+        clip_value=None,
+        scoring=None,
+        max_time=None,
+        class_weight=None,
+        label_smoothing=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -585,6 +754,23 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self.max_fun = max_fun
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.weight_init = weight_init
+        self.dropout = dropout
+        self.dropout_kind = dropout_kind
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.scoring = scoring
+        self.max_time = max_time
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+
+    _parameter_constraints = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [Options(None, "balanced"), Mapping()],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    }
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -613,6 +799,36 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     f" has {classes}"
                 )
         return X, self._encode_labels(y, dtype)
+
+    def _class_weights(self, Y, sample_weight, dtype):
+        """``sample_weight`` times the weight of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_ not in ("binary", "multiclass"):
+            raise ValueError("class_weight is supported for binary and multiclass targets"
+                             f" only; y is {self._label_binarizer.y_type_}.")
+        index = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else np.argmax(Y, axis=1)
+        weights = compute_class_weight(self.class_weight, classes=self.classes_,
+                                       y=self.classes_[index])
+        sw = weights[index].astype(dtype)
+        return sw if sample_weight is None else sample_weight * sw
+
+    def _smoothed(self, Y):
+        """Targets with label smoothing: ``Y (1 - e) + e / K``, over the K
+        classes (2 for each output of a binary or multilabel target)."""
+        eps = self.label_smoothing
+        if not eps:
+            return Y
+        k = Y.shape[1] if self._label_binarizer.y_type_ == "multiclass" else 2
+        return (Y * (1 - eps) + eps / k).astype(Y.dtype)
+
+    def _validation_targets(self, y_val, dtype):
+        if self._label_binarizer.y_type_ in ("binary", "multiclass"):
+            unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y_val has classes {unseen} that are not in y (classes"
+                                 f" {self.classes_}).")
+        return self._encode_labels(y_val, dtype)
 
     def _encode_labels(self, y, dtype):
         """Targets as the network's outputs: one column for two classes, else one-hot.
@@ -808,6 +1024,15 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         max_fun=15000,
         dtype="float32",
         n_jobs=None,
+        weight_init="sklearn",
+        dropout=0.0,
+        dropout_kind="bernoulli",
+        rho=0.9,
+        weight_decay=0.01,
+        clip_norm=None,
+        clip_value=None,
+        scoring=None,
+        max_time=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -835,6 +1060,15 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
         self.max_fun = max_fun
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.weight_init = weight_init
+        self.dropout = dropout
+        self.dropout_kind = dropout_kind
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.scoring = scoring
+        self.max_time = max_time
 
     def _output_activation(self):
         return OUTPUT_ACTIVATION[self.loss]
@@ -859,6 +1093,15 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
             raise ValueError("Some value(s) of y are negative which is not allowed for"
                              " the 'poisson' loss.")
         return X, y
+
+    def _validation_targets(self, y_val, dtype):
+        y_val = np.asarray(y_val)
+        if y_val.dtype.kind not in "biuf":
+            raise ValueError(f"y_val must be numeric; got dtype {y_val.dtype}.")
+        Y_val = y_val.astype(dtype)
+        if not np.all(np.isfinite(Y_val)):
+            raise ValueError("y_val contains NaN or infinity.")
+        return Y_val
 
     def _score_output(self, output, y, sample_weight):
         if not np.all(np.isfinite(output)):

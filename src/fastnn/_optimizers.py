@@ -1,44 +1,141 @@
-"""Optimizers: update kernels over a range of parameters, and the objects owning their state.
+"""Optimizers: the registry, the update kernels, and the object owning an optimizer's state.
 
 ``step`` applies one update to ``theta[j0:j1]``, forming the gradient from
-the lanes' partial gradients, the L2 term and the normalisation as it goes;
-the training kernel calls it block by block, so parameters are touched once
-per mini-batch while in cache.  The ``GRADIENT`` code writes that gradient
-out instead of stepping (the full-batch gradient L-BFGS asks for).
-The Python objects mirror scikit-learn's optimizers: they own the state
-arrays, the step count and the learning-rate schedule (``iteration_ends``,
-``trigger_stopping``).  Adding an optimizer means a code, a branch in
-``_step_range`` (and ``step_size`` if its rate changes per step) and a class.
+the lanes' partial gradients, the L2 term, the normalisation and the clipping
+as it goes; the training kernel calls it block by block, so parameters are
+touched once per mini-batch while in cache.  ``step_hyper`` computes, once
+per mini-batch, the coefficients of that step (scheduled learning rate, bias
+corrections).  The ``GRADIENT`` code writes the gradient out instead of
+stepping (the full-batch gradient L-BFGS asks for).
+
+The formulas are PyTorch's (``torch.optim``) at the same hyper-parameters,
+except 'sgd' and 'adam', which are scikit-learn's (Adam's epsilon is added
+to the uncorrected ``sqrt(v)``; PyTorch adds it to the corrected one, as
+'adamw' and 'nadam' do here).  With ``g`` the gradient and ``lr`` the
+scheduled rate:
+
+* sgd: ``v = momentum v - lr g``; ``w += v`` (or ``momentum v - lr g``
+  with Nesterov's momentum).
+* adam: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+  ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``.
+* adamw: ``w *= 1 - lr weight_decay`` (weights only, not intercepts), then
+  ``w -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps)``.
+* nadam: PyTorch's NAdam (``momentum_decay=4e-3``): ``mu_t = b1 (1 - 0.5 *
+  0.96^(0.004 t))``, ``w -= lr (1 - mu_t) / (1 - prod mu) g / d + lr mu_{t+1}
+  / (1 - mu_{t+1} prod mu) m / d``, ``d = sqrt(v / (1 - b2^t)) + eps``.
+* rmsprop: ``v = rho v + (1 - rho) g^2``, ``w -= lr g / (sqrt(v) + eps)``.
+* adagrad: ``v += g^2``, ``w -= lr g / (sqrt(v) + eps)``.
+
+Adding an optimizer means an entry in ``REGISTRY``, its coefficients in
+``step_hyper`` and its branch in ``_step_range``.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._config import jit, jit_exact
+from ._schedules import REGISTRY as SCHEDULES
+from ._schedules import scheduled_rate, warmup_steps
 
 SGD = 0
 ADAM = 1
 GRADIENT = 2  # no update: ``state[0]`` receives the gradient
+RMSPROP = 3
+ADAGRAD = 4
+ADAMW = 5
+NADAM = 6
 
-# Positions in the ``hyper`` vector handed to the kernels.  Python fills it in
-# float64; the training kernel keeps a copy in the parameters' dtype and
-# writes the current step's learning rate into ``LR_T``.
+NADAM_MOMENTUM_DECAY = 4e-3
+
+
+@dataclass(frozen=True)
+class OptimizerKind:
+    """One optimizer: its code in the kernels and its state vectors per parameter."""
+
+    name: str
+    code: int
+    n_state: int
+
+
+REGISTRY = {o.name: o for o in (
+    OptimizerKind("sgd", SGD, 1),
+    OptimizerKind("adam", ADAM, 2),
+    OptimizerKind("rmsprop", RMSPROP, 1),
+    OptimizerKind("adagrad", ADAGRAD, 1),
+    OptimizerKind("adamw", ADAMW, 2),
+    OptimizerKind("nadam", NADAM, 2),
+)}
+
+# Positions in the ``hyper`` vector handed to the kernels.  Python fills the
+# settings in float64; the training kernel keeps a copy in the parameters'
+# dtype, where ``step_hyper`` writes the coefficients of each step.
 LR = 0
-LR_T = 1
-MOMENTUM = 2
-NESTEROV = 3
-BETA_1 = 4
-BETA_2 = 5
-EPSILON = 6
-N_HYPER = 7
+MOMENTUM = 1
+NESTEROV = 2
+BETA_1 = 3
+BETA_2 = 4
+EPSILON = 5
+RHO = 6
+WEIGHT_DECAY = 7
+SCHEDULE = 8
+TOTAL_STEPS = 9
+WARMUP_STEPS = 10
+CLIP_VALUE = 11
+CLIP_NORM = 12
+# per step (written by step_hyper):
+LR_T = 13  # the rate multiplying the update
+EPS_T = 14  # the epsilon added to sqrt(v)
+DECAY_T = 15  # adamw's weight factor
+COEF_G = 16  # nadam: factor of g; rmsprop/adagrad: factor of g^2
+COEF_M = 17  # nadam: factor of m; rmsprop/adagrad: decay of v
+N_HYPER = 18
 
 
 @jit
-def step_size(code, hyper, t):
-    """Learning rate of step ``t`` (1-based); Adam folds in its bias correction."""
-    lr = hyper[LR]
-    if code == ADAM:
-        return lr * np.sqrt(1.0 - hyper[BETA_2] ** t) / (1.0 - hyper[BETA_1] ** t)
-    return lr
+def step_hyper(code, hyper, step, mu_product, typed):
+    """Write the coefficients of update ``step`` (1-based) into ``typed``.
+
+    ``mu_product`` is NAdam's product of momentum factors before this step.
+    Returns the scheduled learning rate and that product after the step.
+    """
+    lr = scheduled_rate(int(hyper[SCHEDULE]), hyper[LR], hyper[TOTAL_STEPS],
+                        hyper[WARMUP_STEPS], step)
+    dt = typed.dtype.type
+    lr_t = lr
+    eps_t = hyper[EPSILON]
+    decay = 1.0
+    coef_g = 0.0
+    coef_m = 0.0
+    b1 = hyper[BETA_1]
+    b2 = hyper[BETA_2]
+    if code == ADAM or code == ADAMW or code == NADAM:
+        root = np.sqrt(1.0 - b2 ** step)
+        lr_t = lr * root / (1.0 - b1 ** step)
+        if code != ADAM:
+            eps_t = hyper[EPSILON] * root
+        if code == ADAMW:
+            decay = 1.0 - lr * hyper[WEIGHT_DECAY]
+        elif code == NADAM:
+            mu = b1 * (1.0 - 0.5 * 0.96 ** (step * NADAM_MOMENTUM_DECAY))
+            mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * NADAM_MOMENTUM_DECAY))
+            mu_product *= mu
+            coef_g = lr * (1.0 - mu) / (1.0 - mu_product) * root
+            coef_m = lr * mu_next / (1.0 - mu_product * mu_next) * root
+    elif code == RMSPROP:
+        coef_m = hyper[RHO]
+        coef_g = 1.0 - hyper[RHO]
+    elif code == ADAGRAD:
+        coef_m = 1.0
+        coef_g = 1.0
+    for k in range(N_HYPER):
+        typed[k] = dt(hyper[k])
+    typed[LR_T] = dt(lr_t)
+    typed[EPS_T] = dt(eps_t)
+    typed[DECAY_T] = dt(decay)
+    typed[COEF_G] = dt(coef_g)
+    typed[COEF_M] = dt(coef_m)
+    return lr, mu_product
 
 
 @jit_exact
@@ -47,11 +144,13 @@ def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
 
     The gradient is formed element by element as it is used, never stored:
     ``g = ((ga + gb) + alpha * theta) * scale``, without ``gb`` unless
-    ``two``, and with the L2 term ``alpha * theta`` on the weights only
-    (``j < n_coef``, the intercepts follow the weights in ``theta``).  The
-    kernels pass the lanes' partial gradients (already summed but for the
-    last lane) and ``1 / sample weight sum`` as ``scale``: one pass over the
-    parameters instead of a reduction pass and an update pass.
+    ``two``, with the L2 term ``alpha * theta`` (and adamw's weight decay) on
+    the weights only (``j < n_coef``, the intercepts follow the weights in
+    ``theta``), then clipped to ``[-clip_value, clip_value]`` when that is
+    set.  The kernels pass the lanes' partial gradients (already summed but
+    for the last lane) and ``1 / sample weight sum`` (times the clipping
+    factor of the global norm) as ``scale``: one pass over the parameters
+    instead of a reduction pass and an update pass.
 
     Compiled without fast-math, so that the vectorised loop body and its
     scalar remainder round alike in every kernel it is inlined into (with
@@ -59,19 +158,19 @@ def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
     depend on what else the process had compiled).
     """
     k = min(max(n_coef, j0), j1)
-    zero = theta.dtype.type(0)
-    # ``two`` is tested inside the loops (a select, which vectorises) rather
-    # than made a constant of each call: one copy of every update loop in
-    # the kernel instead of two, a second less to compile
-    _step_range(code, theta, ga, gb, two, alpha, scale, state, hyper, j0, k)
-    _step_range(code, theta, ga, gb, two, zero, scale, state, hyper, k, j1)
+    # ``two`` and the flags are tested inside the loops (selects, which
+    # vectorise) rather than made constants of each call: one copy of every
+    # update loop in the kernel, a second less to compile
+    _step_range(code, theta, ga, gb, two, True, alpha, scale, state, hyper, j0, k)
+    _step_range(code, theta, ga, gb, two, False, alpha, scale, state, hyper, k, j1)
 
 
 @jit_exact
-def _step_range(code, theta, ga, gb, two, alpha, scale, state, hyper, j0, j1):
+def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j0, j1):
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
-    l2 = alpha != 0
+    l2 = weights and alpha != 0
+    clip = hyper[CLIP_VALUE]
     # Loops run over slices from 0: LLVM vectorises them only when it can
     # bound every array access (a loop over range(j0, j1) stays scalar).
     w = theta[j0:j1]
@@ -82,90 +181,140 @@ def _step_range(code, theta, ga, gb, two, alpha, scale, state, hyper, j0, j1):
         velocity = state[0, j0:j1]
         nesterov = hyper[NESTEROV] != 0
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
             v = mu * velocity[j] - lr * gj
             velocity[j] = v
             w[j] += mu * v - lr * gj if nesterov else v
-    elif code == ADAM:
+    elif code == ADAM or code == ADAMW:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
-        eps = hyper[EPSILON]
+        eps = hyper[EPS_T]
+        decay = hyper[DECAY_T] if weights else one
         m = state[0, j0:j1]
         s = state[1, j0:j1]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
             s[j] = sj
-            w[j] -= lr * mj / (np.sqrt(sj) + eps)
+            w[j] = w[j] * decay - lr * mj / (np.sqrt(sj) + eps)
+    elif code == NADAM:
+        b1 = hyper[BETA_1]
+        b2 = hyper[BETA_2]
+        eps = hyper[EPS_T]
+        cg = hyper[COEF_G]
+        cm = hyper[COEF_M]
+        m = state[0, j0:j1]
+        s = state[1, j0:j1]
+        for j in range(w.shape[0]):
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            mj = b1 * m[j] + (one - b1) * gj
+            sj = b2 * s[j] + (one - b2) * gj * gj
+            m[j] = mj
+            s[j] = sj
+            w[j] -= (cg * gj + cm * mj) / (np.sqrt(sj) + eps)
+    elif code == RMSPROP or code == ADAGRAD:
+        cg = hyper[COEF_G]
+        cm = hyper[COEF_M]
+        eps = hyper[EPSILON]
+        s = state[0, j0:j1]
+        for j in range(w.shape[0]):
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            sj = cm * s[j] + cg * gj * gj
+            s[j] = sj
+            w[j] -= lr * gj / (np.sqrt(sj) + eps)
     elif code == GRADIENT:
         out = state[0, j0:j1]
         for j in range(w.shape[0]):
-            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale)
+            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
 
 
 @jit_exact
-def _gradient(a, b, w, j, two, l2, alpha, scale):
+def _gradient(a, b, w, j, two, l2, alpha, scale, clip):
     g = a[j] + b[j] if two else a[j]
     if l2:
         g += alpha * w[j]
-    return g * scale
+    g *= scale
+    if clip > 0:
+        g = min(max(g, -clip), clip)
+    return g
+
+
+@jit_exact
+def gradient_sum_of_squares(ga, gb, two, theta, alpha, scale, n_coef, j0, j1):
+    """``sum(g ** 2)`` over ``[j0, j1)`` in float64, ``g`` formed as ``step``
+    forms it (before clipping); eight interleaved partial sums fix the order."""
+    acc = np.zeros(8)
+    for j in range(j0, j1):
+        g = ga[j] + gb[j] if two else ga[j]
+        if j < n_coef:
+            g += alpha * theta[j]
+        v = float(g * scale)
+        acc[j & 7] += v * v
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
 class Optimizer:
-    """State of one optimizer over a flat parameter vector of length ``n_params``."""
+    """State of the optimizer ``solver`` over a flat parameter vector of length ``n_params``.
 
-    code = -1
-    n_state = 0
+    Owns the state arrays, the step count, NAdam's momentum product and the
+    learning-rate schedules applied between epochs (``iteration_ends``,
+    ``trigger_stopping``, as scikit-learn's optimizers); ``hyper`` gives the
+    settings the kernels read.
+    """
 
-    def __init__(self, n_params, dtype, learning_rate_init):
+    def __init__(self, solver, n_params, dtype, *, learning_rate_init=0.001,
+                 learning_rate="constant", power_t=0.5, momentum=0.9, nesterov=True,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9, weight_decay=0.01,
+                 clip_value=None, clip_norm=None, total_steps=1):
+        kind = REGISTRY[solver]
+        self.solver = solver
+        self.code = kind.code
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
-        self.state = np.zeros((self.n_state, n_params), dtype=dtype)
+        self.lr_schedule = learning_rate
+        self.settings = dict(power_t=power_t, momentum=momentum, nesterov=nesterov,
+                             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, rho=rho,
+                             weight_decay=weight_decay, clip_value=clip_value,
+                             clip_norm=clip_norm)
+        self.total_steps = max(1, int(total_steps))
+        self.state = np.zeros((kind.n_state, n_params), dtype=dtype)
+        self.mu_product = 1.0  # nadam's product of momentum factors
         self.t = 0  # number of update steps taken
+        self.last_rate = self.learning_rate  # rate of the last step taken
 
     def hyper(self):
-        """The float64 hyper-parameter vector the kernels read (``LR_T`` is set there)."""
+        """The float64 settings vector the kernels read."""
+        s = self.settings
         h = np.zeros(N_HYPER)
         h[LR] = self.learning_rate
+        h[MOMENTUM] = s["momentum"]
+        h[NESTEROV] = float(s["nesterov"])
+        h[BETA_1] = s["beta_1"]
+        h[BETA_2] = s["beta_2"]
+        h[EPSILON] = s["epsilon"]
+        h[RHO] = s["rho"]
+        h[WEIGHT_DECAY] = s["weight_decay"]
+        h[SCHEDULE] = SCHEDULES[self.lr_schedule].code
+        h[TOTAL_STEPS] = self.total_steps
+        h[WARMUP_STEPS] = warmup_steps(self.total_steps)
+        h[CLIP_VALUE] = s["clip_value"] or 0.0
+        h[CLIP_NORM] = s["clip_norm"] or 0.0
         return h
 
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = (self.learning_rate_init
+                                  / (time_step + 1) ** self.settings["power_t"])
 
     def trigger_stopping(self, msg, verbose):
         """Return True when training should stop after no improvement."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
-
-
-class SGDOptimizer(Optimizer):
-    code = SGD
-    n_state = 1
-
-    def __init__(self, n_params, dtype, learning_rate_init=0.1, lr_schedule="constant",
-                 momentum=0.9, nesterov=True, power_t=0.5):
-        super().__init__(n_params, dtype, learning_rate_init)
-        self.lr_schedule = lr_schedule
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.power_t = power_t
-
-    def hyper(self):
-        h = super().hyper()
-        h[MOMENTUM] = self.momentum
-        h[NESTEROV] = float(self.nesterov)
-        return h
-
-    def iteration_ends(self, time_step):
-        if self.lr_schedule == "invscaling":
-            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
-
-    def trigger_stopping(self, msg, verbose):
         if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
+            if verbose:
+                print(msg + " Stopping.")
+            return True
         if self.learning_rate <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
@@ -174,26 +323,3 @@ class SGDOptimizer(Optimizer):
         if verbose:
             print(msg + " Setting learning rate to %f" % self.learning_rate)
         return False
-
-
-class AdamOptimizer(Optimizer):
-    code = ADAM
-    n_state = 2
-
-    def __init__(self, n_params, dtype, learning_rate_init=0.001, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8):
-        super().__init__(n_params, dtype, learning_rate_init)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-
-    def hyper(self):
-        h = super().hyper()
-        h[BETA_1] = self.beta_1
-        h[BETA_2] = self.beta_2
-        h[EPSILON] = self.epsilon
-        return h
-
-
-#: solver name -> optimizer class
-OPTIMIZERS = {"sgd": SGDOptimizer, "adam": AdamOptimizer}

@@ -132,3 +132,41 @@ def validate_params(estimator):
             raise InvalidParameterError(
                 f"The {param!r} parameter of {name} must be {allowed}. Got {value!r} instead."
             )
+
+
+class Each:
+    """A non-empty list or tuple whose every element satisfies ``constraint``."""
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+
+    def is_satisfied_by(self, value):
+        return (isinstance(value, (list, tuple)) and len(value) > 0
+                and all(self.constraint.is_satisfied_by(v) for v in value))
+
+    def __str__(self):
+        return f"a list with each element {self.constraint}"
+
+
+class Callable:
+    def is_satisfied_by(self, value):
+        return callable(value)
+
+    def __str__(self):
+        return "a callable"
+
+
+class Text:
+    def is_satisfied_by(self, value):
+        return isinstance(value, str)
+
+    def __str__(self):
+        return "a str"
+
+
+class Mapping:
+    def is_satisfied_by(self, value):
+        return isinstance(value, dict)
+
+    def __str__(self):
+        return "a dict"

@@ -1,0 +1,70 @@
+"""Weight initialisers: the registry and the function drawing a layer's parameters.
+
+* 'sklearn' (the default): scikit-learn's MLP initialisation, uniform on
+  ``[-b, b]`` with ``b = sqrt(f / (fan_in + fan_out))``, ``f = 2`` for a
+  logistic network and 6 otherwise, for the weights and the intercepts,
+  drawn in scikit-learn's order (so a model starts where scikit-learn's
+  does).
+* 'glorot_*' (Glorot & Bengio): standard deviation ``sqrt(2 / (fan_in +
+  fan_out))``.
+* 'he_*' (He et al.): standard deviation ``gain / sqrt(fan_in)``, with the
+  gain of the activation that follows the layer (``Activation.gain``:
+  sqrt(2) for relu, 1 for the output layer).
+* 'lecun_*' (LeCun): standard deviation ``1 / sqrt(fan_in)`` (the one selu
+  networks assume).
+
+'_uniform' draws from the uniform distribution with that standard deviation
+(``[-sqrt(3) s, sqrt(3) s]``), '_normal' from the normal one.  The new
+schemes set intercepts to zero.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._activations import REGISTRY as ACTIVATIONS
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """A weight-initialisation scheme: how its standard deviation scales, and
+    its distribution."""
+
+    name: str
+    scale: str  # 'sklearn', 'glorot', 'he' or 'lecun'
+    distribution: str  # 'uniform' or 'normal'
+
+
+REGISTRY = {"sklearn": Initializer("sklearn", "sklearn", "uniform")}
+for _scale in ("glorot", "he", "lecun"):
+    for _dist in ("uniform", "normal"):
+        REGISTRY[f"{_scale}_{_dist}"] = Initializer(f"{_scale}_{_dist}", _scale, _dist)
+
+
+def init_layer(scheme, rng, fan_in, fan_out, activation, sklearn_activation, dtype):
+    """Weights ``(fan_in, fan_out)`` and intercepts of one layer.
+
+    ``activation`` is the activation after the layer (the 'he' gain; None
+    for the output layer), ``sklearn_activation`` the one scikit-learn's
+    scheme looks at (the network's hidden activation).
+    """
+    init = REGISTRY[scheme]
+    if init.scale == "sklearn":
+        factor = 2.0 if sklearn_activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = rng.uniform(-bound, bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+    if init.scale == "glorot":
+        std = np.sqrt(2.0 / (fan_in + fan_out))
+    elif init.scale == "he":
+        gain = 1.0 if activation is None else ACTIVATIONS[activation].gain
+        std = gain / np.sqrt(fan_in)
+    else:
+        std = 1.0 / np.sqrt(fan_in)
+    if init.distribution == "uniform":
+        bound = np.sqrt(3.0) * std
+        coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+    else:
+        coef = rng.normal(0.0, std, (fan_in, fan_out))
+    return coef.astype(dtype, copy=False), np.zeros(fan_out, dtype=dtype)

@@ -1,0 +1,187 @@
+"""The network spec: layers, parameter regions and workspace layout, in one object.
+
+A ``Network`` is what the kernels train and evaluate: per layer its kind
+(dense), width, activation and dropout; the flat parameter vector and where
+each layer's weights and intercepts sit in it; which region of it the L2
+penalty and weight decay apply to; and how a block's workspace is laid
+out.  The estimators build one from their parameters, the engine sizes its
+buffers from it, and the kernels receive it as one tuple (``spec``).
+"""
+
+import numpy as np
+
+from ._activations import NEEDS_INPUT, code_of
+from ._noise import REGISTRY as DROPOUT_KINDS
+
+DENSE = 0
+
+
+def _readonly(a):
+    """``a`` as the kernels take every array they only read: an aligned,
+    read-only ``numpy.ndarray`` (a view when ``a`` is aligned), so that one
+    compiled kernel serves arrays, read-only arrays and memory maps alike."""
+    view = a.view(np.ndarray) if a.flags.aligned else a.copy()
+    view.flags.writeable = False
+    return view
+
+
+class Network:
+    """Layer sizes, activations, dropout and one flat parameter vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units of the input, of every hidden layer and of the output.
+    activation : str or sequence of str
+        Activation of the hidden layers, or one per hidden layer.
+    output_activation : str
+        Activation of the output layer.
+    dtype : dtype
+        Of the parameters and all computation.
+    dropout : float or sequence of float, default=0.0
+        Dropout rate of the hidden layers' outputs, or one per hidden layer.
+    dropout_kind : {'bernoulli', 'gaussian'}, default='bernoulli'
+    seed : int, default=0
+        Key of the dropout masks' random stream.
+
+    Notes
+    -----
+    ``theta`` holds all weight matrices (row-major) followed by all
+    intercepts, the same order as scikit-learn's packed L-BFGS vector;
+    ``coefs`` and ``intercepts`` are views into it.  The weights,
+    ``theta[:n_penalised]``, are the region the L2 penalty and weight decay
+    apply to.
+    """
+
+    def __init__(self, sizes, activation, output_activation, dtype, dropout=0.0,
+                 dropout_kind="bernoulli", seed=0):
+        self.sizes = np.asarray(sizes, dtype=np.int64)
+        n_hidden = len(self.sizes) - 2
+        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        rates = [dropout] * n_hidden if np.ndim(dropout) == 0 else list(dropout)
+        if len(names) != n_hidden or len(rates) != n_hidden:
+            raise ValueError(
+                f"{n_hidden} hidden layers need as many activations and dropout rates;"
+                f" got {len(names)} and {len(rates)}."
+            )
+        self.kinds = np.full(n_hidden + 1, DENSE, dtype=np.int64)
+        self.acts = np.array([code_of(a) for a in names] + [code_of(output_activation)],
+                             dtype=np.int64)
+        self.drop = np.array(list(rates) + [0.0], dtype=np.float64)
+        self.dropout_kind = DROPOUT_KINDS[dropout_kind]
+        self.seed = int(seed)
+        fan_in, fan_out = self.sizes[:-1], self.sizes[1:]
+        n_coef = int(np.sum(fan_in * fan_out))
+        layout = np.empty((n_hidden + 1, 4), dtype=np.int64)
+        layout[:, 0] = fan_in
+        layout[:, 1] = fan_out
+        layout[:, 2] = np.concatenate([[0], np.cumsum(fan_in * fan_out)[:-1]])
+        layout[:, 3] = n_coef + np.concatenate([[0], np.cumsum(fan_out)[:-1]])
+        self.layout = layout
+        self.n_penalised = n_coef
+        self.n_params = n_coef + int(np.sum(fan_out))
+        self._freeze()
+        self.theta = np.zeros(self.n_params, dtype=dtype)
+
+    def _freeze(self):
+        """Derive the workspace layout; make the spec's arrays read-only."""
+        self.layout = _readonly(self.layout)
+        self.acts = _readonly(self.acts)
+        self.drop = _readonly(self.drop)
+        self.wsl = _readonly(self._workspace_layout())
+
+    def _workspace_layout(self):
+        """Per-row offsets of the workspace matrices (see ``_kernels``).
+
+        ``wsl[0, l]`` / ``wsl[1, l]``: the activations / deltas of layer ``l``
+        (``l = 0`` the input); ``wsl[2, l]``: the stored derivative of a hidden
+        layer whose activation needs its input or whose outputs are dropped
+        out, else -1; ``wsl[0, L + 1]``: the elements per row.
+        """
+        sizes = self.sizes
+        L = len(sizes) - 1
+        total = int(sizes.sum())
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        wsl = np.full((3, L + 2), -1, dtype=np.int64)
+        wsl[0, :L + 1] = starts
+        wsl[1, :L + 1] = total + starts
+        end = 2 * total
+        for l in range(1, L):
+            if self.acts[l - 1] in NEEDS_INPUT or self.drop[l - 1] > 0:
+                wsl[2, l] = end
+                end += int(sizes[l])
+        wsl[0, L + 1] = end
+        return wsl
+
+    @property
+    def theta(self):
+        """The flat parameter vector (read-only when loaded from a read-only memory map)."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value):
+        self._theta = value
+        self.theta_view = _readonly(value)  # the form prediction kernels take
+
+    def spec(self, writable=True):
+        """The tuple the kernels take (``_kernels``' module docstring)."""
+        theta = self.theta if writable else self.theta_view
+        return (theta, self.layout, self.acts, self.wsl, self.drop, self.dropout_kind,
+                self.seed, self.n_penalised)
+
+    @property
+    def uses_dropout(self):
+        return bool(np.any(self.drop > 0))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["theta_view"]
+        del state["wsl"]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        theta = state.pop("_theta", None)
+        if theta is None:  # pickled before theta became a property
+            theta = state.pop("theta")
+        self.__dict__.update(state)
+        n_layers = len(self.sizes) - 1
+        # pickled before dropout and regions were part of the spec
+        self.__dict__.setdefault("kinds", np.full(n_layers, DENSE, dtype=np.int64))
+        self.__dict__.setdefault("drop", np.zeros(n_layers))
+        self.__dict__.setdefault("dropout_kind", 0)
+        self.__dict__.setdefault("seed", 0)
+        self.__dict__.setdefault("n_penalised", int(self.layout[0, 3]))
+        # arrays may come back as memory maps, or writable: the kernels take
+        # them in one form only, so that nothing is compiled for a loaded model
+        self._freeze()
+        self.theta = theta
+
+    @property
+    def coefs(self):
+        return [self.theta[w:w + i * o].reshape(i, o) for i, o, w, _ in self.layout]
+
+    @property
+    def intercepts(self):
+        return [self.theta[b:b + o] for _, o, _, b in self.layout]
+
+    def set_params(self, coefs, intercepts):
+        """Copy weight matrices and intercepts into ``theta``."""
+        for c, dst in zip(coefs, self.coefs):
+            dst[...] = c
+        for b, dst in zip(intercepts, self.intercepts):
+            dst[...] = b
+
+    def flops_per_row(self):
+        return int(self.n_penalised)
+
+    def workspace_per_row(self):
+        """Workspace elements a block needs per row (activations, deltas, derivatives)."""
+        return int(self.wsl[0, -1])
+
+    def workspace(self, cap, n_lanes, scratch=False):
+        """Per-lane workspaces (see ``_kernels``) for blocks of ``cap`` rows."""
+        size = cap * self.workspace_per_row()
+        if scratch:
+            size += int(np.max(self.sizes[:-1] * self.sizes[1:]))
+        return np.empty((n_lanes, size), dtype=self.theta.dtype)

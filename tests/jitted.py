@@ -29,3 +29,38 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
 @jit
 def bias_activate(Z, b, code):
     _bias_activate(Z, b, code)
+
+
+from fastnn._activations import activate_and_derive as _activate_and_derive  # noqa: E402
+from fastnn._activations import multiply_derivative as _multiply_derivative  # noqa: E402
+from fastnn._noise import dropout as _dropout  # noqa: E402
+from fastnn._noise import stream_key as _stream_key  # noqa: E402
+from fastnn._schedules import scheduled_rate as _scheduled_rate  # noqa: E402
+
+
+@jit
+def activate_and_derive(Z, b, code, G):
+    _activate_and_derive(Z, b, code, G)
+
+
+@jit
+def multiply_derivative(A, delta, code, col_sum):
+    _multiply_derivative(A, delta, code, col_sum)
+
+
+@jit
+def dropout(A, G, rows, rate, kind, seed, step, layer):
+    _dropout(A, G, rows, rate, kind, _stream_key(seed, step, layer))
+
+
+@jit
+def scheduled_rate(code, lr, total, warmup, step):
+    return _scheduled_rate(code, lr, total, warmup, step)
+
+
+from fastnn._optimizers import step_hyper as _step_hyper  # noqa: E402
+
+
+@jit
+def step_hyper(code, hyper, step, mu_product, typed):
+    return _step_hyper(code, hyper, step, mu_product, typed)

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.special import expit, logsumexp, softmax, xlogy
 
+from fastnn._activations import REGISTRY
+
 ACTIVATIONS = {
     "identity": lambda z: z,
     "logistic": expit,
@@ -11,6 +13,8 @@ ACTIVATIONS = {
     "softmax": lambda z: softmax(z, axis=1),
     "exp": np.exp,
 }
+# the activations added since: their NumPy references from the registry
+ACTIVATIONS.update({name: a.function for name, a in REGISTRY.items() if name not in ACTIVATIONS})
 
 
 def forward(X, coefs, intercepts, hidden, output):

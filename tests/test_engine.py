@@ -7,7 +7,7 @@ from naive import forward as naive_forward
 from fastnn import _engine
 from fastnn._engine import Data, EpochRunner, Network, forward
 from fastnn._losses import LOSSES
-from fastnn._optimizers import AdamOptimizer
+from fastnn._optimizers import Optimizer
 
 
 def _net_and_data(n=1000, dtype=np.float32, seed=0):
@@ -23,7 +23,7 @@ def _train(n_jobs, monkeypatch=None, samples_per_call=None, dtype=np.float32):
     net, data, _ = _net_and_data(dtype=dtype)
     if samples_per_call is not None:
         monkeypatch.setattr(_engine, "SAMPLES_PER_CALL", samples_per_call)
-    runner = EpochRunner(net, data, AdamOptimizer(net.n_params, dtype, 1e-2),
+    runner = EpochRunner(net, data, Optimizer("adam", net.n_params, dtype, learning_rate_init=1e-2),
                          LOSSES["log_loss"], 1e-3, 200, n_jobs)
     order = np.random.RandomState(1).permutation(data.n)
     losses = [runner.run(order) for _ in range(3)]
@@ -100,7 +100,7 @@ def test_short_last_batch_with_long_lanes(n, batch_size):
     net = Network([5, 7, 3], "tanh", "softmax", np.float64)
     net.theta[:] = rng.uniform(-0.3, 0.3, net.n_params)
     data = Data(X, Y, None, np.float64)
-    runner = EpochRunner(net, data, AdamOptimizer(net.n_params, np.float64), LOSSES["log_loss"],
+    runner = EpochRunner(net, data, Optimizer("adam", net.n_params, np.float64), LOSSES["log_loss"],
                          0.0, min(batch_size, n), 1)
     loss = runner.run(np.arange(n, dtype=np.int64))
     assert np.isfinite(loss) and np.all(np.isfinite(net.theta))

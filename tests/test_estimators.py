@@ -62,10 +62,10 @@ def _data(Estimator, **kw):
 
 def _sklearn_twin(estimator):
     """scikit-learn's MLP with the same parameters (minus fastnn's extras)."""
-    params = estimator.get_params()
-    params.pop("dtype")
-    params.pop("n_jobs")
-    return SKLEARN_TWIN[type(estimator)](**params)
+    twin = SKLEARN_TWIN[type(estimator)]
+    known = twin().get_params()
+    params = {k: v for k, v in estimator.get_params().items() if k in known}
+    return twin(**params)
 
 
 def _assert_same_weights(a, b, **tol):

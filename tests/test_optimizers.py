@@ -2,11 +2,28 @@
 
 import numpy as np
 import pytest
-from jitted import step
+from jitted import step, step_hyper
 
 from fastnn._engine import Data, EpochRunner, LossGradient, Network
 from fastnn._losses import LOSSES
-from fastnn._optimizers import LR_T, AdamOptimizer, SGDOptimizer
+from fastnn._optimizers import ADAM, LR_T, N_HYPER, SGD, Optimizer
+
+
+def SGDOptimizer(n, dtype, lr=0.1, lr_schedule="constant", **kw):
+    return Optimizer("sgd", n, dtype, learning_rate_init=lr, learning_rate=lr_schedule, **kw)
+
+
+def AdamOptimizer(n, dtype, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    return Optimizer("adam", n, dtype, learning_rate_init=lr, beta_1=beta_1, beta_2=beta_2,
+                     epsilon=epsilon)
+
+
+def _typed(code, optimizer, lr_t):
+    """The per-step hyper-parameter vector of the first step, with rate ``lr_t``."""
+    typed = np.empty(N_HYPER)
+    step_hyper(code, optimizer.hyper(), 1, 1.0, typed)
+    typed[LR_T] = lr_t
+    return typed
 
 LR, MU, B1, B2, EPS, ALPHA = 0.05, 0.8, 0.7, 0.9, 1e-8, 0.01
 
@@ -76,8 +93,7 @@ def test_adam_steps():
 def test_adam_step_kernel_touches_only_its_range():
     theta = np.array([1.0, 2.0, 3.0])
     state = np.array([[0.1, 0.2, 0.3], [0.01, 0.02, 0.03]])
-    hyper = AdamOptimizer(3, np.float64, LR, B1, B2, EPS).hyper()
-    hyper[LR_T] = 0.01
+    hyper = _typed(ADAM, AdamOptimizer(3, np.float64, LR, B1, B2, EPS), 0.01)
     g = np.array([9.0, 0.5, 9.0])
     step(1, theta, g, g, False, 0.0, 1.0, 3, state, hyper, 1, 2)
     m = B1 * 0.2 + (1 - B1) * 0.5
@@ -93,8 +109,7 @@ def test_step_forms_its_gradient_from_lanes_l2_and_scale(two):
     rng = np.random.RandomState(1)
     n, n_coef, j0, j1, scale = 10, 6, 2, 9, 0.25
     theta, ga, gb = rng.normal(size=(3, n))
-    hyper = SGDOptimizer(n, np.float64, LR, momentum=0.0, nesterov=False).hyper()
-    hyper[LR_T] = LR
+    hyper = _typed(SGD, SGDOptimizer(n, np.float64, LR, momentum=0.0, nesterov=False), LR)
     new = theta.copy()
     step(0, new, ga, gb, two, ALPHA, scale, n_coef, np.zeros((1, n)), hyper, j0, j1)
     g = ga + gb if two else ga.copy()

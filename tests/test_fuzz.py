@@ -22,6 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn._activations import HIDDEN_ACTIVATIONS
+from fastnn._init import REGISTRY as INITIALIZERS
+from fastnn._noise import REGISTRY as DROPOUT_KINDS
+from fastnn._optimizers import REGISTRY as OPTIMIZERS
+from fastnn._schedules import REGISTRY as SCHEDULES
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -55,10 +60,17 @@ def problems(draw, task):
     else:
         y = rng.normal(size=(n, draw(st.integers(2, 3))))
     sample_weight = rng.uniform(0.1, 2.0, size=n) if draw(st.booleans()) else None
-    solver = draw(st.sampled_from(["adam", "sgd", "lbfgs"]))
+    solver = draw(st.sampled_from(["lbfgs", *OPTIMIZERS]))
+    hidden = tuple(draw(st.lists(st.integers(1, 40), max_size=3)))
+    activation = st.sampled_from(HIDDEN_ACTIVATIONS)
     params = {
-        "hidden_layer_sizes": tuple(draw(st.lists(st.integers(1, 40), max_size=3))),
-        "activation": draw(st.sampled_from(["identity", "logistic", "tanh", "relu"])),
+        "hidden_layer_sizes": hidden,
+        "activation": draw(st.one_of(activation, st.lists(activation, min_size=len(hidden),
+                                                          max_size=len(hidden)))
+                           if hidden else activation),
+        "weight_init": draw(st.sampled_from(sorted(INITIALIZERS))),
+        "clip_norm": draw(st.sampled_from([None, 0.5])),
+        "clip_value": draw(st.sampled_from([None, 0.1])),
         "solver": solver,
         "batch_size": draw(st.one_of(st.just("auto"), st.integers(1, n + 10))),
         "learning_rate_init": draw(st.sampled_from([1e-3, 1e-2, 0.1])),
@@ -72,7 +84,13 @@ def problems(draw, task):
     if solver == "sgd":
         params["momentum"] = draw(st.sampled_from([0.0, 0.9]))
         params["nesterovs_momentum"] = draw(st.booleans())
-        params["learning_rate"] = draw(st.sampled_from(["constant", "invscaling", "adaptive"]))
+    if solver != "lbfgs":
+        params["learning_rate"] = draw(st.sampled_from(sorted(SCHEDULES)))
+        params["dropout"] = draw(st.sampled_from([0.0, 0.2, 0.6]))
+        params["dropout_kind"] = draw(st.sampled_from(sorted(DROPOUT_KINDS)))
+    if task in ("binary", "multiclass"):
+        params["label_smoothing"] = draw(st.sampled_from([0.0, 0.1]))
+        params["class_weight"] = draw(st.sampled_from([None, "balanced"]))
     n_new = draw(st.sampled_from([1, 5, 16, 17, 257]))
     X_new = (rng.normal(size=(n_new, d)) * scale).astype(in_dtype)
     return _format(X, fmt), y, sample_weight, params, X_new

@@ -1,4 +1,5 @@
-"""``exp``, ``log1p``, ``tanh`` and the logistic function in forms that vectorise.
+"""``exp``, ``expm1``, ``log1p``, ``tanh``, the logistic function, ``softplus`` and
+``erf`` in forms that vectorise.
 
 LLVM compiles ``np.exp``, ``np.log1p`` and ``np.tanh`` to calls into the C math library,
 one element at a time: a tanh layer of 200 x 100 units took 380 us, longer
@@ -8,11 +9,14 @@ become SIMD code (within 5 ulp of the exact result, see
 ``tests/test_elementary.py``).  float64, the dtype for numerical checks,
 keeps NumPy's functions.
 
-``exp(x)``, ``log1p(x)``, ``tanh(x)`` and ``sigmoid(x)`` are called from kernels like
-NumPy functions; Numba picks the version by the argument's type.  NaN
-propagates, large arguments overflow to ``inf`` (``exp``) or saturate
-(``tanh``, ``sigmoid``) as the exact functions do.
+``exp(x)``, ``expm1(x)``, ``log1p(x)``, ``tanh(x)``, ``sigmoid(x)``, ``softplus(x)``
+and ``erf(x)`` are called from kernels like NumPy functions; Numba picks the
+version by the argument's type.  NaN propagates, large arguments overflow to
+``inf`` (``exp``, ``expm1``, ``softplus``) or saturate (``tanh``, ``sigmoid``,
+``erf``) as the exact functions do.
 """
+
+import math
 
 import numpy as np
 from numba import types
@@ -125,9 +129,102 @@ def _sigmoid32(x):
     return s if x >= _f32(0) else e * s
 
 
+# expm1(x) = 2**k (expm1(r) + 1) - 1 = 2**k (expm1(r) + 1 - 2**-k), with k and r
+# as in exp and expm1(r) = r + r**2 P(r) from exp's polynomial.  For k = 0 the
+# result is that polynomial alone (r = x, accurate near 0); otherwise
+# expm1(r) + (1 - 2**-k) is of magnitude >= 1/5 and rounds once before the
+# exact scaling by 2**k.  Below _EXPM1_LO, expm1 rounds to -1.  Within 1.7
+# ulp of expm1 over all float32.
+_EXPM1_LO = _f32(-17.5)
+
+
+@jit_exact  # reassociation would turn expm1(r) + (1 - 2**-k) into (expm1(r) + 1) - 2**-k
+def _expm132(x):
+    y = min(max(x, _EXPM1_LO), _EXP_HI)
+    k = np.floor(y * _LOG2E + _f32(0.5))
+    r = y - k * _LN2_HI - k * _LN2_LO
+    p = _EXP_P[0]
+    p = p * r + _EXP_P[1]
+    p = p * r + _EXP_P[2]
+    p = p * r + _EXP_P[3]
+    p = p * r + _EXP_P[4]
+    p = p * r + _EXP_P[5]
+    p = p * r * r + r
+    ki = np.int32(k)
+    # 2**-k from its bit pattern, k capped at 26 where 1 - 2**-k rounds to 1
+    c = _f32(1) - float32_from_bits((127 - min(ki, 26)) << 23)
+    e = float32_from_bits(bits_of_float32(p + c) + (ki << 23))
+    # From _EXP_HI on the result overflows, as exp's.  There k = 128 and r > 0
+    # (ln 2 is subtracted in its two exact parts here), so the bit addition
+    # above would give a NaN pattern rather than inf's.
+    e = e if x < _EXP_HI else np.float32(np.inf)
+    return e if x == x else x
+
+
+# erf for |x| < _ERF_SPLIT: x + x R(x**2), R a degree-5 minimax polynomial
+# (relative error 1.2e-8); its rounding touches only the small correction
+# x R.  Above: 1 - erfc(|x|) with erfc(a) = exp(L(a)), L a degree-6
+# polynomial fitted to log(erfc(a)) on [0.9, 4], weighted by erfc(a) (its
+# error in erf is < 0.03 ulp).  Both are computed and one selected; |x| is
+# clamped to 4, where erf rounds to 1, and the sign restored, so erf is odd.
+# Within 1.2 ulp (7e-8) of erf over all float32.
+_ERF_SPLIT = _f32(0.9)
+_ERF_MAX = _f32(4)
+_ERF_R = tuple(_f32(c) for c in (
+    1.2837915e-01, -3.7612525e-01, 1.1282139e-01, -2.6778862e-02, 5.011899e-03,
+    -6.0900586e-04,
+))
+_ERF_L = tuple(_f32(c) for c in (
+    -1.7749555e-04, -1.1277496e+00, -6.3705975e-01, -1.0403735e-01, 2.2277083e-02,
+    -3.0556067e-03, 1.9718164e-04,
+))
+
+
+@jit
+def _erf32(x):
+    a = min(abs(x), _ERF_MAX)
+    s = a * a
+    p = _ERF_R[5]
+    p = p * s + _ERF_R[4]
+    p = p * s + _ERF_R[3]
+    p = p * s + _ERF_R[2]
+    p = p * s + _ERF_R[1]
+    p = p * s + _ERF_R[0]
+    small = a + a * p
+    q = _ERF_L[6]
+    q = q * a + _ERF_L[5]
+    q = q * a + _ERF_L[4]
+    q = q * a + _ERF_L[3]
+    q = q * a + _ERF_L[2]
+    q = q * a + _ERF_L[1]
+    q = q * a + _ERF_L[0]
+    big = _f32(1) - _exp32(q)
+    r = small if a < _ERF_SPLIT else big
+    r = r if x >= _f32(0) else -r
+    return r if x == x else x
+
+
+# Above this x, softplus(x) = x, as in PyTorch (beta 1, threshold 20): the
+# correction log1p(exp(-x)) < 2.1e-9 is below float32's rounding there.
+_SOFTPLUS_THRESHOLD = 20
+
+
+def _softplus32(x):
+    # max(x, 0) + log1p(exp(-|x|)): exp never overflows, log1p keeps exp(-|x|)
+    # when it is tiny.  Not a jitted function: the overload inlines this body
+    # into the caller (see _softplus_impl).
+    s = max(x, _f32(0)) + _log1p32(_exp32(-abs(x)))
+    return x if x > _f32(_SOFTPLUS_THRESHOLD) else s
+
+
 def exp(x):
     """Exponential; vectorisable for float32 inside kernels."""
     return np.exp(x)
+
+
+def expm1(x):
+    """``exp(x) - 1``, accurate for small ``x``; vectorisable for float32 inside kernels."""
+    return np.expm1(x)
 
 
 def log1p(x):
@@ -150,6 +247,24 @@ def _sigmoid_generic(x):
     e = np.exp(-abs(x))
     s = 1 / (1 + e)
     return s if x >= 0 else e * s
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, stable at any ``x``; ``x`` itself above 20, as PyTorch's
+    ``softplus``.  Vectorisable for float32 inside kernels."""
+    return _softplus_generic(x)
+
+
+def _softplus_generic(x):
+    # max(x, 0) + log1p(exp(-|x|)): exp never overflows.
+    s = max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+    return x if x > _SOFTPLUS_THRESHOLD else s
+
+
+def erf(x):
+    """Error function ``2 / sqrt(pi) * integral of exp(-t**2) from 0 to x``;
+    vectorisable for float32 inside kernels."""
+    return math.erf(x)
 
 
 _OVERLOAD_OPTIONS = dict(jit_options={"fastmath": JIT_OPTIONS["fastmath"]})
@@ -195,3 +310,28 @@ def _sigmoid_impl(x):
     if x == types.float32:
         return lambda x: _sigmoid32(x)
     return _sigmoid_generic
+
+
+@overload(expm1, **_OVERLOAD_OPTIONS)
+def _expm1_impl(x):
+    if x == types.float32:
+        return lambda x: _expm132(x)
+    return lambda x: np.expm1(x)
+
+
+# Inlined into the caller by Numba: compiled as a function of its own,
+# softplus (exp and log1p inlined into it) is too large for LLVM to inline
+# into a loop, which then stays scalar; exp and log1p called from the loop
+# directly are each inlined and the loop vectorises.
+@overload(softplus, inline="always", **_OVERLOAD_OPTIONS)
+def _softplus_impl(x):
+    if x == types.float32:
+        return _softplus32
+    return _softplus_generic
+
+
+@overload(erf, **_OVERLOAD_OPTIONS)
+def _erf_impl(x):
+    if x == types.float32:
+        return lambda x: _erf32(x)
+    return lambda x: math.erf(x)

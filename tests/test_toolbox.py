@@ -41,15 +41,16 @@ def test_activation_kernels_match_references(name, dtype, rtol):
     np.testing.assert_allclose(Z[:, 0], expected, rtol=rtol, atol=rtol)
     # derivative: from the output, or stored by the forward pass of training
     expected_d = act.derivative(Z_GRID)
-    if act.from_output:
+    atol = 10 * rtol if dtype == np.float32 else 1e-12
+    # the derivative the forward pass of training stores (dropout, NEEDS_INPUT)
+    Z2, D = z.reshape(-1, 1).copy(), np.empty_like(Z)
+    activate_and_derive(Z2, b, act.code, D)
+    np.testing.assert_array_equal(Z2, Z)
+    np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
+    if act.from_output:  # the derivative the backward pass takes from the output
         D = np.ones_like(Z)
         multiply_derivative(Z, D, act.code, np.zeros(1, dtype=dtype))
-    else:
-        Z2, D = z.reshape(-1, 1).copy(), np.empty_like(Z)
-        activate_and_derive(Z2, b, act.code, D)
-        np.testing.assert_array_equal(Z2, Z)
-    atol = 10 * rtol if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
+        np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
 
 
 def test_registry_is_complete_and_unknown_names_fail():
@@ -142,6 +143,27 @@ def test_dropout_mask_is_a_function_of_seed_step_row_and_unit():
     assert not np.array_equal(mask(range(10), step=4), full)
     assert not np.array_equal(mask(range(10), seed=2), full)
     assert not np.array_equal(mask(range(10), layer=1), full)
+
+
+@pytest.mark.parametrize("kind", [BERNOULLI, GAUSSIAN])
+@pytest.mark.parametrize("activation", HIDDEN)
+def test_dropout_loss_matches_numpy_with_the_same_mask(activation, kind):
+    """The training loss with dropout is the network's loss with the hidden
+    outputs multiplied by the masks (drawn for update 1, as L-BFGS's gradient
+    and ``LossGradient`` draw them)."""
+    rng = np.random.RandomState(0)
+    X, Y = _problem("squared_error", 2, rng, n=30)
+    net = Network([4, 6, 2], activation, "identity", np.float64, dropout=0.4,
+                  dropout_kind=["bernoulli", "gaussian"][kind], seed=3)
+    net.theta[:] = rng.uniform(-0.6, 0.6, net.n_params)
+    value, _ = LossGradient(net, Data(X, Y, None, np.float64), LOSSES["squared_error"], 0.0,
+                            1)(net.theta.copy())
+    mask = np.ones((30, 6))
+    dropout(mask, mask.copy(), np.arange(30, dtype=np.int64), 0.4, kind, 3, 1, 0)
+    (W1, W2), (b1, b2) = net.coefs, net.intercepts
+    H = ACTIVATIONS[activation].function(X @ W1 + b1) * mask
+    expected = mean_loss("squared_error", H @ W2 + b2, Y)
+    assert value == pytest.approx(expected, rel=1e-12)
 
 
 def test_prediction_never_drops():

@@ -157,6 +157,8 @@ HIDDEN_ACTIVATIONS = tuple(name for name, a in REGISTRY.items() if a.hidden)
 NEEDS_INPUT = frozenset(a.code for a in REGISTRY.values() if not a.from_output)
 
 assert len(set(ACTIVATIONS.values())) == len(ACTIVATIONS)
+# activate_and_derive computes these from the pre-activation
+assert NEEDS_INPUT == {GELU, SILU, MISH}
 
 
 def code_of(name):
@@ -271,9 +273,17 @@ def bias_activate(Z, b, code):
 
 @jit
 def activate_and_derive(Z, b, code, G):
-    """``Z = f(Z + b)`` and ``G = f'(Z + b)`` for the activations whose
-    derivative needs the pre-activation (``NEEDS_INPUT``)."""
+    """``Z = f(Z + b)`` and ``G = f'(Z + b)``, for any hidden activation.
+
+    Those whose derivative needs the pre-activation (``NEEDS_INPUT``) compute
+    both in one pass; for the others the derivative comes from the output.
+    """
     n, m = Z.shape
+    if code != GELU and code != SILU and code != MISH:
+        bias_activate(Z, b, code)
+        G[:, :] = 1
+        multiply_derivative(Z, G, code, np.zeros(m, dtype=G.dtype))
+        return
     for i in range(n):
         z = Z[i]
         g = G[i]
@@ -354,12 +364,3 @@ def multiply_derivative(A, delta, code, col_sum):
         else:  # IDENTITY
             for j in range(m):
                 col_sum[j] += d[j]
-
-
-@jit
-def derivative_of_output(A, G, code, scratch):
-    """``G = f'(z)`` from the stored output ``A = f(z)``, for an activation
-    whose derivative is a function of its output (``scratch``: one row of
-    column sums, discarded)."""
-    G[:, :] = 1
-    multiply_derivative(A, G, code, scratch)

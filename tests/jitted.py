@@ -17,8 +17,8 @@ jit = numba.njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 
 @jit
-def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
-    _step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1)
+def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1, full=True):
+    _step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1, full)
 
 
 @jit
@@ -27,8 +27,8 @@ def loss_and_delta(Z, Y, sw, rows, code, delta):
 
 
 @jit
-def bias_activate(Z, b, code):
-    _bias_activate(Z, b, code)
+def bias_activate(Z, b, code, full=True):
+    _bias_activate(Z, b, code, full)
 
 
 from fastnn._activations import activate_and_derive as _activate_and_derive  # noqa: E402
@@ -44,8 +44,8 @@ def activate_and_derive(Z, b, code, G):
 
 
 @jit
-def multiply_derivative(A, delta, code, col_sum):
-    _multiply_derivative(A, delta, code, col_sum)
+def multiply_derivative(A, delta, code, col_sum, full=True):
+    _multiply_derivative(A, delta, code, col_sum, full)
 
 
 @jit
@@ -62,5 +62,5 @@ from fastnn._optimizers import step_hyper as _step_hyper  # noqa: E402
 
 
 @jit
-def step_hyper(code, hyper, step, mu_product, typed):
-    return _step_hyper(code, hyper, step, mu_product, typed)
+def step_hyper(code, hyper, step, mu_product, typed, full=True):
+    return _step_hyper(code, hyper, step, mu_product, typed, full)

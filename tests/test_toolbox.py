@@ -42,12 +42,12 @@ def test_activation_kernels_match_references(name, dtype, rtol):
     # derivative: from the output, or stored by the forward pass of training
     expected_d = act.derivative(Z_GRID)
     atol = 10 * rtol if dtype == np.float32 else 1e-12
-    # the derivative the forward pass of training stores (dropout, NEEDS_INPUT)
-    Z2, D = z.reshape(-1, 1).copy(), np.empty_like(Z)
-    activate_and_derive(Z2, b, act.code, D)
-    np.testing.assert_array_equal(Z2, Z)
-    np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
-    if act.from_output:  # the derivative the backward pass takes from the output
+    if not act.from_output:  # the forward pass of training stores the derivative
+        Z2, D = z.reshape(-1, 1).copy(), np.empty_like(Z)
+        activate_and_derive(Z2, b, act.code, D)
+        np.testing.assert_array_equal(Z2, Z)
+        np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
+    else:  # the derivative taken from the output
         D = np.ones_like(Z)
         multiply_derivative(Z, D, act.code, np.zeros(1, dtype=dtype))
         np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
@@ -543,3 +543,21 @@ def test_bad_validation_data():
         clf.fit(X, y, X_val=X_val)
     with pytest.raises(ValueError, match="stochastic solver"):
         MLPClassifier((5,), solver="lbfgs").fit(X, y, X_val=X_val, y_val=y_val)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_basic_and_full_kernels_give_the_same_model(solver, monkeypatch):
+    """A model of scikit-learn's recipe runs the basic kernels; the full
+    ones, forced here, must train and predict it identically."""
+    from fastnn import _engine
+
+    X, y = make_classification(500, 10, n_classes=3, n_informative=5, random_state=0)
+    params = dict(hidden_layer_sizes=(32, 16), solver=solver, max_iter=5, random_state=0,
+                  learning_rate="invscaling" if solver == "sgd" else "constant")
+    basic = MLPClassifier(**params).fit(X, y)
+    monkeypatch.setattr(_engine, "_full", lambda needed: True)
+    full = MLPClassifier(**params).fit(X, y)
+    for a, b in zip(basic.coefs_ + basic.intercepts_, full.coefs_ + full.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(full.predict_proba(X), basic.predict_proba(X))
+    np.testing.assert_array_equal(full.predict_proba(X[:3]), basic.predict_proba(X[:3]))

@@ -157,8 +157,13 @@ HIDDEN_ACTIVATIONS = tuple(name for name, a in REGISTRY.items() if a.hidden)
 NEEDS_INPUT = frozenset(a.code for a in REGISTRY.values() if not a.from_output)
 
 assert len(set(ACTIVATIONS.values())) == len(ACTIVATIONS)
-# activate_and_derive computes these from the pre-activation
+# the kernels' needs_input
 assert NEEDS_INPUT == {GELU, SILU, MISH}
+
+#: codes compiled into the kernels of scikit-learn's activations (``full`` None)
+BASIC = frozenset(code for code in ACTIVATIONS.values() if code < LEAKY_RELU)
+assert {ACTIVATIONS[a] for a in ("identity", "logistic", "tanh", "relu", "softmax", "exp")} \
+    == BASIC
 
 
 def code_of(name):
@@ -211,11 +216,25 @@ def _mish_derivative(z):
 
 
 @jit
-def bias_activate(Z, b, code):
-    """``Z[i, j] = f(Z[i, j] + b[j])`` in place, for activation ``code``."""
+def bias_activate(Z, b, code, full):
+    """``Z[i, j] = f(Z[i, j] + b[j])`` in place, for activation ``code``.
+
+    ``full`` is None in the kernels compiled for scikit-learn's activations
+    only (Numba then leaves the others out: less to compile on first use),
+    True in those compiled for every activation.
+    """
+    if full is None:
+        _basic_activate(Z, b, code)
+    elif code < LEAKY_RELU:
+        _basic_activate(Z, b, code)
+    else:
+        _extended_activate(Z, b, code)
+
+
+@jit
+def _basic_activate(Z, b, code):
     n, m = Z.shape
-    dt = Z.dtype.type
-    zero = dt(0)
+    zero = Z.dtype.type(0)
     if code == SOFTMAX:
         for i in range(n):
             mx = Z[i, 0] + b[0]
@@ -224,7 +243,7 @@ def bias_activate(Z, b, code):
                 mx = max(mx, Z[i, j])
             for j in range(m):
                 Z[i, j] = exp(Z[i, j] - mx)
-            inv = dt(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
+            inv = Z.dtype.type(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
             for j in range(m):
                 Z[i, j] *= inv
         return
@@ -242,7 +261,19 @@ def bias_activate(Z, b, code):
         elif code == EXP:
             for j in range(m):
                 z[j] = exp(z[j] + b[j])
-        elif code == LEAKY_RELU:
+        else:  # IDENTITY
+            for j in range(m):
+                z[j] += b[j]
+
+
+@jit
+def _extended_activate(Z, b, code):
+    n, m = Z.shape
+    dt = Z.dtype.type
+    zero = dt(0)
+    for i in range(n):
+        z = Z[i]
+        if code == LEAKY_RELU:
             slope = dt(LEAKY_SLOPE)
             for j in range(m):
                 v = z[j] + b[j]
@@ -263,27 +294,22 @@ def bias_activate(Z, b, code):
             for j in range(m):
                 v = z[j] + b[j]
                 z[j] = v * tanh(softplus(v))
-        elif code == SOFTPLUS:
+        else:  # SOFTPLUS
             for j in range(m):
                 z[j] = softplus(z[j] + b[j])
-        else:  # IDENTITY
-            for j in range(m):
-                z[j] += b[j]
+
+
+@jit
+def needs_input(code):
+    """Whether the derivative of ``code`` needs the pre-activation (``NEEDS_INPUT``)."""
+    return code == GELU or code == SILU or code == MISH
 
 
 @jit
 def activate_and_derive(Z, b, code, G):
-    """``Z = f(Z + b)`` and ``G = f'(Z + b)``, for any hidden activation.
-
-    Those whose derivative needs the pre-activation (``NEEDS_INPUT``) compute
-    both in one pass; for the others the derivative comes from the output.
-    """
+    """``Z = f(Z + b)`` and ``G = f'(Z + b)`` in one pass, for the activations
+    whose derivative needs the pre-activation (``needs_input``)."""
     n, m = Z.shape
-    if code != GELU and code != SILU and code != MISH:
-        bias_activate(Z, b, code)
-        G[:, :] = 1
-        multiply_derivative(Z, G, code, np.zeros(m, dtype=G.dtype))
-        return
     for i in range(n):
         z = Z[i]
         g = G[i]
@@ -305,7 +331,7 @@ def activate_and_derive(Z, b, code, G):
 
 
 @jit
-def multiply_derivative(A, delta, code, col_sum):
+def multiply_derivative(A, delta, code, col_sum, full):
     """``delta *= f'(z)`` where ``A = f(z)`` is the stored activation output.
 
     Also adds the column sums of the result to ``col_sum`` (the intercept
@@ -313,11 +339,21 @@ def multiply_derivative(A, delta, code, col_sum):
     branches on the data so that every case vectorises.  With ``code`` EXP,
     whose derivative is its output, this multiplies ``delta`` by ``A``
     itself: the backward step of a layer whose derivative was stored.
+    ``full`` as in ``bias_activate``.
     """
+    if full is None:
+        _basic_derivative(A, delta, code, col_sum)
+    elif code < LEAKY_RELU:
+        _basic_derivative(A, delta, code, col_sum)
+    else:
+        _extended_derivative(A, delta, code, col_sum)
+
+
+@jit
+def _basic_derivative(A, delta, code, col_sum):
     n, m = A.shape
-    dt = A.dtype.type
-    zero = dt(0)
-    one = dt(1)
+    zero = A.dtype.type(0)
+    one = A.dtype.type(1)
     for i in range(n):
         a = A[i]
         d = delta[i]
@@ -341,7 +377,20 @@ def multiply_derivative(A, delta, code, col_sum):
                 v = d[j] * a[j]
                 d[j] = v
                 col_sum[j] += v
-        elif code == LEAKY_RELU:
+        else:  # IDENTITY
+            for j in range(m):
+                col_sum[j] += d[j]
+
+
+@jit
+def _extended_derivative(A, delta, code, col_sum):
+    n, m = A.shape
+    dt = A.dtype.type
+    zero = dt(0)
+    for i in range(n):
+        a = A[i]
+        d = delta[i]
+        if code == LEAKY_RELU:
             slope = dt(LEAKY_SLOPE)
             for j in range(m):
                 v = d[j] if a[j] > zero else slope * d[j]
@@ -355,12 +404,8 @@ def multiply_derivative(A, delta, code, col_sum):
                 v = d[j] * (scale if a[j] > zero else a[j] + shift)
                 d[j] = v
                 col_sum[j] += v
-        elif code == SOFTPLUS:
-            # f' = sigmoid(z) = 1 - exp(-a), as -expm1(-a) to keep small values exact
+        else:  # SOFTPLUS: f' = sigmoid(z) = 1 - exp(-a), as -expm1(-a) for small a
             for j in range(m):
                 v = d[j] * -expm1(-a[j])
                 d[j] = v
                 col_sum[j] += v
-        else:  # IDENTITY
-            for j in range(m):
-                col_sum[j] += d[j]

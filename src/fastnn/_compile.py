@@ -47,7 +47,8 @@ def kernel_variants():
     variants = []
     for entries in zip(*per_dtype):
         for dtype, (kernel, args) in zip(DTYPES, entries):
-            variants.append((f"{_name(kernel)}[{dtype}]", kernel, args))
+            full = ", full" if _kernels.is_full(args) else ""
+            variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
     for kernel, args in _shuffle.entry_signatures():
         variants.append((_name(kernel), kernel, args))
     return tuple(variants)
@@ -92,16 +93,17 @@ def compile_ahead(kernel, args):
         return
     variants = kernel_variants()
     label = next((lb for lb, k, a in variants if k is kernel and a == tuple(args)), None)
-    dtype = next((d for d in DTYPES if label and f"[{d}]" in label), None)
-    if dtype is None or dtype in _ahead:
+    # the kernels of the same dtype, basic or full (see _kernels), as this one
+    kind = label[label.index("["):] if label and "[" in label else None
+    if kind is None or kind in _ahead:
         return
     others = [i for i, (lb, k, a) in enumerate(variants)
-              if (f"[{dtype}]" in lb or "[" not in lb) and lb != label]
+              if (lb.endswith(kind) or "[" not in lb) and lb != label]
     try:
-        _ahead[dtype] = _start_worker(others, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        _ahead[kind] = _start_worker(others, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
     except OSError:  # no interpreter to start: this process compiles alone
-        _ahead[dtype] = None
+        _ahead[kind] = None
 
 
 _cache.on_cache_miss = compile_ahead

@@ -213,8 +213,10 @@ def _softplus32(x):
     # max(x, 0) + log1p(exp(-|x|)): exp never overflows, log1p keeps exp(-|x|)
     # when it is tiny.  Not a jitted function: the overload inlines this body
     # into the caller (see _softplus_impl).
-    s = max(x, _f32(0)) + _log1p32(_exp32(-abs(x)))
-    return x if x > _f32(_SOFTPLUS_THRESHOLD) else s
+    # (the threshold as a factor, not a conditional expression: Numba's
+    # inlining of a conditional expression leaves a variable out of scope)
+    c = _log1p32(_exp32(-abs(x)))
+    return max(x, _f32(0)) + c * _f32(x <= _f32(_SOFTPLUS_THRESHOLD))
 
 
 def exp(x):
@@ -257,8 +259,8 @@ def softplus(x):
 
 def _softplus_generic(x):
     # max(x, 0) + log1p(exp(-|x|)): exp never overflows.
-    s = max(x, 0.0) + np.log1p(np.exp(-abs(x)))
-    return x if x > _SOFTPLUS_THRESHOLD else s
+    c = np.log1p(np.exp(-abs(x)))
+    return max(x, 0.0) + (x <= _SOFTPLUS_THRESHOLD) * c
 
 
 def erf(x):

@@ -256,21 +256,21 @@ class Kernels:
     def threads(self):
         return compute_threads(self.blas_threads)
 
-    def train(self, data, order, batch_size, net, opt, bufs):
+    def train(self, data, order, batch_size, net, opt, bufs, full):
         """Mini-batches over ``order`` (see ``_kernels.train_member``, which
-        takes ``opt`` and ``bufs``): the loss sum (for the GRADIENT code: the
-        mean loss) and the number of steps taken."""
+        takes ``opt``, ``bufs`` and ``full``): the loss sum (for the GRADIENT
+        code: the mean loss) and the number of steps taken."""
         n_blocks = K.max_param_blocks(net.n_params)
         acc = (np.zeros(bufs[0].shape[0]), np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(1))
         steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), acc,
                           (*data.arrays, data.Y, data.sw, order), net.spec(), opt, bufs,
-                          batch_size)
+                          batch_size, full)
         return acc[3][0], steps
 
     def predict(self, data, rows, net, ws, cap, out):
         """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
         _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), data.arrays, rows,
-                  net.spec(writable=False), ws, cap, out)
+                  net.spec(writable=False), ws, cap, out, _full(net.extended))
 
 
 def max_lanes(net, n_rows):
@@ -358,7 +358,7 @@ def forward_few(net, X, binary_proba=False):
     """
     n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
     out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)
-    if not K.predict_few(_readonly(X), net.spec(writable=False), out):
+    if not K.predict_few(_readonly(X), net.spec(writable=False), out, _full(net.extended)):
         raise ValueError("Input X contains NaN or infinity.")
     return out
 
@@ -368,20 +368,26 @@ def forward_few(net, X, binary_proba=False):
 # ---------------------------------------------------------------------------
 
 
+def _full(needed):
+    """The kernels' ``full`` argument: True when a model needs the full kernels."""
+    return True if needed else None
+
+
 @functools.cache
 def _entry_signatures(dtype):
-    return {kernel: args for kernel, args in K.entry_signatures(dtype)}
+    return {(kernel, K.is_full(args)): args for kernel, args in K.entry_signatures(dtype)}
 
 
-def load_training_kernel(dtype):
+def load_training_kernel(dtype, full):
     """Load the training kernel for ``dtype`` (compiling it on a cold cache)
     before a fit's first call to any kernel.
 
     Its compilation is the one that starts the other kernels of ``dtype``
-    compiling ahead in the background (``_compile.compile_ahead``); the
-    epoch shuffle, called first otherwise, says nothing of the dtype.
+    (basic or full alike) compiling ahead in the background
+    (``_compile.compile_ahead``); the epoch shuffle, called first otherwise,
+    says nothing of the dtype.
     """
-    args = _entry_signatures(np.dtype(dtype).name)[K.train_member]
+    args = _entry_signatures(np.dtype(dtype).name)[K.train_member, bool(full)]
     if args not in K.train_member.overloads:
         K.train_member.compile(args)
 
@@ -390,7 +396,8 @@ class EpochRunner:
     """Runs epochs of mini-batch training over one data set with one optimizer."""
 
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
-        load_training_kernel(net.theta.dtype)
+        self.full = _full(net.extended or net.uses_dropout or optimizer.extended)
+        load_training_kernel(net.theta.dtype, self.full)
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
@@ -414,6 +421,7 @@ class EpochRunner:
                 loss_sum, steps = self.kernels.train(
                     data, order[start:start + step], self.batch_size, net,
                     (self.loss_code, self.alpha, opt.code, opt.state, hyper, opt.t, clock), bufs,
+                    self.full,
                 )
                 opt.t += steps
                 opt.mu_product, opt.last_rate = clock
@@ -560,7 +568,8 @@ class LossGradient:
     """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy."""
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
-        load_training_kernel(net.theta.dtype)
+        self.full = _full(net.extended or net.uses_dropout)
+        load_training_kernel(net.theta.dtype, self.full)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
@@ -579,7 +588,7 @@ class LossGradient:
             loss, _ = self.kernels.train(
                 data, self.rows, data.n, net,
                 (self.loss_code, self.alpha, GRADIENT, self.out, self.hyper, 0, self.clock),
-                (self.grads, self.ws, self.cap),
+                (self.grads, self.ws, self.cap), self.full,
             )
         return float(loss), self.out[0].astype(np.float64)
 

@@ -31,6 +31,14 @@ Data layout (shared with ``Network`` in ``_engine.py``):
   block, a scratch matrix for gradient sums.
 * ``grads[lane]`` is a lane's private gradient buffer.  Lanes are combined in
   a fixed order, so results do not depend on the number of threads.
+
+Every entry point takes a last argument ``full``, None or True, and is
+compiled for both.  With None, Numba leaves out (by the argument's type)
+what scikit-learn's recipe does not use: the activations after
+scikit-learn's four, stored derivatives and dropout, the solvers other than
+sgd and adam, per-step schedules and clipping.  A model that needs none of
+them runs the basic kernel, which compiles in a fraction of the full one's
+time on first use; the results are the same with either kernel.
 """
 
 import numpy as np
@@ -42,6 +50,7 @@ from ._activations import (
     activate_and_derive,
     bias_activate,
     multiply_derivative,
+    needs_input,
 )
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
@@ -118,53 +127,77 @@ def _consecutive(rows):
 
 
 @jit
-def _forward(X, rows, theta, net, ws, sizes, cap, apply_output, train, step):
-    """Fill the activations of every layer for the sample ``rows``.
-
-    The last layer is left as pre-activation unless ``apply_output``.  In
-    training (``train``) a hidden layer with a derivative buffer also gets
-    its derivatives, and its dropout masks for update ``step``.
-    """
+def _product(X, rows, theta, layout, ws, wsl, sizes, cap, l):
+    """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
+    matrix of layer ``l + 1``; returns it and the layer's intercepts."""
     Xd, Xdata, Xind, Xptr = X
-    layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
     n = rows.shape[0]
-    n_layers = layout.shape[0]
-    sparse = Xptr.shape[0] > 0
-    for l in range(n_layers):
-        W, b = _weights(theta, layout, l)
-        Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
-        if l == 0 and sparse:
-            Z[:, :] = 0.0
+    W, b = _weights(theta, layout, l)
+    Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
+    if l == 0 and Xptr.shape[0] > 0:
+        Z[:, :] = 0.0
+        for r in range(n):
+            i = rows[r]
+            for p in range(Xptr[i], Xptr[i + 1]):
+                v = Xdata[p]
+                Wc = W[Xind[p]]
+                for j in range(Z.shape[1]):
+                    Z[r, j] += v * Wc[j]
+    elif l == 0 and _consecutive(rows):
+        np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
+    else:
+        A = _block(ws, wsl, sizes, cap, _ACT, l, n)
+        if l == 0:
             for r in range(n):
-                i = rows[r]
-                for p in range(Xptr[i], Xptr[i + 1]):
-                    v = Xdata[p]
-                    Wc = W[Xind[p]]
-                    for j in range(Z.shape[1]):
-                        Z[r, j] += v * Wc[j]
-        elif l == 0 and _consecutive(rows):
-            np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
-        else:
-            A = _block(ws, wsl, sizes, cap, _ACT, l, n)
-            if l == 0:
-                for r in range(n):
-                    x = Xd[rows[r]]
-                    for j in range(A.shape[1]):
-                        A[r, j] = x[j]
-            np.dot(A, W, Z)
-        if l == n_layers - 1:
-            bias_activate(Z, b, acts[l] if apply_output else IDENTITY)
-        elif train and wsl[_DERIV, l + 1] >= 0:
-            G = _block(ws, wsl, sizes, cap, _DERIV, l + 1, n)
-            activate_and_derive(Z, b, acts[l], G)
-            if drop[l] > 0:
-                dropout(Z, G, rows, drop[l], drop_kind, stream_key(seed, step, l))
-        else:
-            bias_activate(Z, b, acts[l])
+                x = Xd[rows[r]]
+                for j in range(A.shape[1]):
+                    A[r, j] = x[j]
+        np.dot(A, W, Z)
+    return Z, b
+
+
+@jit
+def _forward(X, rows, theta, net, ws, sizes, cap, full):
+    """Fill the activations of every layer for the sample ``rows``, output
+    activation applied (prediction)."""
+    layout, acts, wsl = net[1], net[2], net[3]
+    for l in range(layout.shape[0]):
+        Z, b = _product(X, rows, theta, layout, ws, wsl, sizes, cap, l)
+        bias_activate(Z, b, acts[l], full)
 
 
 @jit_inline
-def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first):
+def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
+    """``_forward`` for training: the output left as pre-activation, and a
+    hidden layer with a derivative buffer also given its derivatives and its
+    dropout masks for update ``step``."""
+    layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
+    n = rows.shape[0]
+    n_layers = layout.shape[0]
+    for l in range(n_layers):
+        Z, b = _product(X, rows, theta, layout, ws, wsl, sizes, cap, l)
+        code = acts[l]
+        if l == n_layers - 1:
+            bias_activate(Z, b, IDENTITY, full)
+        elif full is None:
+            bias_activate(Z, b, code, full)
+        elif wsl[_DERIV, l + 1] < 0:
+            bias_activate(Z, b, code, full)
+        else:
+            G = _block(ws, wsl, sizes, cap, _DERIV, l + 1, n)
+            if needs_input(code):
+                activate_and_derive(Z, b, code, G)
+            else:
+                bias_activate(Z, b, code, full)
+                G[:, :] = 1
+                # the derivative from the output (column sums into a scratch row)
+                multiply_derivative(Z, G, code, np.zeros(Z.shape[1], dtype=Z.dtype), full)
+            if drop[l] > 0:
+                dropout(Z, G, rows, drop[l], drop_kind, stream_key(seed, step, l))
+
+
+@jit_inline
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full):
     """Backpropagate one block whose forward pass is in ``ws``.
 
     Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
@@ -218,12 +251,15 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first):
             _back_through(D, W, D_prev)
             b_off = layout[l - 1, 3]
             gb = g[b_off:b_off + fan_in]
-            if wsl[_DERIV, l] >= 0:
-                # the stored derivative (EXP's derivative is its output: a product)
-                multiply_derivative(_block(ws, wsl, sizes, cap, _DERIV, l, n), D_prev, EXP, gb)
+            A = _block(ws, wsl, sizes, cap, _ACT, l, n)
+            if full is None:
+                multiply_derivative(A, D_prev, acts[l - 1], gb, full)
+            elif wsl[_DERIV, l] < 0:
+                multiply_derivative(A, D_prev, acts[l - 1], gb, full)
             else:
-                multiply_derivative(_block(ws, wsl, sizes, cap, _ACT, l, n), D_prev, acts[l - 1],
-                                    gb)
+                # the stored derivative (EXP's derivative is its output: a product)
+                multiply_derivative(_block(ws, wsl, sizes, cap, _DERIV, l, n), D_prev, EXP, gb,
+                                    full)
     return loss
 
 
@@ -247,13 +283,14 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step):
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward(X, blk, theta, net, ws, sizes, cap, False, True, step)
-        loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0)
+        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full)
+        loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0,
+                          full)
     return loss
 
 
@@ -378,7 +415,7 @@ def _batch_loss(lane_loss, n_lanes, ssq, n_blocks, alpha, wsum, n):
 
 @jit_inline
 def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, state, hyper,
-                  ssq, summed):
+                  ssq, summed, full):
     """Apply the optimizer to parameter block ``blk``, reducing the lanes on the way.
 
     All lanes but the last are summed into ``grads[0]`` (unless ``summed``
@@ -392,7 +429,7 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
     if not summed:
         _sum_lanes(grads, last, j0, j1)
     step(opt_code, theta, grads[0], grads[last], last > 0, alpha, scale, n_coef, state, hyper,
-         j0, j1)
+         j0, j1, full)
 
 
 @jit_inline
@@ -457,7 +494,7 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, acc, data, net, opt, bufs, batch_size):
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
     """Member ``member`` of a team of threads training on ``order``.
 
     Arguments, grouped:
@@ -538,16 +575,19 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size):
             if k < 0:
                 break
             lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
-                                 grads[k], work, sizes, cap, step_number)
+                                 grads[k], work, sizes, cap, step_number, full)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
         _wait_until(sync, _LANES_DONE, lanes_end)
         wsum = _weight_sum(sw, rows)
         scale = theta.dtype.type(1.0 / wsum)
-        rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed_hyper)
+        rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed_hyper, full)
         blocks_end = (batch + 1) * n_blocks
-        if clip_norm > 0:
+        clipped = False
+        if full is not None:
+            clipped = clip_norm > 0
+        if clipped:
             while True:
                 blk = _claim(sync, _NORMS_CLAIMED, blocks_end)
                 if blk < 0:
@@ -563,7 +603,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size):
             if blk < 0:
                 break
             _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
-                          typed_alpha, scale, opt_code, state, typed_hyper, ssq, clip_norm > 0)
+                          typed_alpha, scale, opt_code, state, typed_hyper, ssq, clipped, full)
             if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
                 # the batch's last block: record the loss, release the team
                 rows_counted = 1 if opt_code == GRADIENT else n
@@ -578,7 +618,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size):
 
 
 @jit_entry
-def predict_member(member, sync, X, rows, net, ws, cap, out):
+def predict_member(member, sync, X, rows, net, ws, cap, out, full):
     """Member ``member`` of a team computing the network's output for ``rows``.
 
     Output activation applied, into ``out``.  Each thread of the team runs
@@ -601,7 +641,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out):
             break
         r0 = blk * cap
         r1 = min(n, r0 + cap)
-        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, True, False, 0)
+        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full)
         _copy(_block(work, wsl, sizes, cap, _ACT, L, r1 - r0).reshape(-1),
               out[r0:r1].reshape(-1))
 
@@ -622,7 +662,7 @@ def all_finite(x):
 
 
 @jit_entry
-def predict_few(Xd, net, out):
+def predict_few(Xd, net, out, full):
     """Network output for every row of a small dense ``Xd`` into ``out``.
 
     The latency path for a few rows: no index vector or workspace from the
@@ -642,8 +682,7 @@ def predict_few(Xd, net, out):
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
     no_data = np.empty(0, dtype=Xd.dtype)
     no_index = np.empty(0, dtype=np.int64)
-    _forward((Xd, no_data, no_index, no_index), np.arange(n), theta, net, ws, sizes, n, True,
-             False, 0)
+    _forward((Xd, no_data, no_index, no_index), np.arange(n), theta, net, ws, sizes, n, full)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     if Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
@@ -679,6 +718,11 @@ def _rw(dt, ndim):
     return types.Array(dt, ndim, "C")
 
 
+def is_full(args):
+    """Whether the argument types ``args`` are those of a full kernel (module docstring)."""
+    return args[-1] == types.boolean
+
+
 def entry_signatures(dtype):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
@@ -686,7 +730,8 @@ def entry_signatures(dtype):
     only reads are read-only, the others writable, all C-contiguous, scalars
     int64 or float64.  The engine passes exactly these types (read-only
     views, ``_engine._readonly``), so that ``fastnn.compile_kernels``, which
-    compiles this list, leaves nothing to compile later.
+    compiles this list, leaves nothing to compile later.  Each kernel comes
+    basic (last argument None) and full (True).
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -697,9 +742,9 @@ def entry_signatures(dtype):
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
-    return [
-        (train_member, train),
-        (predict_member, prediction),
-        (predict_few, (_ro(f, 2), net_type(dtype, False), _rw(f, 2))),
-        (all_finite, (_ro(f, 1),)),
-    ]
+    few = (_ro(f, 2), net_type(dtype, False), _rw(f, 2))
+    signatures = []
+    for full in (types.none, types.boolean):  # the basic and the full kernels
+        signatures += [(train_member, (*train, full)), (predict_member, (*prediction, full)),
+                       (predict_few, (*few, full))]
+    return signatures + [(all_finite, (_ro(f, 1),))]

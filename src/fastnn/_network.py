@@ -10,7 +10,7 @@ buffers from it, and the kernels receive it as one tuple (``spec``).
 
 import numpy as np
 
-from ._activations import NEEDS_INPUT, code_of
+from ._activations import BASIC, NEEDS_INPUT, code_of
 from ._noise import REGISTRY as DROPOUT_KINDS
 
 DENSE = 0
@@ -132,6 +132,11 @@ class Network:
     @property
     def uses_dropout(self):
         return bool(np.any(self.drop > 0))
+
+    @property
+    def extended(self):
+        """Whether an activation needs the full kernels (``_kernels``)."""
+        return any(int(code) not in BASIC for code in self.acts)
 
     def __getstate__(self):
         state = dict(self.__dict__)

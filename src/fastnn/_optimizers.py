@@ -93,12 +93,25 @@ N_HYPER = 18
 
 
 @jit
-def step_hyper(code, hyper, step, mu_product, typed):
+def step_hyper(code, hyper, step, mu_product, typed, full):
     """Write the coefficients of update ``step`` (1-based) into ``typed``.
 
     ``mu_product`` is NAdam's product of momentum factors before this step.
     Returns the scheduled learning rate and that product after the step.
+    ``full`` is None in the kernels compiled for scikit-learn's solvers only
+    (sgd and adam at a rate set between epochs), True in the others.
     """
+    if full is None:
+        lr = hyper[LR]
+        for k in range(N_HYPER):
+            typed[k] = typed.dtype.type(hyper[k])
+        lr_t = lr
+        if code == ADAM:
+            lr_t = lr * np.sqrt(1.0 - hyper[BETA_2] ** step) / (1.0 - hyper[BETA_1] ** step)
+        typed[LR_T] = typed.dtype.type(lr_t)
+        typed[EPS_T] = typed[EPSILON]
+        typed[DECAY_T] = 1
+        return lr, mu_product
     lr = scheduled_rate(int(hyper[SCHEDULE]), hyper[LR], hyper[TOTAL_STEPS],
                         hyper[WARMUP_STEPS], step)
     dt = typed.dtype.type
@@ -139,7 +152,7 @@ def step_hyper(code, hyper, step, mu_product, typed):
 
 
 @jit_exact
-def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
+def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1, full):
     """One optimizer update of ``theta[j0:j1]``; ``hyper`` has theta's dtype.
 
     The gradient is formed element by element as it is used, never stored:
@@ -161,12 +174,15 @@ def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1):
     # ``two`` and the flags are tested inside the loops (selects, which
     # vectorise) rather than made constants of each call: one copy of every
     # update loop in the kernel, a second less to compile
-    _step_range(code, theta, ga, gb, two, True, alpha, scale, state, hyper, j0, k)
-    _step_range(code, theta, ga, gb, two, False, alpha, scale, state, hyper, k, j1)
+    _step_range(code, theta, ga, gb, two, True, alpha, scale, state, hyper, j0, k, full)
+    _step_range(code, theta, ga, gb, two, False, alpha, scale, state, hyper, k, j1, full)
 
 
 @jit_exact
-def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j0, j1):
+def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j0, j1, full):
+    """``step`` over ``[j0, j1)``, all weights or all intercepts (``full`` as
+    in ``step_hyper``: None leaves out every solver but sgd and adam, and
+    clipping)."""
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
     l2 = weights and alpha != 0
@@ -181,7 +197,7 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         velocity = state[0, j0:j1]
         nesterov = hyper[NESTEROV] != 0
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
             v = mu * velocity[j] - lr * gj
             velocity[j] = v
             w[j] += mu * v - lr * gj if nesterov else v
@@ -193,22 +209,36 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         m = state[0, j0:j1]
         s = state[1, j0:j1]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
             s[j] = sj
             w[j] = w[j] * decay - lr * mj / (np.sqrt(sj) + eps)
-    elif code == NADAM:
+    elif code == GRADIENT:
+        out = state[0, j0:j1]
+        for j in range(w.shape[0]):
+            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+    elif full is not None:
+        _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state[:, j0:j1], hyper,
+                       full)
+
+
+@jit_exact
+def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, full):
+    """The solvers of the full kernels only."""
+    lr = hyper[LR_T]
+    one = hyper.dtype.type(1)
+    if code == NADAM:
         b1 = hyper[BETA_1]
         b2 = hyper[BETA_2]
         eps = hyper[EPS_T]
         cg = hyper[COEF_G]
         cm = hyper[COEF_M]
-        m = state[0, j0:j1]
-        s = state[1, j0:j1]
+        m = state[0]
+        s = state[1]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
@@ -218,26 +248,23 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         cg = hyper[COEF_G]
         cm = hyper[COEF_M]
         eps = hyper[EPSILON]
-        s = state[0, j0:j1]
+        s = state[0]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
+            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
             sj = cm * s[j] + cg * gj * gj
             s[j] = sj
             w[j] -= lr * gj / (np.sqrt(sj) + eps)
-    elif code == GRADIENT:
-        out = state[0, j0:j1]
-        for j in range(w.shape[0]):
-            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale, clip)
 
 
 @jit_exact
-def _gradient(a, b, w, j, two, l2, alpha, scale, clip):
+def _gradient(a, b, w, j, two, l2, alpha, scale, clip, full):
     g = a[j] + b[j] if two else a[j]
     if l2:
         g += alpha * w[j]
     g *= scale
-    if clip > 0:
-        g = min(max(g, -clip), clip)
+    if full is not None:
+        if clip > 0:
+            g = min(max(g, -clip), clip)
     return g
 
 
@@ -283,6 +310,14 @@ class Optimizer:
         self.mu_product = 1.0  # nadam's product of momentum factors
         self.t = 0  # number of update steps taken
         self.last_rate = self.learning_rate  # rate of the last step taken
+
+    @property
+    def extended(self):
+        """Whether this optimizer needs the full kernels (``_kernels``): a
+        solver other than sgd and adam, a per-step schedule or clipping."""
+        s = self.settings
+        return (self.solver not in ("sgd", "adam") or SCHEDULES[self.lr_schedule].per_step
+                or s["clip_value"] is not None or s["clip_norm"] is not None)
 
     def hyper(self):
         """The float64 settings vector the kernels read."""

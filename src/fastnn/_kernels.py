@@ -176,9 +176,11 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
     n_layers = layout.shape[0]
     for l in range(n_layers):
         Z, b = _product(X, rows, theta, layout, ws, wsl, sizes, cap, l)
-        code = acts[l]
+        # the output stays a pre-activation (a variable, not the literal
+        # IDENTITY: one compiled bias_activate for every call)
+        code = acts[l] if l < n_layers - 1 else IDENTITY
         if l == n_layers - 1:
-            bias_activate(Z, b, IDENTITY, full)
+            bias_activate(Z, b, code, full)
         elif full is None:
             bias_activate(Z, b, code, full)
         elif wsl[_DERIV, l + 1] < 0:

@@ -174,8 +174,10 @@ def step(code, theta, ga, gb, two, alpha, scale, n_coef, state, hyper, j0, j1, f
     # ``two`` and the flags are tested inside the loops (selects, which
     # vectorise) rather than made constants of each call: one copy of every
     # update loop in the kernel, a second less to compile
-    _step_range(code, theta, ga, gb, two, True, alpha, scale, state, hyper, j0, k, full)
-    _step_range(code, theta, ga, gb, two, False, alpha, scale, state, hyper, k, j1, full)
+    # ``k >= j0`` is True, ``k < j0`` False: flags computed, not literals, so
+    # that Numba compiles one ``_step_range`` for both calls
+    _step_range(code, theta, ga, gb, two, k >= j0, alpha, scale, state, hyper, j0, k, full)
+    _step_range(code, theta, ga, gb, two, k < j0, alpha, scale, state, hyper, k, j1, full)
 
 
 @jit_exact

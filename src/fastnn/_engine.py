@@ -270,7 +270,7 @@ class Kernels:
     def predict(self, data, rows, net, ws, cap, out):
         """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
         _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), data.arrays, rows,
-                  net.spec(writable=False), ws, cap, out, _full(net.extended))
+                  net.spec(writable=False), ws, cap, out, True)
 
 
 def max_lanes(net, n_rows):
@@ -356,11 +356,18 @@ def forward_few(net, X, binary_proba=False):
     the binary columns itself.  Raises ValueError if ``X`` has NaN or
     infinite values.
     """
+    n = X.shape[0]
     n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
-    out = np.empty((X.shape[0], n_out), dtype=net.theta.dtype)
-    if not K.predict_few(_readonly(X), net.spec(writable=False), out, _full(net.extended)):
+    out = np.empty((n, n_out), dtype=net.theta.dtype)
+    dtype = net.theta.dtype
+    inputs = (_readonly(X), _empty(dtype), _empty(np.int64), _empty(np.int64))
+    rows = _FEW_ROWS[:n] if n <= len(_FEW_ROWS) else _readonly(np.arange(n, dtype=np.int64))
+    if not K.predict_few(inputs, rows, net.spec(writable=False), out, True):
         raise ValueError("Input X contains NaN or infinity.")
     return out
+
+
+_FEW_ROWS = _readonly(np.arange(64, dtype=np.int64))
 
 
 # ---------------------------------------------------------------------------

@@ -32,13 +32,13 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 * ``grads[lane]`` is a lane's private gradient buffer.  Lanes are combined in
   a fixed order, so results do not depend on the number of threads.
 
-Every entry point takes a last argument ``full``, None or True, and is
-compiled for both.  With None, Numba leaves out (by the argument's type)
-what scikit-learn's recipe does not use: the activations after
-scikit-learn's four, stored derivatives and dropout, the solvers other than
-sgd and adam, per-step schedules and clipping.  A model that needs none of
-them runs the basic kernel, which compiles in a fraction of the full one's
-time on first use; the results are the same with either kernel.
+Every entry point takes a last argument ``full``, None or True.  With
+None, Numba leaves out (by the argument's type) what scikit-learn's recipe
+does not use: the activations after scikit-learn's four, stored derivatives
+and dropout, the solvers other than sgd and adam, per-step schedules and
+clipping.  Training is compiled for both: a model that needs none of them
+runs the basic kernel, which compiles in less time on first use.
+Prediction is compiled full only.  Results are the same with either kernel.
 """
 
 import numpy as np
@@ -253,15 +253,15 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             _back_through(D, W, D_prev)
             b_off = layout[l - 1, 3]
             gb = g[b_off:b_off + fan_in]
+            # the derivative from the stored activations, or the stored
+            # derivative itself (EXP's derivative is its output: a product)
             A = _block(ws, wsl, sizes, cap, _ACT, l, n)
-            if full is None:
-                multiply_derivative(A, D_prev, acts[l - 1], gb, full)
-            elif wsl[_DERIV, l] < 0:
-                multiply_derivative(A, D_prev, acts[l - 1], gb, full)
-            else:
-                # the stored derivative (EXP's derivative is its output: a product)
-                multiply_derivative(_block(ws, wsl, sizes, cap, _DERIV, l, n), D_prev, EXP, gb,
-                                    full)
+            code = acts[l - 1]
+            if full is not None:
+                if wsl[_DERIV, l] >= 0:
+                    A = _block(ws, wsl, sizes, cap, _DERIV, l, n)
+                    code = EXP
+            multiply_derivative(A, D_prev, code, gb, full)
     return loss
 
 
@@ -664,27 +664,28 @@ def all_finite(x):
 
 
 @jit_entry
-def predict_few(Xd, net, out, full):
-    """Network output for every row of a small dense ``Xd`` into ``out``.
+def predict_few(X, rows, net, out, full):
+    """Network output for every row of a small dense input into ``out``.
 
-    The latency path for a few rows: no index vector or workspace from the
-    caller, and the finiteness check of ``Xd`` done here.  With one network
-    output and two columns in ``out``, writes ``1 - p, p`` (binary
-    probabilities).  Returns False, leaving ``out`` unset, if ``Xd`` has a NaN
-    or infinite value.
+    The latency path for a few rows: ``X`` is dense (``X[0]``, the others
+    empty) and ``rows`` is ``0 .. n - 1``, both of the types
+    ``predict_member`` takes, so that the two share one compiled forward
+    pass; no workspace from the caller, and the finiteness check of the
+    input done here.  With one network output and two columns in ``out``,
+    writes ``1 - p, p`` (binary probabilities).  Returns False, leaving
+    ``out`` unset, if the input has a NaN or infinite value.
     """
     # the caller's arrays (not ``ws`` below, which this call owns)
-    Xd, theta = borrowed(Xd), borrowed(net[0])
-    n = Xd.shape[0]
-    if not all_finite(Xd.reshape(-1)):
+    X = (borrowed(X[0]), borrowed(X[1]), borrowed(X[2]), borrowed(X[3]))
+    rows, theta = borrowed(rows), borrowed(net[0])
+    n = X[0].shape[0]
+    if not all_finite(X[0].reshape(-1)):
         return False
     sizes = layer_sizes(net[1])
     wsl = net[3]
     L = sizes.shape[0] - 1
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
-    no_data = np.empty(0, dtype=Xd.dtype)
-    no_index = np.empty(0, dtype=np.int64)
-    _forward((Xd, no_data, no_index, no_index), np.arange(n), theta, net, ws, sizes, n, full)
+    _forward(X, rows, theta, net, ws, sizes, n, full)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     if Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
@@ -732,8 +733,7 @@ def entry_signatures(dtype):
     only reads are read-only, the others writable, all C-contiguous, scalars
     int64 or float64.  The engine passes exactly these types (read-only
     views, ``_engine._readonly``), so that ``fastnn.compile_kernels``, which
-    compiles this list, leaves nothing to compile later.  Each kernel comes
-    basic (last argument None) and full (True).
+    compiles this list, leaves nothing to compile later.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -744,9 +744,13 @@ def entry_signatures(dtype):
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
-    few = (_ro(f, 2), net_type(dtype, False), _rw(f, 2))
-    signatures = []
-    for full in (types.none, types.boolean):  # the basic and the full kernels
-        signatures += [(train_member, (*train, full)), (predict_member, (*prediction, full)),
-                       (predict_few, (*few, full))]
-    return signatures + [(all_finite, (_ro(f, 1),))]
+    few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
+    # training basic and full; prediction, which the background compiles
+    # while a first fit trains, full only
+    return [
+        (train_member, (*train, types.none)),
+        (predict_member, (*prediction, types.boolean)),
+        (predict_few, (*few, types.boolean)),
+        (train_member, (*train, types.boolean)),
+        (all_finite, (_ro(f, 1),)),
+    ]

@@ -14,7 +14,6 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastnn import MLPClassifier, MLPRegressor
 
-ESTIMATORS = [MLPClassifier, MLPRegressor]
 SKLEARN_TWIN = {MLPClassifier: SkMLPClassifier, MLPRegressor: SkMLPRegressor}
 
 RNG = np.random.RandomState(0)
@@ -48,7 +47,6 @@ def _fitted(Estimator):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize(
     "bad_X, match",
     [
@@ -67,7 +65,6 @@ def test_non_finite_X(Estimator, bad_X, match):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_X_finite_in_float64_but_not_in_float32(Estimator):
     # 1e39 overflows float32 (fastnn's default dtype): named as infinity
     with pytest.raises(ValueError, match="infinity or a value too large for dtype\\('float32'\\)"):
@@ -77,7 +74,6 @@ def test_X_finite_in_float64_but_not_in_float32(Estimator):
         est.predict(_with(X, (0, 0), -1e39))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("value, match", [(np.nan, "Input y contains NaN"),
                                           (np.inf, "Input y contains infinity")])
 def test_non_finite_y(Estimator, value, match):
@@ -94,7 +90,6 @@ def _float32_with(a, index, value):
     return _with(a, index, value).astype(np.float32)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("call, match", [
     (lambda est, y: est.fit(_float32_with(X32, (3, 1), np.nan), y), "Input X contains NaN"),
     (lambda est, y: est.fit(_float32_with(X32, (3, 1), np.inf), y), "Input X contains infinity"),
@@ -110,7 +105,6 @@ def test_input_in_the_training_dtype_is_checked_alike(Estimator, call, match):
     assert not hasattr(est, "coefs_")
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_in_the_training_dtype_checks_features(Estimator):
     est = Estimator(hidden_layer_sizes=(3,), random_state=0)
     classes = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
@@ -125,7 +119,6 @@ def test_partial_fit_in_the_training_dtype_checks_features(Estimator):
         named.partial_fit(X32, Y[Estimator])
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_in_the_training_dtype_checks_features(Estimator):
     # more rows than the few-rows path takes: validate_data without its conversions
     est = _fitted(Estimator)
@@ -142,7 +135,6 @@ def test_predict_in_the_training_dtype_checks_features(Estimator):
         named.predict(X32)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_empty_X(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "0 sample\\(s\\)",
                          lambda est: est.fit(np.empty((0, 4)), Y[Estimator][:0]))
@@ -150,7 +142,6 @@ def test_empty_X(Estimator):
                          lambda est: est.fit(np.empty((30, 0)), Y[Estimator]))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_X_with_wrong_number_of_dimensions(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "Expected 2D array, got 1D array",
                          lambda est: est.fit(X[:, 0], Y[Estimator]))
@@ -160,19 +151,16 @@ def test_X_with_wrong_number_of_dimensions(Estimator):
                          lambda est: est.fit(np.float64(1.0), Y[Estimator][:1]))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_mismatched_X_and_y_lengths(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "inconsistent numbers of samples: \\[30, 29\\]",
                          lambda est: est.fit(X, Y[Estimator][:-1]))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_complex_X(Estimator):
     _raises_like_sklearn(Estimator, ValueError, "Complex data not supported",
                          lambda est: est.fit(X + 1j, Y[Estimator]))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("bad_X", [np.array([["a", "b", "c", "d"]] * 30),
                                    np.array([["a", 1.0, 2.0, 3.0]] * 30, dtype=object)],
                          ids=["str", "object"])
@@ -201,7 +189,6 @@ def test_negative_y_for_poisson_loss():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_before_fit(Estimator):
     methods = ["predict"] + (["predict_proba", "predict_log_proba"]
                              if Estimator is MLPClassifier else [])
@@ -213,7 +200,6 @@ def test_predict_before_fit(Estimator):
         Estimator().score(X, Y[Estimator])
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("sparse", [False, True])
 def test_predict_with_wrong_number_of_features(Estimator, sparse):
     est = _fitted(Estimator)
@@ -229,7 +215,6 @@ def test_predict_with_wrong_number_of_features(Estimator, sparse):
             est.predict_proba(X_bad)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_with_bad_X(Estimator):
     est = _fitted(Estimator)
     with pytest.raises(ValueError, match="Input X contains NaN"):
@@ -244,14 +229,12 @@ def test_predict_with_bad_X(Estimator):
         est.predict(X.reshape(30, 2, 2))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_with_wrong_number_of_features(Estimator):
     est = _fitted(Estimator)
     with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
         est.partial_fit(X[:, :3], Y[Estimator])
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_not_available_for_lbfgs(Estimator):
     est = Estimator(solver="lbfgs")
     assert not hasattr(est, "partial_fit")
@@ -261,7 +244,6 @@ def test_partial_fit_not_available_for_lbfgs(Estimator):
     assert hasattr(Estimator(solver="sgd"), "partial_fit")
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_with_early_stopping(Estimator):
     kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
@@ -278,7 +260,6 @@ def test_early_stopping_validation_set_too_small():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize(
     "sample_weight, match",
     [
@@ -353,7 +334,6 @@ def _id(p):
     return f"{p[0]}={p[1]!r}"
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("param", BAD_PARAMS + FASTNN_ONLY_BAD_PARAMS, ids=_id)
 def test_bad_parameter_is_named(Estimator, param):
     name, value = param
@@ -373,7 +353,6 @@ def test_bad_parameter_is_named(Estimator, param):
                 assert isinstance(info.value, kind)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("name, value", [("activation", "softmax"), ("solver", "newton"),
                                          ("dtype", "int32")])
 def test_bad_parameter_message_lists_the_options(Estimator, name, value):
@@ -387,7 +366,6 @@ def test_bad_parameter_message_lists_the_options(Estimator, name, value):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("name, value", [("validation_fraction", 0.0), ("beta_1", 0.0),
                                          ("momentum", 0.0), ("momentum", 1.0),
                                          ("power_t", 0.0), ("alpha", 0.0), ("tol", 0.0),
@@ -406,7 +384,6 @@ def test_bad_loss():
         MLPRegressor(loss="huber").fit(X, Y[MLPRegressor])
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_bad_parameter_in_partial_fit(Estimator):
     kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
     with pytest.raises(ValueError, match="'alpha' parameter"):
@@ -414,7 +391,6 @@ def test_bad_parameter_in_partial_fit(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_unusual_but_valid_input_is_accepted(Estimator):
     # integer, boolean and float16 X, Fortran order, strided views, lists
     y = Y[Estimator]
@@ -427,7 +403,6 @@ def test_unusual_but_valid_input_is_accepted(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_divergence_is_a_clear_error(Estimator):
     # A huge step on huge inputs overflows the weights: a ValueError naming
     # the problem, or a finite model, never a Numba error or a NaN model.
@@ -455,7 +430,6 @@ def _predict_methods(est):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("n_rows", [1, 5, 16, 17])
 def test_predict_on_a_few_rows_with_bad_X(Estimator, n_rows):
     # Up to 16 plain float rows take a latency path that skips validate_data;
@@ -505,7 +479,6 @@ def test_sample_weight_finite_in_float64_but_not_in_float32():
         MLPRegressor().fit(X, Y[MLPRegressor], sample_weight=_with(np.ones(30), 0, 1e39))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_unknown_parameter_names(Estimator):
     with pytest.raises(ValueError, match="Invalid parameter 'hidden_layers' for estimator"):
         Estimator().set_params(hidden_layers=(3,))
@@ -515,7 +488,6 @@ def test_unknown_parameter_names(Estimator):
         Estimator("squared_error", (3,), "relu", "adam")  # solver onwards: keyword-only
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_rejected_fit_leaves_the_estimator_unfitted(Estimator):
     y = Y[Estimator]
     bad_fits = [
@@ -537,7 +509,6 @@ def test_rejected_fit_leaves_the_estimator_unfitted(Estimator):
             est.predict(X)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_partial_fit_with_bad_X_and_y(Estimator):
     kw = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
     y = Y[Estimator]

@@ -260,6 +260,7 @@ def _start_together(script, cache, n, tmp_path):
                 proc.communicate()
 
 
+@pytest.mark.slow
 def test_processes_on_a_cold_cache_compile_each_kernel_once(tmp_path):
     cache = tmp_path / "cache"
     script = write_script(tmp_path, COMPILE_SCRIPT)

@@ -19,7 +19,7 @@ import fastnn
 from fastnn import _compile
 
 _CHILD = r"""
-import json, pickle, sys, tempfile, warnings
+import inspect, json, pickle, sys, tempfile, warnings
 from pathlib import Path
 
 import joblib
@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from numba.core import event
 
 import fastnn
+from fastnn import _engine
 
 warnings.simplefilter("ignore")
 fastnn.compile_kernels(verbose=False)
@@ -45,6 +46,25 @@ class Recorder(event.Listener):
 
 event.register("numba:compile", Recorder())
 paths = 0
+
+# (kind, team size, lanes) of every kernel run: the paths run on one thread
+# and on a team, and training splits its batches into lanes
+runs = set()
+
+
+def _recording(kind, run):
+    signature = inspect.signature(run)
+
+    def spy(self, *args):
+        grads = signature.bind(self, *args).arguments.get("grads")
+        runs.add((kind, self.n_threads, 0 if grads is None else grads.shape[0]))
+        return run(self, *args)
+
+    return spy
+
+
+_engine.Kernels.train = _recording("train", _engine.Kernels.train)
+_engine.Kernels.predict = _recording("predict", _engine.Kernels.predict)
 
 # large enough for the parallel kernels: >= 100k multiply-adds per batch,
 # >= 1M per prediction or full-batch gradient
@@ -99,16 +119,23 @@ for dtype in ("float32", "float64"):
     again.predict(X)
     again.partial_fit(X, y)
     paths += 1
-print(json.dumps({"paths": paths, "compiled": compiled}))
+print(json.dumps({"paths": paths, "compiled": compiled, "runs": sorted(runs)}))
 """
 
 
+@pytest.mark.slow
 def test_nothing_compiles_after_compile_kernels(tmp_path):
     script = write_script(tmp_path, _CHILD)
-    result = last_json(run_script(script, timeout=900).stdout)
+    # two threads for n_jobs=2 whatever the machine's cores
+    result = last_json(run_script(script, env=child_env(NUMBA_NUM_THREADS=2),
+                                  timeout=900).stdout)
     # dtypes x thread counts x activations x solvers x targets, + one reload path per dtype
     assert result["paths"] == 2 * 2 * 4 * 3 * 6 + 2
     assert result["compiled"] == []
+    for kind in ("train", "predict"):
+        teams = {threads for k, threads, _ in result["runs"] if k == kind}
+        assert {1, 2} <= teams, (kind, teams)
+    assert max(lanes for k, _, lanes in result["runs"] if k == "train") > 1
 
 
 def test_variants_cover_both_dtypes_and_every_entry_point():
@@ -125,6 +152,7 @@ def test_compile_kernels_rejects_a_bad_job_count():
         fastnn.compile_kernels(n_jobs=0, verbose=False)
 
 
+@pytest.mark.slow
 def test_compile_command_reports_the_cache_directory(tmp_path):
     """``python -m fastnn compile`` in a fresh process: one line per variant,
     the cache directory named, nothing left to compile (the cache is warm)."""
@@ -172,6 +200,7 @@ print(json.dumps({"missing": missing}))
 """
 
 
+@pytest.mark.slow
 def test_a_first_fit_on_a_cold_cache_compiles_ahead_in_the_background(tmp_path):
     """The first fit's cache miss starts a worker that compiles the other
     float32 kernels (prediction among them, which this fit never calls for

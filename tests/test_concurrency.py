@@ -20,19 +20,13 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from fastnn import MLPClassifier, _engine
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
 needs_two_threads = pytest.mark.skipif(
     numba.config.NUMBA_NUM_THREADS < 2, reason="needs at least two Numba threads"
 )
 
 # Large enough that training batches of 512 rows and predictions on all rows
-# run the parallel kernels (checked in parallel_problem).
+# run on a team of threads, a batch split into lanes (the tests check it).
 N_SAMPLES, N_FEATURES, HIDDEN, BATCH = 3000, 40, 256, 512
-
-
-def _weights(est):
-    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +34,18 @@ def parallel_problem():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(np.float32)
     y = rng.randint(0, 3, N_SAMPLES)
-    flops = BATCH * (N_FEATURES * HIDDEN + HIDDEN * 3)
-    assert _engine.Kernels(2, flops).parallel
-    assert _engine.Kernels(2, N_SAMPLES * flops // BATCH).parallel
     clf = MLPClassifier(hidden_layer_sizes=(HIDDEN,), batch_size=BATCH, max_iter=3,
                         random_state=0).fit(X, y)
     return X, y, clf
 
 
-def test_a_parallel_fit_starts_no_numba_threading_layer(parallel_problem):
+@needs_two_threads
+def test_a_parallel_fit_starts_no_numba_threading_layer(parallel_problem, kernel_runs):
     """fastnn's teams run on Python threads, not in Numba's parallel regions:
     no OpenMP runtime is started, so a process may fork after a parallel fit."""
+    X, _, clf = parallel_problem
+    clf.predict(X)
+    assert min(run.threads for run in kernel_runs) > 1
     with pytest.raises(ValueError):  # "Threading layer is not initialized."
         numba.threading_layer()
 
@@ -61,16 +56,27 @@ def test_a_parallel_fit_starts_no_numba_threading_layer(parallel_problem):
 
 
 @needs_two_threads
-def test_threads_predicting_at_once_get_the_serial_result(parallel_problem):
+def test_threads_predicting_at_once_get_the_serial_result(parallel_problem, kernel_runs):
     """8 threads call predict / predict_proba on one model at once, 3 rounds.
 
-    Inputs cover the parallel kernel (all rows), the serial kernel and the
-    small-input fast path; half the threads use a copy with ``n_jobs=1``.
+    Inputs cover the kernel on a team of threads (all rows), the kernel on
+    one thread (50 rows) and the few-rows path (no kernel team); half the
+    threads use a copy with ``n_jobs=1``.
     """
     X, _, clf = parallel_problem
     serial_clf = copy.deepcopy(clf).set_params(n_jobs=1)
-    inputs = [X, X[:300], X[:5], X[7:8]]
-    expected = [(clf.predict(x), clf.predict_proba(x)) for x in inputs]
+    inputs = [X, X[:50], X[:5], X[7:8]]
+    expected = []
+    for x in inputs:
+        kernel_runs.clear()
+        expected.append((clf.predict(x), clf.predict_proba(x)))
+        teams = [run.threads for run in kernel_runs]
+        if len(x) == N_SAMPLES:
+            assert len(teams) == 2 and min(teams) > 1
+        elif len(x) == 50:
+            assert teams == [1, 1]
+        else:
+            assert teams == []
     n_threads = 8
     barrier = threading.Barrier(n_threads)
 
@@ -99,7 +105,8 @@ def _fit_params(solver, seed):
 
 
 @needs_two_threads
-def test_threads_fitting_at_once_match_serial_fits(parallel_problem):
+def test_threads_fitting_at_once_match_serial_fits(parallel_problem, kernel_runs,
+                                                   assert_same_model):
     X, y, _ = parallel_problem
     jobs = [("adam", 1), ("sgd", 2), ("lbfgs", 3), ("adam", 4)]
 
@@ -107,6 +114,10 @@ def test_threads_fitting_at_once_match_serial_fits(parallel_problem):
         return MLPClassifier(**_fit_params(*job)).fit(X, y)
 
     serial = [fit(job) for job in jobs]
+    # every fit trains on a team of threads over several lanes
+    train = kernel_runs.of("train")
+    assert train and min(run.threads for run in train) > 1
+    assert min(run.lanes for run in train) > 1
     barrier = threading.Barrier(len(jobs))
 
     def fit_together(job):
@@ -116,9 +127,8 @@ def test_threads_fitting_at_once_match_serial_fits(parallel_problem):
     with ThreadPoolExecutor(len(jobs)) as ex:
         threaded = list(ex.map(fit_together, jobs))
     for a, b in zip(serial, threaded):
-        np.testing.assert_array_equal(_weights(a), _weights(b))
+        assert_same_model(b, a, X)
         assert a.n_iter_ == b.n_iter_
-        np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
 def _blas_threads():
@@ -170,8 +180,9 @@ def test_blas_limit_holds_in_every_thread(parallel_problem):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_grid_search_with_process_workers_matches_serial():
+def test_grid_search_with_process_workers_matches_serial(assert_same_model):
     """GridSearchCV(n_jobs=2) runs the fits in joblib's loky worker processes."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 8)).astype(np.float32)
@@ -187,8 +198,7 @@ def test_grid_search_with_process_workers_matches_serial():
     for key in ["mean_test_score", "split0_test_score", "split1_test_score",
                 "split2_test_score"]:
         np.testing.assert_array_equal(serial.cv_results_[key], parallel.cv_results_[key])
-    np.testing.assert_array_equal(_weights(serial.best_estimator_),
-                                  _weights(parallel.best_estimator_))
+    assert_same_model(parallel.best_estimator_, serial.best_estimator_)
 
 
 START_METHOD_SCRIPT = """
@@ -200,31 +210,47 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from fastnn import MLPClassifier, _engine
+
+# the team size of every kernel run of this process since the last clear()
+TEAMS = []
+
+
+def _recording(run):
+    def spy(self, *args):
+        TEAMS.append(self.n_threads)
+        return run(self, *args)
+    return spy
+
+
+_engine.Kernels.train = _recording(_engine.Kernels.train)
+_engine.Kernels.predict = _recording(_engine.Kernels.predict)
+
 
 def predict(args):
     clf, X = args
-    return clf.predict_proba(X)
+    TEAMS.clear()
+    return clf.predict_proba(X), max(TEAMS, default=0)
 
 
 def main():
-    from fastnn import MLPClassifier
-
     method, rows = sys.argv[1], int(sys.argv[2])
     rng = np.random.RandomState(0)
     X = rng.normal(size=(3000, 40)).astype(np.float32)
     y = rng.randint(0, 3, 3000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # batches of 512 rows on 256 hidden units: parallel kernels
+        # batches of 512 rows on 256 hidden units: trained on a team of threads
         clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=2, batch_size=512,
                             random_state=0).fit(X, y)
-    out = {}
+    out = {"parent_team": max(TEAMS)}
     chunks = [X[i * rows:(i + 1) * rows] for i in range(4)]
     expected = [clf.predict_proba(c) for c in chunks]
     try:
         with ProcessPoolExecutor(2, mp_context=mp.get_context(method)) as ex:
             got = list(ex.map(predict, [(clf, c) for c in chunks], timeout=90))
-        out["equal"] = all(np.array_equal(a, b) for a, b in zip(expected, got))
+        out["equal"] = all(np.array_equal(a, b) for a, (b, _) in zip(expected, got))
+        out["child_teams"] = [team for _, team in got]
     except Exception as exc:  # a worker that died: BrokenProcessPool
         out["error"] = f"{type(exc).__name__}: {exc}"
     print(json.dumps(out))
@@ -234,10 +260,12 @@ if __name__ == "__main__":
     main()
 """
 
-# 8 rows per child: serial kernel; 700 rows (of 256 hidden units): parallel.
+# 8 rows per child: the few-rows path, no kernel team; 700 rows (of 256
+# hidden units): the prediction kernel on a team of threads.
 SERIAL_ROWS, PARALLEL_ROWS = 8, 700
 
 
+@pytest.mark.slow
 @needs_two_threads
 @pytest.mark.parametrize(
     "method, rows",
@@ -246,7 +274,8 @@ SERIAL_ROWS, PARALLEL_ROWS = 8, 700
     ids=["fork-serial-child", "fork-parallel-child", "spawn", "forkserver"],
 )
 def test_child_processes_after_a_parallel_kernel_in_the_parent(tmp_path, method, rows):
-    """The parent has run parallel kernels, then starts workers that predict.
+    """The parent has run kernels on a team of threads, then starts workers
+    that predict.
 
     A forked child does not have the parent's helper threads: the engine
     starts its own.  A hang fails the test through the timeout.
@@ -259,3 +288,8 @@ def test_child_processes_after_a_parallel_kernel_in_the_parent(tmp_path, method,
     result = last_json(run_script(script, method, rows).stdout)
     assert result.get("error") is None, result["error"]
     assert result["equal"]
+    assert result["parent_team"] > 1
+    if rows == PARALLEL_ROWS:
+        assert min(result["child_teams"]) > 1
+    else:
+        assert result["child_teams"] == [0] * 4

@@ -21,6 +21,8 @@ import time
 import pytest
 from subproc import TIMEOUT, child_env, write_script
 
+pytestmark = pytest.mark.slow
+
 CHILD = """
 import json
 import signal

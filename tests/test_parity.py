@@ -26,8 +26,8 @@ from fastnn import MLPClassifier, MLPRegressor
 TOLERANCE = 0.02
 SEEDS = (0, 1, 2)
 
-_CLASSIFIER = dict(hidden_layer_sizes=(32,), max_iter=300)  # Adam, scikit-learn's defaults
-_REGRESSOR = dict(solver="lbfgs", hidden_layer_sizes=(16,), alpha=10.0, max_iter=300)
+_CLASSIFIER = {"hidden_layer_sizes": (32,), "max_iter": 300}  # Adam, scikit-learn's defaults
+_REGRESSOR = {"solver": "lbfgs", "hidden_layer_sizes": (16,), "alpha": 10.0, "max_iter": 300}
 
 # name -> (loader, is_classifier, shared parameters)
 DATASETS = {
@@ -37,9 +37,9 @@ DATASETS = {
     "diabetes": (load_diabetes, False, _REGRESSOR),
 }
 
-# One thread for fastnn: results do not depend on n_jobs (tests/test_estimators.py),
+# One thread for fastnn: results do not depend on n_jobs (tests/test_determinism.py),
 # and a 2-core machine shared with other jobs makes thread start-up dominate.
-_FASTNN_EXTRA = dict(n_jobs=1)
+_FASTNN_EXTRA = {"n_jobs": 1}
 
 
 def _splits(name):

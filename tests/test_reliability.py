@@ -1,18 +1,17 @@
-"""Reliability of the estimators: numerical faults, memory layouts, labels, determinism.
+"""Reliability of the estimators: numerical faults, memory layouts, labels.
 
 * A fit that overflows ends in a clear ValueError or in a finite model, never
   in NaN weights or NaN predictions; losses and output activations are exact
   and finite at extreme logits.
 * Every way of holding the same numbers (orders, strides, read-only memmaps,
   lists, DataFrames, float64 values that are exactly float32) gives the same
-  model bit for bit; sparse formats agree.
+  model bit for bit; so does every sparse format, and dense input agrees with
+  sparse input up to rounding.
 * Class labels of any kind come back as they went in.
-* The same random_state gives the same weights, run after run, for any n_jobs.
 """
 
 import warnings
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,26 +19,10 @@ import scipy.sparse as sp
 from jitted import bias_activate, loss_and_delta
 from scipy.special import expit, log_softmax, logsumexp, softmax
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from subproc import last_json, run_script, write_script
 
-from fastnn import MLPClassifier, MLPRegressor, _engine
+from fastnn import MLPClassifier, MLPRegressor
 from fastnn._activations import ACTIVATIONS
-from fastnn._config import PARALLEL_MIN_FLOPS
 from fastnn._losses import LOSSES
-
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-ESTIMATORS = [MLPClassifier, MLPRegressor]
-
-
-def _data(Estimator, n_samples=200, n_features=6, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n_samples, n_features))
-    if Estimator is MLPClassifier:
-        y = (X[:, 0] > 0).astype(int) + (X[:, 1] + X[:, 2] > 0.5)
-    else:
-        y = X[:, 0] - 2 * X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n_samples)
-    return X, y
 
 
 def _weights(est):
@@ -79,12 +62,11 @@ def _assert_error_or_finite_model(fit, X_pred):
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("scale", [1e15, 1e30])
-def test_huge_inputs_give_an_error_or_a_finite_model(Estimator, solver, dtype, scale):
-    X, y = _data(Estimator, n_samples=60)
+def test_huge_inputs_give_an_error_or_a_finite_model(Estimator, solver, dtype, scale, make_data):
+    X, y = make_data(Estimator, n_samples=60)
     X_big = X * scale
     _assert_error_or_finite_model(
         lambda: Estimator(hidden_layer_sizes=(8,), solver=solver, max_iter=10,
@@ -94,15 +76,14 @@ def test_huge_inputs_give_an_error_or_a_finite_model(Estimator, solver, dtype, s
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("solver, lr", [("sgd", 1e3), ("sgd", 1e6), ("sgd", 1e30),
                                         ("adam", 1e6), ("adam", 1e12)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_diverging_learning_rate_gives_an_error_or_a_finite_model(
-    Estimator, solver, lr, dtype, early_stopping
+    Estimator, solver, lr, dtype, early_stopping, make_data
 ):
-    X, y = _data(Estimator, n_samples=60)
+    X, y = make_data(Estimator, n_samples=60)
     _assert_error_or_finite_model(
         lambda: Estimator(hidden_layer_sizes=(8,), solver=solver, learning_rate_init=lr,
                           max_iter=20, random_state=0, dtype=dtype,
@@ -112,10 +93,10 @@ def test_diverging_learning_rate_gives_an_error_or_a_finite_model(
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_overflowing_outputs_with_finite_weights_are_an_error():
+def test_overflowing_outputs_with_finite_weights_are_an_error(make_data):
     # SGD at lr=1e6 in float64: the epoch loss reaches inf while the weights
     # (~1e236) are still finite; the predictions would be -inf.
-    X, y = _data(MLPRegressor, n_samples=30, n_features=4)
+    X, y = make_data(MLPRegressor, n_samples=30, n_features=4)
     est = MLPRegressor(solver="sgd", learning_rate_init=1e6, max_iter=20, random_state=0,
                        dtype="float64")
     with pytest.raises(ValueError, match="non-finite"):
@@ -139,11 +120,11 @@ def test_last_step_overflowing_the_outputs_is_an_error():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_lbfgs_that_cannot_take_a_step_is_an_error():
+def test_lbfgs_that_cannot_take_a_step_is_an_error(make_data):
     # In float32, inputs of 1e30 overflow the gradient at the first
     # evaluation: L-BFGS-B stops at once with a NaN loss and the initial
     # weights.  That untrained model must not be returned as a fit.
-    X, y = _data(MLPRegressor, n_samples=30, n_features=4)
+    X, y = make_data(MLPRegressor, n_samples=30, n_features=4)
     with pytest.raises(ValueError, match="non-finite loss"):
         MLPRegressor(solver="lbfgs", max_iter=5, random_state=0).fit(X * 1e30, y)
     # float64 has the range: a finite fit, as scikit-learn's
@@ -153,11 +134,10 @@ def test_lbfgs_that_cannot_take_a_step_is_an_error():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_early_stopping_without_a_finite_validation_score_is_an_error(Estimator):
+def test_early_stopping_without_a_finite_validation_score_is_an_error(Estimator, make_data):
     # Outputs overflow from the first epoch: no validation score is finite,
     # and restoring "the best weights" would return the untrained network.
-    X, y = _data(Estimator, n_samples=60)
+    X, y = make_data(Estimator, n_samples=60)
     est = Estimator(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e30,
                     max_iter=20, random_state=0, early_stopping=True,
                     validation_fraction=0.2)
@@ -295,10 +275,9 @@ def _layouts(X, tmp_path):
     }
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
-def test_every_memory_layout_gives_the_same_model(Estimator, solver, tmp_path):
-    X, y = _data(Estimator, n_samples=150)
+def test_every_memory_layout_gives_the_same_model(Estimator, solver, tmp_path, make_data):
+    X, y = make_data(Estimator, n_samples=150)
     # values exactly representable in float32, so every float32 copy is exact
     X = X.astype(np.float32).astype(np.float64)
     params = {"hidden_layer_sizes": (7,), "solver": solver, "max_iter": 8, "random_state": 0}
@@ -315,9 +294,8 @@ def test_every_memory_layout_gives_the_same_model(Estimator, solver, tmp_path):
         np.testing.assert_array_equal(np.asarray(X_other, dtype=np.float64), snapshot)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_float64_input_gives_the_model_of_its_float32_cast(Estimator):
-    X, y = _data(Estimator)  # full float64 values: rounded when cast
+def test_float64_input_gives_the_model_of_its_float32_cast(Estimator, data):
+    X, y = data  # full float64 values: rounded when cast
     params = {"hidden_layer_sizes": (7,), "max_iter": 8, "random_state": 0}
     from64 = Estimator(**params).fit(X, y)
     from32 = Estimator(**params).fit(X.astype(np.float32), y)
@@ -330,31 +308,50 @@ def test_float64_input_gives_the_model_of_its_float32_cast(Estimator):
                                   _weights(Estimator(**params).fit(X32.astype(np.float64), y)))
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
+# dense input against CSR: in float32 the models differ by rounding, which
+# grows over the epochs; in float64 by far less
+DENSE_VS_SPARSE = {
+    "float32": {"weights": {"rtol": 1e-4, "atol": 1e-4}, "outputs": {"rtol": 1e-3, "atol": 1e-4},
+                "one model": {"rtol": 1e-5, "atol": 1e-6}},
+    "float64": {"weights": {"rtol": 1e-8, "atol": 1e-10}, "outputs": {"rtol": 1e-8, "atol": 1e-10},
+                "one model": {"rtol": 1e-12, "atol": 1e-12}},
+}
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_sparse_formats(Estimator, solver):
-    """CSR, CSC, COO and sparse arrays give the same model bit for bit (all are
-    trained as CSR); dense input gives a model equal up to rounding (the sums
-    over a row run in a different order)."""
-    X, y = _data(Estimator, n_samples=150, n_features=10)
-    X[np.abs(X) < 0.8] = 0.0
-    X = X.astype(np.float32).astype(np.float64)
-    params = {"hidden_layer_sizes": (9,), "solver": solver, "max_iter": 10, "random_state": 0}
-    csr = Estimator(**params).fit(sp.csr_matrix(X), y)
-    for fmt in [sp.csc_matrix, sp.coo_matrix, sp.csr_array, sp.csc_array,
-                lambda a: sp.csr_matrix(a, dtype=np.float32)]:
-        other = Estimator(**params).fit(fmt(X), y)
-        np.testing.assert_array_equal(_weights(other), _weights(csr))
-        np.testing.assert_array_equal(_outputs(other, fmt(X)), _outputs(csr, sp.csr_matrix(X)))
-    # 64-bit indices
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sparse_input(Estimator, solver, dtype, make_data, assert_same_model):
+    """CSR, CSC, COO, sparse arrays, float32 values and 64-bit indices give
+    the same model bit for bit (all are trained as CSR); dense input gives a
+    model equal up to rounding (the sums over a row run in a different
+    order), and a model predicts sparse input as its dense copy."""
+    X, y = make_data(Estimator, n_samples=150, n_features=10)
+    X[np.abs(X) < 0.8] = 0.0  # about half the entries are zero
+    X = X.astype(np.float32).astype(np.float64)  # exact in float32
+    params = {"hidden_layer_sizes": (9,), "solver": solver, "max_iter": 20, "random_state": 0,
+              "dtype": dtype}
+    X_csr = sp.csr_matrix(X)
+    csr = Estimator(**params).fit(X_csr, y)
     X64 = sp.csr_matrix(X)
     X64.indices = X64.indices.astype(np.int64)
     X64.indptr = X64.indptr.astype(np.int64)
-    np.testing.assert_array_equal(_weights(Estimator(**params).fit(X64, y)), _weights(csr))
+    formats = {"csc": sp.csc_matrix(X), "coo": sp.coo_matrix(X), "csr_array": sp.csr_array(X),
+               "csc_array": sp.csc_array(X), "float32-csr": sp.csr_matrix(X, dtype=np.float32),
+               "int64-indices": X64}
+    for name, X_sparse in formats.items():
+        other = Estimator(**params).fit(X_sparse, y)
+        assert_same_model(other, csr, err_msg=name)
+        np.testing.assert_array_equal(_outputs(other, X_sparse), _outputs(csr, X_csr),
+                                      err_msg=name)
+    tol = DENSE_VS_SPARSE[dtype]
     dense = Estimator(**params).fit(X, y)
-    np.testing.assert_allclose(_weights(dense), _weights(csr), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(_outputs(dense, X), _outputs(csr, sp.csr_matrix(X)),
-                               rtol=1e-3, atol=1e-4)
+    assert_same_model(dense, csr, **tol["weights"])
+    np.testing.assert_allclose(_outputs(dense, X), _outputs(csr, X_csr), **tol["outputs"])
+    if dtype == "float64":
+        np.testing.assert_allclose(dense.predict(X), csr.predict(X_csr), **tol["outputs"])
+    for model in (dense, csr):
+        np.testing.assert_allclose(_outputs(model, X_csr), _outputs(model, X), **tol["one model"])
+        np.testing.assert_allclose(model.predict(X_csr), model.predict(X), **tol["one model"])
 
 
 def _feature_name_behaviour(est, X_fit, X_pred, y):
@@ -371,8 +368,8 @@ def _feature_name_behaviour(est, X_fit, X_pred, y):
 
 
 @pytest.mark.parametrize("n_rows", [5, 100])  # the few-rows path and the general one
-def test_dataframes_and_feature_names(n_rows):
-    X, y = _data(MLPClassifier, n_samples=100, n_features=4)
+def test_dataframes_and_feature_names(n_rows, make_data):
+    X, y = make_data(MLPClassifier, n_samples=100, n_features=4)
     columns = ["a", "b", "c", "d"]
     df = pd.DataFrame(X, columns=columns)
     params = {"hidden_layer_sizes": (5,), "max_iter": 10, "random_state": 0}
@@ -463,101 +460,3 @@ def test_mixed_label_types_are_rejected_like_scikit_learn():
     with pytest.raises((TypeError, ValueError)) as info:
         MLPClassifier(max_iter=2).fit(X, y)
     assert "numba" not in type(info.value).__module__
-
-
-# ---------------------------------------------------------------------------
-# Determinism
-# ---------------------------------------------------------------------------
-
-
-def _parallel_sized(Estimator, n_samples=600, n_features=40):
-    """Data and a hidden width for which 200-row batches run the parallel kernels."""
-    X, y = _data(Estimator, n_samples=n_samples, n_features=n_features)
-    n_out = 3 if Estimator is MLPClassifier else 1
-    hidden = max(64, -(-PARALLEL_MIN_FLOPS // (200 * (n_features + n_out))) + 1)
-    assert _engine.Kernels(2, 200 * (n_features * hidden + hidden * n_out)).parallel
-    return X, y, hidden
-
-
-SOLVER_SETTINGS = {
-    "sgd": {"solver": "sgd", "learning_rate_init": 0.01},
-    "sgd-invscaling-no-nesterov": {"solver": "sgd", "learning_rate": "invscaling",
-                                   "learning_rate_init": 0.05, "nesterovs_momentum": False},
-    "adam-early-stopping": {"solver": "adam", "early_stopping": True, "n_iter_no_change": 3},
-    "sgd-adaptive-early-stopping": {"solver": "sgd", "learning_rate": "adaptive",
-                                    "early_stopping": True, "n_iter_no_change": 3},
-}
-
-
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("setting", list(SOLVER_SETTINGS))
-def test_n_jobs_does_not_change_the_model(Estimator, setting):
-    X, y, hidden = _parallel_sized(Estimator)
-    params = dict(hidden_layer_sizes=(hidden,), max_iter=12, random_state=0,
-                  **SOLVER_SETTINGS[setting])
-    one = Estimator(n_jobs=1, **params).fit(X, y)
-    for n_jobs in (2, -1, None):
-        other = Estimator(n_jobs=n_jobs, **params).fit(X, y)
-        np.testing.assert_array_equal(_weights(other), _weights(one))
-        assert other.n_iter_ == one.n_iter_
-        assert other.loss_curve_ == one.loss_curve_
-        assert other.validation_scores_ == one.validation_scores_
-        np.testing.assert_array_equal(_outputs(other, X), _outputs(one, X))
-
-
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("setting", ["adam", "lbfgs", *SOLVER_SETTINGS])
-def test_same_random_state_same_model_run_after_run(Estimator, setting):
-    X, y = _data(Estimator)
-    settings = SOLVER_SETTINGS.get(setting, {"solver": setting})
-    params = dict(hidden_layer_sizes=(9, 5), max_iter=15, random_state=7, **settings)
-    first = Estimator(**params).fit(X, y)
-    reused = Estimator(**params)
-    for _ in range(3):
-        # a new estimator each time, and the same one refitted
-        for est in (Estimator(**params).fit(X, y), reused.fit(X, y)):
-            np.testing.assert_array_equal(_weights(est), _weights(first))
-            assert est.n_iter_ == first.n_iter_
-            assert getattr(est, "loss_curve_", None) == getattr(first, "loss_curve_", None)
-            assert (getattr(est, "validation_scores_", None)
-                    == getattr(first, "validation_scores_", None))
-
-
-FRESH_PROCESS_SCRIPT = """
-import sys
-import warnings
-
-import numpy as np
-
-from fastnn import MLPClassifier
-
-warnings.simplefilter("ignore")
-X = np.load(sys.argv[1])
-y = np.load(sys.argv[2])
-weights = []
-for solver in ["adam", "sgd", "lbfgs"]:
-    clf = MLPClassifier(hidden_layer_sizes=(int(sys.argv[3]),), solver=solver,
-                        max_iter=10, random_state=0).fit(X, y)
-    weights.append(np.concatenate([a.ravel() for a in clf.coefs_ + clf.intercepts_]))
-np.save(sys.argv[4], np.concatenate(weights))
-print('{"done": true}')
-"""
-
-
-def test_same_model_in_a_fresh_process(tmp_path):
-    """Nothing a process has done before (compiled kernels, thread pools,
-    earlier fits) changes a model."""
-    X, y, hidden = _parallel_sized(MLPClassifier)
-    np.save(tmp_path / "X.npy", X)
-    np.save(tmp_path / "y.npy", y)
-    script = write_script(tmp_path, FRESH_PROCESS_SCRIPT)
-    out = tmp_path / "weights.npy"
-    assert last_json(run_script(script, tmp_path / "X.npy", tmp_path / "y.npy", hidden,
-                                out).stdout)["done"]
-    here = np.concatenate([
-        _weights(MLPClassifier(hidden_layer_sizes=(hidden,), solver=solver, max_iter=10,
-                               random_state=0).fit(X, y))
-        for solver in ["adam", "sgd", "lbfgs"]
-    ])
-    np.testing.assert_array_equal(np.load(out), here)

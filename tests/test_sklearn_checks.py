@@ -34,7 +34,7 @@ EXPECTED_FAILED_CHECKS = {
     },
 }
 
-PARAMS = dict(hidden_layer_sizes=(16,), max_iter=200, random_state=0)
+PARAMS = {"hidden_layer_sizes": (16,), "max_iter": 200, "random_state": 0}
 
 ESTIMATORS = [MLPClassifier(**PARAMS), MLPRegressor(**PARAMS)]
 

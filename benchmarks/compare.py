@@ -3,6 +3,7 @@
 
     python benchmarks/compare.py [--workloads tab-small,wide] [--epochs N]
                                  [--threads N] [--json results.json]
+                                 [--variant NAME:param=value[,param=value...]]...
 
 For each workload (the table in ``benchmarks/benchmarks/workloads.py``, shared
 with the asv benchmarks) every library trains the same MLP on the same float32
@@ -37,12 +38,24 @@ of every round (a shared or throttled machine changes speed within a run).
 Differences the table does not hide: scikit-learn and fastnn add an L2 penalty
 (alpha=1e-4) and use Glorot initialisation; the PyTorch model has no weight
 decay and PyTorch's default initialisation.
+
+``--variant NAME:param=value[,param=value...]`` (repeatable) adds a fastnn
+runner built like the plain one and then given those estimator parameters
+(each value read by ``ast.literal_eval``, else kept as a string), e.g.
+``--variant gelu:activation=gelu --variant drop:dropout=0.2,solver=nadam``.
+Variants train in the same interleaved rounds as the libraries; the table and
+the JSON give their time relative to plain fastnn (``time / fastnn``,
+``time_vs_fastnn``).  A variant with no parameters (``--variant again:``) is a
+second plain fastnn: the spread between the two shows the noise.  GFLOP/s
+counts the workload's network, whatever a variant changes.
 """
 
 import argparse
+import ast
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import threading
@@ -95,11 +108,13 @@ def gemm_peak_gflops(n=1024, repeats=10):
 class SklearnLike:
     """fastnn or scikit-learn: one epoch is one ``partial_fit`` call."""
 
-    def __init__(self, library, w, X, y, threads):
+    def __init__(self, library, w, X, y, threads, params=None):
         # A RandomState instance (not an int) so that every partial_fit call
         # continues the stream: a new shuffle each epoch, as in one long fit.
         self.est = make_estimator(library, w.name, max_iter=1,
                                   random_state=np.random.RandomState(0), n_jobs=threads)
+        if params:
+            self.est.set_params(**params)
         self.X, self.y = X, y
         self.classes = np.unique(y)
 
@@ -188,10 +203,35 @@ def torch_available():
     return True
 
 
-def make_runner(library, w, X_train, y_train, threads):
+def make_runner(library, w, X_train, y_train, threads, params=None):
     if library == "torch":
         return TorchMLP(w, X_train, y_train, threads)
-    return SklearnLike(library, w, X_train, y_train, threads)
+    return SklearnLike(library, w, X_train, y_train, threads, params)
+
+
+def parse_variant(text):
+    """``"NAME:param=value[,param=value...]"`` -> ``(NAME, {param: value})``.
+
+    Values are Python literals where ``ast.literal_eval`` reads them, strings
+    otherwise; a comma splits parameters only before ``name=``, so tuples
+    such as ``hidden_layer_sizes=(64, 64)`` stay whole.
+    """
+    name, sep, spec = text.partition(":")
+    name = name.strip()
+    if not name or not sep:
+        raise ValueError(f"expected NAME:param=value[,param=value...], got {text!r}")
+    params = {}
+    for item in re.split(r",\s*(?=[A-Za-z_]\w*\s*=)", spec.strip()):
+        if not item.strip():
+            continue
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ValueError(f"variant {name!r}: expected param=value, got {item!r}")
+        try:
+            params[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            params[key.strip()] = value.strip()
+    return name, params
 
 
 def settle(seconds, threads):
@@ -230,13 +270,16 @@ def timed(fn):
     return time.perf_counter() - t0
 
 
-def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0):
-    """Train every library on ``data``, their timed epochs interleaved.
+def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0,
+                   variants=None):
+    """Train every library (and fastnn variant) on ``data``, their timed epochs interleaved.
 
     Round ``i`` measures the GEMM peak, then runs one epoch of each library
     (the order rotating from round to round), so that every library, and the
-    peak, sees the same phases of a machine whose speed drifts.  Returns the
-    per-library results and the median of the peak measurements.
+    peak, sees the same phases of a machine whose speed drifts.  ``variants``
+    maps a name to fastnn estimator parameters: one more runner each, in the
+    same rounds.  Returns the per-runner results (``time_vs_fastnn`` for all
+    but fastnn) and the median of the peak measurements.
 
     Each timed epoch starts ``settle_s`` seconds after the previous one ends,
     seconds in which ``settle`` keeps the cores busy: the thread pools of the
@@ -252,9 +295,12 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0)
         runners.pop(library, None)
         results[library] = {"error": f"{type(exc).__name__}: {exc}"}
 
-    for library in libraries:
+    variants = variants or {}
+    specs = [(lib, lib, None) for lib in libraries]
+    specs += [(name, "fastnn", params) for name, params in variants.items()]
+    for library, kind, params in specs:
         try:
-            runner = make_runner(library, w, X_train, y_train, threads)
+            runner = make_runner(kind, w, X_train, y_train, threads, params)
             warmup_s = sum(timed(runner.epoch) for _ in range(warmup))
         except Exception as exc:  # report and go on with the others
             fail(library, exc)
@@ -283,8 +329,13 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0)
             r["predict_rows_per_s"] = batch_rows_per_s(runner.predict, X_test)
         except Exception as exc:
             fail(library, exc)
-    # in the order asked for, fastnn (the reference of the ratios) first
-    return {lib: results[lib] for lib in libraries if lib in results}, statistics.median(peaks)
+    base = results.get("fastnn", {}).get("s_per_epoch")
+    for library, r in results.items():
+        if library != "fastnn" and base and "s_per_epoch" in r and "error" not in r:
+            r["time_vs_fastnn"] = r["s_per_epoch"] / base
+    # in the order asked for, fastnn (the reference of the ratios) first, variants last
+    names = [*libraries, *variants]
+    return {lib: results[lib] for lib in names if lib in results}, statistics.median(peaks)
 
 
 # ---------------------------------------------------------------------------
@@ -292,7 +343,7 @@ def bench_workload(w, data, libraries, *, threads, warmup, epochs, settle_s=0.0)
 # ---------------------------------------------------------------------------
 
 
-def markdown_table(w, results, peak, epochs, warmup):
+def markdown_table(w, results, peak, epochs, warmup, variants=None):
     lines = [
         f"### {w.name}: {w.n_train:,} train rows x {w.n_features} features, "
         f"{w.n_classes} classes, hidden {w.hidden}, batch {w.batch_size}; "
@@ -306,14 +357,18 @@ def markdown_table(w, results, peak, epochs, warmup):
         "| predict_proba 1 row (us) | predict (rows/s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    base = results.get("fastnn", {}).get("s_per_epoch")
+    variants = variants or {}
     for library, r in results.items():
+        label = library
+        if library in variants:
+            label += " (fastnn" + "".join(f", {k}={v!r}" for k, v in variants[library].items()) + ")"
         if "error" in r:
-            lines.append(f"| {library} | error: {r['error']} | | | | | | |")
+            lines.append(f"| {label} | error: {r['error']} | | | | | | |")
             continue
-        ratio = f"{r['s_per_epoch'] / base:.2f}" if base else "-"
+        ratio = "1.00" if library == "fastnn" else (
+            f"{r['time_vs_fastnn']:.2f}" if "time_vs_fastnn" in r else "-")
         lines.append(
-            f"| {library} | {r['s_per_epoch']:.4f} | {ratio} | {r['gflops']:.1f} "
+            f"| {label} | {r['s_per_epoch']:.4f} | {ratio} | {r['gflops']:.1f} "
             f"| {100 * r['gflops'] / peak:.1f}% | {r['test_accuracy']:.4f} "
             f"| {r['predict_proba_1row_us']:.1f} | {r['predict_rows_per_s']:,.0f} |"
         )
@@ -351,8 +406,21 @@ def parse_args(argv=None):
                         " meanwhile (default 0.3)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="threads for every library (default: all cores)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:P=V[,P=V...]",
+                   help="also time fastnn with these estimator parameters, e.g."
+                        " gelu:activation=gelu or drop:dropout=0.2,solver=nadam"
+                        " (repeatable; values are Python literals, else strings)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = p.parse_args(argv)
+    args.variants = {}
+    for text in args.variant:
+        try:
+            name, params = parse_variant(text)
+        except ValueError as exc:
+            p.error(str(exc))
+        if name in ALL_LIBRARIES or name in args.variants:
+            p.error(f"--variant name {name!r} is taken")
+        args.variants[name] = params
     args.workloads = [get(n.strip()).name for n in args.workloads.split(",") if n.strip()]
     args.libraries = [s.strip() for s in args.libraries.split(",") if s.strip()]
     for lib in args.libraries:
@@ -376,11 +444,20 @@ def main(argv=None):
     if "torch" in libraries and not torch_available():
         print("torch is not importable: skipping it", file=sys.stderr)
         libraries.remove("torch")
+    if args.variants:
+        from fastnn import MLPClassifier
+
+        known = MLPClassifier().get_params()
+        for name, params in args.variants.items():
+            unknown = sorted(set(params) - set(known))
+            if unknown:
+                sys.exit(f"--variant {name}: unknown fastnn parameter(s) {', '.join(unknown)}")
     if args.threads > numba.config.NUMBA_NUM_THREADS:
         print(f"note: Numba has {numba.config.NUMBA_NUM_THREADS} threads; fastnn uses at"
               f" most that many (set NUMBA_NUM_THREADS)", file=sys.stderr)
 
     report = {"threads": args.threads, "epochs": args.epochs, "warmup": args.warmup,
+              "variants": args.variants,
               "machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "cpu_count": os.cpu_count()},
               "versions": versions(), "workloads": {}}
@@ -394,8 +471,8 @@ def main(argv=None):
             w = get(name)
             results, peak = bench_workload(w, make_data(name), libraries, threads=args.threads,
                                            warmup=args.warmup, epochs=args.epochs,
-                                           settle_s=args.settle)
-            print(markdown_table(w, results, peak, args.epochs, args.warmup))
+                                           settle_s=args.settle, variants=args.variants)
+            print(markdown_table(w, results, peak, args.epochs, args.warmup, args.variants))
             print(flush=True)
             report["workloads"][name] = {
                 "n_train": w.n_train, "n_features": w.n_features, "n_classes": w.n_classes,
@@ -405,7 +482,7 @@ def main(argv=None):
             }
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+            json.dump(report, f, indent=2, default=repr)
         print(f"wrote {args.json}")
 
 

@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Paired A/B timing of two source trees of fastnn on the compare.py workloads.
+
+    python benchmarks/ab.py --a /work/base --b /work/dev [--rounds 5]
+                            [--workloads tab-small,wide] [--epochs N]
+                            [--threads N] [--json out.json]
+
+Every round runs one child process per tree (``python ab.py --child`` with
+``PYTHONPATH=<tree>/src``; the child checks that it imported that tree's
+fastnn), A then B in even rounds, B then A in odd ones, so that a machine
+whose speed drifts slows both trees alike.  For each workload a child trains
+fastnn as ``compare.py`` does (one ``partial_fit`` call per epoch, the
+workloads and runner of this script's tree: the estimator parameters they
+use are the same in both trees), untimed for ``--warmup`` epochs and then
+timed for ``--epochs``, and reports the median epoch.  The summary gives,
+per workload, the median over the rounds of each tree's time and the median
+and range of the per-round ratios B / A (below 1: B is faster).
+
+Each tree loads its kernels from its own entries of Numba's cache (the key
+includes the source hash).  Before the timed rounds one untimed child per
+tree compiles whatever it is missing; the children run with
+``FASTNN_BACKGROUND_COMPILE=0``, so that no background compile worker
+outlives that warm-up and takes cores from the timed rounds.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from benchmarks.workloads import WORKLOADS, get, make_data  # noqa: E402
+from compare import SklearnLike, timed  # noqa: E402
+
+
+def child(args):
+    """Time fastnn (whichever ``import fastnn`` finds) on each workload; print JSON."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    import fastnn
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    out = {"fastnn_file": fastnn.__file__, "workloads": {}}
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        for name in args.workloads:
+            X_train, _, y_train, _ = make_data(name)
+            runner = SklearnLike("fastnn", get(name), X_train, y_train, args.threads)
+            warmup_s = sum(timed(runner.epoch) for _ in range(args.warmup))
+            times = [timed(runner.epoch) for _ in range(args.epochs)]
+            out["workloads"][name] = {"warmup_s": warmup_s, "epoch_times": times,
+                                      "s_per_epoch": statistics.median(times)}
+    print(json.dumps(out))
+
+
+def run_tree(tree, args, epochs):
+    """One child process on ``tree``; returns its JSON report."""
+    src = os.path.realpath(os.path.join(tree, "src"))
+    env = dict(os.environ, PYTHONPATH=src, FASTNN_BACKGROUND_COMPILE="0")
+    cmd = [sys.executable, os.path.abspath(__file__), "--child",
+           "--workloads", ",".join(args.workloads), "--epochs", str(epochs),
+           "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode:
+        sys.exit(f"{tree}: the child process failed (exit status {proc.returncode})")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not os.path.realpath(out["fastnn_file"]).startswith(src + os.sep):
+        sys.exit(f"{tree}: the child imported fastnn from {out['fastnn_file']}, not {src}")
+    return out
+
+
+def git_rev(tree):
+    try:
+        return subprocess.run(["git", "-C", tree, "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def summarize(rounds, workloads):
+    """Per workload: the median time of each tree and the per-round ratios B / A."""
+    summary = {}
+    for name in workloads:
+        a = [r["a"][name]["s_per_epoch"] for r in rounds]
+        b = [r["b"][name]["s_per_epoch"] for r in rounds]
+        ratios = [y / x for x, y in zip(a, b)]
+        summary[name] = {"a_s_per_epoch": statistics.median(a),
+                         "b_s_per_epoch": statistics.median(b),
+                         "ratio_median": statistics.median(ratios),
+                         "ratio_min": min(ratios), "ratio_max": max(ratios),
+                         "ratios": ratios}
+    return summary
+
+
+def markdown_table(summary, n_rounds, epochs):
+    lines = [(f"median over {n_rounds} round(s) of each tree's median of {epochs} epoch(s);"
+              " ratio B / A per round (below 1: B is faster)"), "",
+             "| workload | A s/epoch | B s/epoch | B / A median | B / A range |",
+             "|---|---:|---:|---:|---|"]
+    for name, s in summary.items():
+        lines.append(f"| {name} | {s['a_s_per_epoch']:.4f} | {s['b_s_per_epoch']:.4f} "
+                     f"| {s['ratio_median']:.3f} | {s['ratio_min']:.3f} - {s['ratio_max']:.3f} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--a", metavar="TREE", help="source tree A (the baseline): TREE/src/fastnn")
+    p.add_argument("--b", metavar="TREE", help="source tree B, timed against A")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
+    p.add_argument("--epochs", type=int, default=5,
+                   help="timed epochs per workload and round (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="fastnn's n_jobs and the BLAS threads (default: all cores)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.workloads = [get(n.strip()).name for n in args.workloads.split(",") if n.strip()]
+    if args.rounds < 1 or args.epochs < 1 or args.warmup < 1 or args.threads < 1:
+        p.error("--rounds, --epochs, --warmup and --threads must be >= 1")
+    if not args.child:
+        for tree in (args.a, args.b):
+            if not tree or not os.path.isdir(os.path.join(tree, "src", "fastnn")):
+                p.error(f"--a and --b must be source trees with src/fastnn (got {tree!r})")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.child:
+        return child(args)
+    trees = {"a": args.a, "b": args.b}
+    for key, tree in trees.items():
+        print(f"{key.upper()}: {tree} ({git_rev(tree)})")
+    for key, tree in trees.items():  # compiles (or loads) each tree's kernels
+        t0 = time.perf_counter()
+        run_tree(tree, args, epochs=1)
+        print(f"warm-up {key.upper()}: {time.perf_counter() - t0:.1f} s", flush=True)
+    rounds = []
+    for i in range(args.rounds):
+        order = ("a", "b") if i % 2 == 0 else ("b", "a")
+        r = {key: run_tree(trees[key], args, args.epochs)["workloads"] for key in order}
+        rounds.append(r)
+        print(f"round {i + 1}/{args.rounds} ({' then '.join(k.upper() for k in order)}): "
+              + ", ".join(f"{n} B/A {r['b'][n]['s_per_epoch'] / r['a'][n]['s_per_epoch']:.3f}"
+                          for n in args.workloads), flush=True)
+    summary = summarize(rounds, args.workloads)
+    print()
+    print(markdown_table(summary, args.rounds, args.epochs))
+    if args.json:
+        report = {"a": {"tree": args.a, "rev": git_rev(args.a)},
+                  "b": {"tree": args.b, "rev": git_rev(args.b)},
+                  "threads": args.threads, "epochs": args.epochs, "warmup": args.warmup,
+                  "summary": summary, "rounds": rounds}
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

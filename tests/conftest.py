@@ -112,7 +112,8 @@ def kernel_runs(monkeypatch):
 
     def spy_train(self, *args, **kwargs):
         bound = train_args.bind(self, *args, **kwargs).arguments
-        runs.append(Run("train", self.n_threads, bound["grads"].shape[0], bound["cap"]))
+        grads, _, cap = bound["bufs"]
+        runs.append(Run("train", self.n_threads, grads.shape[0], cap))
         return train(self, *args, **kwargs)
 
     def spy_predict(self, *args, **kwargs):

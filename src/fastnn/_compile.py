@@ -91,19 +91,23 @@ def compile_ahead(kernel, args):
             or os.environ.get(BACKGROUND_ENV, "1").strip() == "0"
             or not sys.executable or getattr(sys, "frozen", False)):
         return
+    from . import _kernels
+
     variants = kernel_variants()
     label = next((lb for lb, k, a in variants if k is kernel and a == tuple(args)), None)
-    # the kernels of the same dtype, basic or full (see _kernels), as this one
-    kind = label[label.index("["):] if label and "[" in label else None
-    if kind is None or kind in _ahead:
+    dtype = next((d for d in DTYPES if label and f"[{d}" in label), None)
+    if dtype is None or dtype in _ahead:
         return
+    # the other kernels of the dtype, but not the other training kernel (basic
+    # or full, see _kernels), which a fit of this kind does not call
     others = [i for i, (lb, k, a) in enumerate(variants)
-              if (lb.endswith(kind) or "[" not in lb) and lb != label]
+              if (f"[{dtype}" in lb or "[" not in lb) and lb != label
+              and k is not _kernels.train_member]
     try:
-        _ahead[kind] = _start_worker(others, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        _ahead[dtype] = _start_worker(others, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
     except OSError:  # no interpreter to start: this process compiles alone
-        _ahead[kind] = None
+        _ahead[dtype] = None
 
 
 _cache.on_cache_miss = compile_ahead

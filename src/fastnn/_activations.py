@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._config import jit
+from ._config import jit, jit_inline
 from ._elementary import erf, exp, expm1, ordered_sum, sigmoid, softplus, tanh
 
 IDENTITY = 0
@@ -181,38 +181,41 @@ def code_of(name):
 # ---------------------------------------------------------------------------
 
 
-@jit
+# The scalar functions below are inlined by Numba into the loops that call
+# them (``jit_inline``), so that LLVM sees one loop body it can vectorise;
+# written without conditional expressions, which Numba's inliner mishandles.
+
+
+@jit_inline
 def _elu(z, alpha, scale):
-    """``scale * (z if z > 0 else alpha * (exp(z) - 1))`` (selects only: vectorises)."""
+    """``scale * (z if z > 0 else alpha * (exp(z) - 1))``, branch-free."""
     zero = type(z)(0)
-    neg = alpha * expm1(min(z, zero))
-    return scale * (z if z > zero else neg)
+    return scale * (max(z, zero) + alpha * expm1(min(z, zero)))
 
 
-@jit
+@jit_inline
 def _gelu(z):
     one = type(z)(1)
     return type(z)(0.5) * z * (one + erf(z * type(z)(_INV_SQRT2)))
 
 
-@jit
-def _gelu_derivative(z):
-    one = type(z)(1)
+@jit_inline
+def _gelu_and_derivative(z):
     half = type(z)(0.5)
-    cdf = half * (one + erf(z * type(z)(_INV_SQRT2)))
-    return cdf + z * type(z)(_INV_SQRT_2PI) * exp(-half * z * z)
+    cdf = half * (type(z)(1) + erf(z * type(z)(_INV_SQRT2)))
+    return z * cdf, cdf + z * type(z)(_INV_SQRT_2PI) * exp(-half * z * z)
 
 
-@jit
-def _silu_derivative(z):
+@jit_inline
+def _silu_and_derivative(z):
     s = sigmoid(z)
-    return s * (type(z)(1) + z * (type(z)(1) - s))
+    return z * s, s * (type(z)(1) + z * (type(z)(1) - s))
 
 
-@jit
-def _mish_derivative(z):
+@jit_inline
+def _mish_and_derivative(z):
     t = tanh(softplus(z))
-    return t + z * sigmoid(z) * (type(z)(1) - t * t)
+    return z * t, t + z * sigmoid(z) * (type(z)(1) - t * t)
 
 
 @jit
@@ -315,19 +318,13 @@ def activate_and_derive(Z, b, code, G):
         g = G[i]
         if code == GELU:
             for j in range(m):
-                v = z[j] + b[j]
-                z[j] = _gelu(v)
-                g[j] = _gelu_derivative(v)
+                z[j], g[j] = _gelu_and_derivative(z[j] + b[j])
         elif code == SILU:
             for j in range(m):
-                v = z[j] + b[j]
-                z[j] = v * sigmoid(v)
-                g[j] = _silu_derivative(v)
+                z[j], g[j] = _silu_and_derivative(z[j] + b[j])
         else:  # MISH
             for j in range(m):
-                v = z[j] + b[j]
-                z[j] = v * tanh(softplus(v))
-                g[j] = _mish_derivative(v)
+                z[j], g[j] = _mish_and_derivative(z[j] + b[j])
 
 
 @jit

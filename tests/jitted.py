@@ -59,8 +59,11 @@ def scheduled_rate(code, lr, total, warmup, step):
 
 
 from fastnn._optimizers import step_hyper as _step_hyper  # noqa: E402
+from fastnn._optimizers import typed_hyper as _typed_hyper  # noqa: E402
 
 
 @jit
 def step_hyper(code, hyper, step, mu_product, typed, full=True):
+    """``typed`` filled from ``hyper``, then with the coefficients of ``step``."""
+    _typed_hyper(hyper, typed)
     return _step_hyper(code, hyper, step, mu_product, typed, full)

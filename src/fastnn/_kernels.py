@@ -64,6 +64,7 @@ from ._optimizers import (
     gradient_sum_of_squares,
     step,
     step_hyper,
+    typed_hyper,
 )
 
 # workspace kinds (rows of ``wsl``)
@@ -558,7 +559,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
     n_coef = net[7]
     n_blocks = _n_param_blocks(n_params)
     typed_alpha = theta.dtype.type(alpha)
-    typed_hyper = np.empty(N_HYPER, dtype=theta.dtype)
+    typed = np.empty(N_HYPER, dtype=theta.dtype)
+    typed_hyper(hyper, typed)
     clip_norm = hyper[CLIP_NORM]
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
@@ -584,7 +586,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
         _wait_until(sync, _LANES_DONE, lanes_end)
         wsum = _weight_sum(sw, rows)
         scale = theta.dtype.type(1.0 / wsum)
-        rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed_hyper, full)
+        rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed, full)
         blocks_end = (batch + 1) * n_blocks
         clipped = False
         if full is not None:
@@ -605,7 +607,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
             if blk < 0:
                 break
             _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
-                          typed_alpha, scale, opt_code, state, typed_hyper, ssq, clipped, full)
+                          typed_alpha, scale, opt_code, state, typed, ssq, clipped, full)
             if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
                 # the batch's last block: record the loss, release the team
                 rows_counted = 1 if opt_code == GRADIENT else n

@@ -93,8 +93,18 @@ N_HYPER = 18
 
 
 @jit
+def typed_hyper(hyper, typed):
+    """``typed``, in the parameters' dtype, from the settings ``hyper``."""
+    for k in range(N_HYPER):
+        typed[k] = typed.dtype.type(hyper[k])
+    typed[EPS_T] = typed[EPSILON]
+    typed[DECAY_T] = 1
+
+
+@jit
 def step_hyper(code, hyper, step, mu_product, typed, full):
-    """Write the coefficients of update ``step`` (1-based) into ``typed``.
+    """Write the coefficients of update ``step`` (1-based) into ``typed``
+    (filled by ``typed_hyper`` first).
 
     ``mu_product`` is NAdam's product of momentum factors before this step.
     Returns the scheduled learning rate and that product after the step.
@@ -103,14 +113,10 @@ def step_hyper(code, hyper, step, mu_product, typed, full):
     """
     if full is None:
         lr = hyper[LR]
-        for k in range(N_HYPER):
-            typed[k] = typed.dtype.type(hyper[k])
         lr_t = lr
         if code == ADAM:
             lr_t = lr * np.sqrt(1.0 - hyper[BETA_2] ** step) / (1.0 - hyper[BETA_1] ** step)
         typed[LR_T] = typed.dtype.type(lr_t)
-        typed[EPS_T] = typed[EPSILON]
-        typed[DECAY_T] = 1
         return lr, mu_product
     lr = scheduled_rate(int(hyper[SCHEDULE]), hyper[LR], hyper[TOTAL_STEPS],
                         hyper[WARMUP_STEPS], step)
@@ -141,8 +147,6 @@ def step_hyper(code, hyper, step, mu_product, typed, full):
     elif code == ADAGRAD:
         coef_m = 1.0
         coef_g = 1.0
-    for k in range(N_HYPER):
-        typed[k] = dt(hyper[k])
     typed[LR_T] = dt(lr_t)
     typed[EPS_T] = dt(eps_t)
     typed[DECAY_T] = dt(decay)

@@ -394,9 +394,16 @@ def load_training_kernel(dtype, full):
     (``_compile.compile_ahead``); the epoch shuffle, called first otherwise,
     says nothing of the dtype.
     """
-    args = _entry_signatures(np.dtype(dtype).name)[K.train_member, bool(full)]
+    key = (np.dtype(dtype).name, bool(full))
+    if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
+        return
+    args = _entry_signatures(key[0])[K.train_member, key[1]]
     if args not in K.train_member.overloads:
         K.train_member.compile(args)
+    _LOADED.add(key)
+
+
+_LOADED = set()  # (dtype, full) of the training kernels loaded in this process
 
 
 class EpochRunner:

@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__, _engine
-from ._activations import HIDDEN_ACTIVATIONS
+from ._activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ._init import REGISTRY as INITIALIZERS
 from ._init import init_layer
 from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
@@ -172,12 +172,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
             # the key of the dropout masks, drawn only when there is dropout
             # (so that draws without it stay scikit-learn's)
             seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        if (net.theta.flags.writeable and net.seed == seed
+                and net.dropout_kind == DROPOUT_KINDS[self.dropout_kind]
+                and list(net.drop[:-1]) == rates
+                and list(net.acts[:-1]) == [ACTIVATIONS[a] for a in activations]):
+            return net  # (as a partial_fit after another finds it: no new spec)
         trained = Network(net.sizes, activations, self.out_activation_, dtype, rates,
                           self.dropout_kind, seed)
-        if (np.array_equal(trained.acts, net.acts) and np.array_equal(trained.drop, net.drop)
-                and trained.dropout_kind == net.dropout_kind and trained.seed == net.seed
-                and net.theta.flags.writeable):
-            return net
         trained.theta[:] = net.theta
         return trained
 

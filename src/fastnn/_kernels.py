@@ -127,7 +127,7 @@ def _consecutive(rows):
     return True
 
 
-@jit
+@jit_inline
 def _product(X, rows, theta, layout, ws, wsl, sizes, cap, l):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts."""
@@ -167,7 +167,7 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full):
         bias_activate(Z, b, acts[l], full)
 
 
-@jit_inline
+@jit
 def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
     """``_forward`` for training: the output left as pre-activation, and a
     hidden layer with a derivative buffer also given its derivatives and its

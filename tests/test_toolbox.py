@@ -561,3 +561,23 @@ def test_basic_and_full_kernels_give_the_same_model(solver, monkeypatch):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(full.predict_proba(X), basic.predict_proba(X))
     np.testing.assert_array_equal(full.predict_proba(X[:3]), basic.predict_proba(X[:3]))
+
+
+def test_epoch_hook_sees_each_epoch_and_can_stop():
+    from fastnn._engine import TrainingLog, fit_stochastic
+
+    net, data = _setup()
+    runner = EpochRunner(net, data, _optimizer("adam", net), LOSSES["log_loss"], ALPHA, 8, 1)
+    log = TrainingLog(False, net.theta)
+    seen = []
+
+    def hook(log):
+        seen.append((log.n_iter, log.loss))
+        return log.n_iter == 3
+
+    fit_stochastic(runner, log, shuffle=True, rng=np.random.RandomState(0), max_iter=50,
+                   tol=0.0, n_iter_no_change=100, incremental=False, verbose=False,
+                   on_epoch_end=hook)
+    assert log.stopped == "epoch hook" and log.n_iter == 3
+    assert seen == list(zip([1, 2, 3], log.loss_curve))
+    assert log.history["loss"] == log.loss_curve and len(log.history["time"]) == 3

@@ -18,7 +18,7 @@ from subproc import last_json, run_script, write_script
 
 import fastnn
 from fastnn import MLPClassifier, MLPRegressor, _mlp
-from fastnn._mlp import InconsistentVersionWarning
+from fastnn._base import InconsistentVersionWarning
 
 
 def _models():

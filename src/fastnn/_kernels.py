@@ -54,7 +54,14 @@ from ._activations import (
 )
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
-from ._intrinsics import atomic_add, atomic_cas, atomic_load, borrowed, prefetch, yield_cpu
+from ._intrinsics import (
+    atomic_add,
+    atomic_cas,
+    atomic_load,
+    borrowed,
+    prefetch,
+    yield_cpu,
+)
 from ._losses import loss_and_delta
 from ._noise import dropout, stream_key
 from ._optimizers import (

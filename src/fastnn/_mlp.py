@@ -6,8 +6,7 @@ compiled kernels below it.
 """
 
 import copy
-import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -18,212 +17,28 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from . import __version__, _engine
-from ._activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from ._init import REGISTRY as INITIALIZERS
+from . import _engine
+from ._base import InputsMixin, NetworkMixin, ParametersMixin
 from ._init import init_layer
 from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
-from ._network import Network
-from ._noise import REGISTRY as DROPOUT_KINDS
 from ._optimizers import REGISTRY as OPTIMIZERS
-from ._optimizers import Optimizer
-from ._schedules import REGISTRY as SCHEDULES
-from ._validation import (
-    Boolean,
-    Callable,
-    DType,
-    Each,
-    Interval,
-    LayerSizes,
-    Mapping,
-    NJobs,
-    Options,
-    RandomState,
-    Text,
-    validate_params,
-)
+from ._validation import Interval, Mapping, Options, validate_params
 
 _STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
-
-# Inputs of at most this many rows skip scikit-learn's generic validation.
-_FAST_PREDICT_ROWS = 16
 
 # Training rows (evenly spaced) whose outputs are checked for overflow after a fit.
 _CHECKED_ROWS = 256
 
 
-def _plain_matrix(X, dtype):
-    """Whether ``X`` is a non-empty C-contiguous 2-D ndarray of ``dtype``: an
-    array ``validate_data`` would not convert."""
-    return (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
-            and X.flags.c_contiguous and X.shape[0] > 0 and X.shape[1] > 0)
+class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseEstimator):
+    """Fitting and prediction shared by the two estimators; use a subclass."""
 
-
-class InconsistentVersionWarning(UserWarning):
-    """A model pickled by one version of fastnn was loaded by another.
-
-    Like scikit-learn's warning of the same name, for fastnn's own version
-    (scikit-learn still warns about its version separately).
-    """
-
-    def __init__(self, *, estimator_name, current_version, original_version):
-        self.estimator_name = estimator_name
-        self.current_version = current_version
-        self.original_version = original_version
-
-    def __str__(self):
-        original = self.original_version or "an unknown version"
-        return (
-            f"Trying to unpickle estimator {self.estimator_name} from fastnn {original}"
-            f" when using fastnn {self.current_version}. This might lead to breaking"
-            " code or invalid results. Use at your own risk."
-        )
-
-
-class BaseMultilayerPerceptron(BaseEstimator):
-    """Shared machinery of the two estimators; use a subclass."""
-
-    _parameter_constraints = {
-        "hidden_layer_sizes": [LayerSizes()],
-        "activation": [Options(*HIDDEN_ACTIVATIONS), Each(Options(*HIDDEN_ACTIVATIONS))],
-        "solver": [Options("lbfgs", *OPTIMIZERS)],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Options("auto"), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Options(*SCHEDULES)],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": [Boolean()],
-        "random_state": [RandomState()],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": [Boolean(), Interval(Integral, 0, None, closed="left")],
-        "warm_start": [Boolean()],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": [Boolean()],
-        "early_stopping": [Boolean()],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(np.inf)],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dtype": [DType()],
-        "n_jobs": [NJobs()],
-        "weight_init": [Options(*INITIALIZERS)],
-        "dropout": [Interval(Real, 0, 1, closed="left"),
-                    Each(Interval(Real, 0, 1, closed="left"))],
-        "dropout_kind": [Options(*DROPOUT_KINDS)],
-        "rho": [Interval(Real, 0, 1, closed="both")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "clip_norm": [Options(None), Interval(Real, 0, None, closed="neither")],
-        "clip_value": [Options(None), Interval(Real, 0, None, closed="neither")],
-        "scoring": [Options(None), Text(), Callable()],
-        "max_time": [Options(None), Interval(Real, 0, None, closed="neither")],
-    }
 
     # ------------------------------------------------------------------
     # network <-> fitted attributes
     # ------------------------------------------------------------------
-
-    def _network(self, dtype=None):
-        """The fitted ``Network``; ``coefs_`` and ``intercepts_`` are views into it.
-
-        When those attributes were replaced by other arrays (or ``dtype``
-        asks for another precision) a new network is packed from them.
-        """
-        net = getattr(self, "_net", None)
-        dtype = self.coefs_[0].dtype if dtype is None else np.dtype(dtype)
-        if net is not None and net.theta.dtype == dtype and self._views_of(net.theta):
-            return net
-        sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        net = Network(sizes, self._hidden_activations(len(sizes) - 2), self.out_activation_, dtype)
-        net.set_params(self.coefs_, self.intercepts_)
-        return net
-
-    def _hidden_activations(self, n_hidden):
-        """The activation of every hidden layer, from ``activation``."""
-        return self._per_layer("activation", self.activation, n_hidden)
-
-    def _dropout_rates(self, n_hidden):
-        return self._per_layer("dropout", self.dropout, n_hidden)
-
-    @staticmethod
-    def _per_layer(name, value, n_hidden):
-        if isinstance(value, (list, tuple)):
-            if len(value) != n_hidden:
-                raise ValueError(
-                    f"{name} has {len(value)} entries for {n_hidden} hidden layers; give one"
-                    " per hidden layer, or a single value for all."
-                )
-            return list(value)
-        return [value] * n_hidden
-
-    def _training_network(self, dtype):
-        """The network to train: the fitted one, with this fit's activations and
-        dropout (a new network when they differ from the fitted one's)."""
-        net = self._network(dtype)
-        n_hidden = len(net.sizes) - 2
-        activations = self._hidden_activations(n_hidden)
-        rates = self._dropout_rates(n_hidden)
-        seed = 0
-        if any(r > 0 for r in rates):
-            # the key of the dropout masks, drawn only when there is dropout
-            # (so that draws without it stay scikit-learn's)
-            seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-        if (net.theta.flags.writeable and net.seed == seed
-                and net.dropout_kind == DROPOUT_KINDS[self.dropout_kind]
-                and list(net.drop[:-1]) == rates
-                and list(net.acts[:-1]) == [ACTIVATIONS[a] for a in activations]):
-            return net  # (as a partial_fit after another finds it: no new spec)
-        trained = Network(net.sizes, activations, self.out_activation_, dtype, rates,
-                          self.dropout_kind, seed)
-        trained.theta[:] = net.theta
-        return trained
-
-    def _views_of(self, theta):
-        return all(a.base is theta for a in (*self.coefs_, *self.intercepts_))
-
-    def _store_network(self, net):
-        self._net = net
-        self.coefs_ = net.coefs
-        self.intercepts_ = net.intercepts
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "coefs_")
-
-    def _check_is_fitted(self):
-        """``check_is_fitted(self)``, run only when the estimator is not fitted.
-
-        It costs ~2 us, as much as the network of a one-row prediction, to
-        reach the same answer as ``__sklearn_is_fitted__``; its error (and
-        message) is still the one an unfitted estimator gets.
-        """
-        if not self.__sklearn_is_fitted__():
-            check_is_fitted(self)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        net = state.get("_net")
-        if net is not None and self._views_of(net.theta):
-            # Stored once, in the flat vector; the views are rebuilt on load.
-            state = {k: v for k, v in state.items() if k not in ("coefs_", "intercepts_")}
-        state["_fastnn_version"] = __version__
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        version = state.pop("_fastnn_version", None)
-        if version != __version__:
-            warnings.warn(InconsistentVersionWarning(
-                estimator_name=type(self).__name__, current_version=__version__,
-                original_version=version,
-            ))
-        super().__setstate__(state)
-        if "_net" in state and "coefs_" not in state:
-            self.coefs_ = self._net.coefs
-            self.intercepts_ = self._net.intercepts
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -266,66 +81,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # ------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------
-
-    def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        return [int(s) for s in sizes]
-
-    def _validate_plain(self, X, y, reset, dtype):
-        """``validate_data(self, X, y, ...)`` for plain arrays, at a fifth of its cost.
-
-        A C-contiguous ndarray ``X`` of the training dtype and a 1-D ndarray
-        ``y`` of bools, integers or floats (or no ``y``: prediction) need no
-        conversion.  What remains to check is that both are finite and of one
-        length, and the feature names and count, which ``validate_data``
-        checks without its array machinery (40k x 20 float32: ~0.07 against
-        ~0.37 ms, paid by every ``partial_fit``).  Any other input, or one
-        that fails a check, returns None: ``validate_data`` then raises its
-        own error.
-        """
-        if not _plain_matrix(X, dtype):
-            return None
-        if y is None:
-            targets = ()
-        elif (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
-                and y.shape[0] == X.shape[0]
-                and (y.dtype.kind != "f" or np.isfinite(y).all())):
-            targets = (y,)
-        else:
-            return None
-        if not _engine.all_finite(X):
-            return None
-        return validate_data(self, X, *targets, skip_check_array=True, reset=reset)
-
-    def _check_sample_weight(self, sample_weight, n_samples, dtype):
-        if sample_weight is None:
-            return None
-        sw = np.asarray(sample_weight)
-        if sw.ndim == 0:
-            sw = np.full(n_samples, sw)
-        if sw.ndim != 1 or sw.shape[0] != n_samples:
-            raise ValueError(
-                f"sample_weight.shape == {sw.shape}, expected ({n_samples},)!"
-            )
-        if not np.issubdtype(sw.dtype, np.number) or np.iscomplexobj(sw):
-            raise TypeError(f"sample_weight must be real numbers, got dtype {sw.dtype}.")
-        sw = sw.astype(dtype)
-        if not np.all(np.isfinite(sw)):
-            raise ValueError("sample_weight contains NaN or infinity.")
-        if np.any(sw < 0):
-            raise ValueError("Negative values in sample_weight are not allowed.")
-        if sw.sum() <= 0:
-            raise ValueError("Sample weights must contain at least one non-zero number.")
-        return sw
-
-    def _check_settings(self):
-        """Checks across parameters, beyond each parameter's own table."""
-        if self.solver == "lbfgs":
-            if np.any(np.asarray(self.dropout) > 0):
-                raise ValueError("dropout needs a stochastic solver; solver='lbfgs' has none"
-                                 " (its loss must be the same at every evaluation).")
 
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
              sample_weight_val=None):
@@ -390,27 +145,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """The training targets (classifiers: with label smoothing)."""
         return Y
 
-    def _validation_set(self, X_val, y_val, sample_weight_val, n_outputs, dtype):
-        """``(X, y, Y, sample_weight)`` of user-given validation data: the
-        input, the targets as given and as the network's outputs."""
-        if X_val is None or y_val is None:
-            raise ValueError("X_val and y_val must be given together.")
-        plain = self._validate_plain(X_val, None, False, dtype)
-        X_val = plain if plain is not None else validate_data(
-            self, X_val, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
-        )
-        y_val = np.asarray(y_val)
-        if y_val.ndim == 2 and y_val.shape[1] == 1:
-            y_val = y_val.ravel()
-        if y_val.shape[0] != X_val.shape[0]:
-            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has"
-                             f" {y_val.shape[0]}.")
-        Y_val = self._validation_targets(y_val, dtype).reshape(len(y_val), -1)
-        if Y_val.shape[1] != n_outputs:
-            raise ValueError(f"y_val has {Y_val.shape[1]} outputs; y has {n_outputs}.")
-        sw = self._check_sample_weight(sample_weight_val, X_val.shape[0], dtype)
-        return X_val, y_val, Y_val, sw
-
     def _check_not_diverged(self, net, X, incremental):
         """Raise a ValueError, as scikit-learn does for non-finite weights, when
         the fit diverged.
@@ -441,25 +175,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"Solver produced {fault}. The input data may contain large values and"
                 " need to be preprocessed, or the learning rate may be too large."
             )
-
-    def _make_optimizer(self, n_params, dtype, total_steps):
-        return Optimizer(
-            self.solver, n_params, dtype, learning_rate_init=self.learning_rate_init,
-            learning_rate=self.learning_rate, power_t=self.power_t, momentum=self.momentum,
-            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
-            epsilon=self.epsilon, rho=self.rho, weight_decay=self.weight_decay,
-            clip_value=self.clip_value, clip_norm=self.clip_norm, total_steps=total_steps,
-        )
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is"
-                " going to be clipped"
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation):
         if self.early_stopping and incremental:
@@ -595,16 +310,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype, order="C",
         )
         return _engine.forward(net, _engine.Data(X, dtype=dtype), self.n_jobs, binary_proba)
-
-    def _few_plain_rows(self, X):
-        return (
-            type(X) is np.ndarray
-            and X.ndim == 2
-            and 0 < X.shape[0] <= _FAST_PREDICT_ROWS
-            and X.shape[1] == self.n_features_in_
-            and X.dtype in (np.float32, np.float64)
-            and not hasattr(self, "feature_names_in_")
-        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

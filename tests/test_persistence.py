@@ -17,7 +17,7 @@ from sklearn.base import clone
 from subproc import last_json, run_script, write_script
 
 import fastnn
-from fastnn import MLPClassifier, MLPRegressor, _mlp
+from fastnn import MLPClassifier, MLPRegressor, _base
 from fastnn._base import InconsistentVersionWarning
 
 
@@ -176,7 +176,7 @@ def test_pickle_round_trip(Estimator, data, assert_same_model):
 def test_loading_another_version_warns(Estimator, make_data, monkeypatch):
     model, X = _fitted(Estimator, make_data)
     with monkeypatch.context() as m:
-        m.setattr(_mlp, "__version__", "0.0.1.dev0")
+        m.setattr(_base, "__version__", "0.0.1.dev0")
         data = pickle.dumps(model)
     with pytest.warns(InconsistentVersionWarning) as record:
         restored = pickle.loads(data)

@@ -322,25 +322,31 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
     same parameters, defaults, attributes and stopping rules, trained with no
-    Python per mini-batch.  It optimises the log-loss with L-BFGS, SGD or Adam.
+    Python per mini-batch.  It optimises the log-loss with L-BFGS or a
+    stochastic solver, with the training toolbox of the README on top.
 
     Parameters
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers ('identity', 'logistic', 'tanh',
+        'relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'silu', 'mish',
+        'softplus'), or one per hidden layer.
+    solver : {'lbfgs', 'sgd', 'adam', 'rmsprop', 'adagrad', 'adamw', 'nadam'}, \
+default='adam'
         Weight optimisation.  'lbfgs' is SciPy's L-BFGS-B on the full-batch
-        loss; 'sgd' and 'adam' run mini-batches inside compiled epochs.
+        loss; the others run mini-batches inside compiled epochs.
     alpha : float, default=0.0001
         Strength of the L2 penalty, divided by the (weighted) batch size.
     batch_size : int or 'auto', default='auto'
         Mini-batch size for the stochastic solvers; 'auto' is min(200, n_samples).
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of 'sgd'.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', 'onecycle'}, \
+default='constant'
+        Learning-rate schedule of the stochastic solvers ('cosine' and
+        'onecycle' change it at every mini-batch, over ``max_iter`` epochs).
     learning_rate_init : float, default=0.001
-        Initial learning rate of 'sgd' and 'adam'.
+        Initial (or peak, for 'onecycle') learning rate of the stochastic solvers.
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     max_iter : int, default=200
@@ -366,9 +372,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates.
+        Decay rates of the first and second moment estimates of 'adam',
+        'adamw' and 'nadam'.
     epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
+        Numerical-stability constant of 'adam', 'adamw', 'nadam', 'rmsprop'
+        and 'adagrad'.
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement before stopping.
     max_fun : int, default=15000
@@ -377,6 +385,35 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Precision of the weights and of all computation.
     n_jobs : int or None, default=None
         Threads used by the kernels; None or -1 means all cores.
+    weight_init : str, default='sklearn'
+        'sklearn' (scikit-learn's uniform scheme), or 'glorot_uniform',
+        'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
+        'lecun_normal' (intercepts zero); see ``fastnn._init``.
+    dropout : float or list of float, default=0.0
+        Rate at which the hidden layers' outputs are dropped at every
+        training step, or one rate per hidden layer; stochastic solvers only.
+    dropout_kind : {'bernoulli', 'gaussian'}, default='bernoulli'
+        Inverted Bernoulli dropout, or multiplication by N(1, p / (1 - p)).
+    rho : float, default=0.9
+        Decay of the squared-gradient average of 'rmsprop'.
+    weight_decay : float, default=0.01
+        Decoupled weight decay of 'adamw' (on the weights, not the intercepts).
+    clip_norm : float or None, default=None
+        Scale each mini-batch gradient down to this global L2 norm at most.
+    clip_value : float or None, default=None
+        Clip each gradient component to ``[-clip_value, clip_value]``.
+    scoring : None, 'loss', str or callable, default=None
+        Score that early stopping maximises on the validation data: None is
+        accuracy (R^2 for the regressor), 'loss' the negated validation
+        loss, otherwise a scikit-learn scorer name or callable.
+    max_time : float or None, default=None
+        Seconds after which training stops, at the end of an epoch.
+    class_weight : None, 'balanced' or dict, default=None
+        Weights of the classes, multiplied into the sample weights, as in
+        scikit-learn's linear models (binary and multiclass targets).
+    label_smoothing : float, default=0.0
+        Train on the targets ``y (1 - e) + e / K`` (K classes, 2 for each
+        output of a binary or multilabel target).
 
     Attributes
     ----------
@@ -384,6 +421,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     best_validation_score_, t_, coefs_, intercepts_, n_features_in_,
     feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
         As in scikit-learn's MLPClassifier.
+    history_ : dict of list or None
+        Per epoch of the stochastic solvers: 'loss', 'val_loss' and
+        'val_score' (NaN without validation data), 'learning_rate' (of the
+        epoch's last step) and 'time' (seconds); None after 'lbfgs'.
 
     Examples
     --------
@@ -675,15 +716,17 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, n_jobs, \
+weight_init, dropout, dropout_kind, rho, weight_decay, clip_norm, clip_value, \
+scoring, max_time
         As in :class:`MLPClassifier`; early stopping scores R^2 on the
-        held-out data (not stratified).
+        held-out data (not stratified) unless ``scoring`` says otherwise.
 
     Attributes
     ----------
     loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
     t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_,
-    n_layers_, n_outputs_, out_activation_
+    n_layers_, n_outputs_, out_activation_, history_
         As in scikit-learn's MLPRegressor.
 
     Examples

@@ -18,6 +18,10 @@ pre-activation ``z``: for them the forward pass of training also stores
 ``f'(z)`` (``activate_and_derive``), in a buffer of its own that the network
 spec allots.  Dropout uses the same buffer for any activation.
 
+The codes from ``LEAKY_RELU`` on (``_extended_activate``,
+``_extended_derivative``) are compiled into the full kernels only
+(``_kernels``: a model of scikit-learn's activations never needs them).
+
 Constants follow PyTorch's definitions and defaults (``torch.nn.functional``).
 Each branch is its own loop so that LLVM vectorises it; constants take the
 array's dtype so float32 work stays in float32.

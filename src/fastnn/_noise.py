@@ -27,7 +27,7 @@ REGISTRY = {"bernoulli": BERNOULLI, "gaussian": GAUSSIAN}
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_LOW24 = np.uint64(40)
+_TOP24_SHIFT = np.uint64(40)  # h >> 40: the top 24 bits of a hash
 _INV_2_24 = 1.0 / (1 << 24)
 _INV_2_32 = 1.0 / (1 << 32)
 
@@ -68,7 +68,7 @@ def dropout(A, G, rows, rate, kind, key):
             g = G[r]
             for j in range(m):
                 h = mix(rk + np.uint64(j))
-                s = scale if (h >> _LOW24) < threshold else zero
+                s = scale if (h >> _TOP24_SHIFT) < threshold else zero
                 a[j] *= s
                 g[j] *= s
     else:

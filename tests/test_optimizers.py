@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from jitted import step, step_hyper
+from small_problem import ALPHA, full_batch_steps, full_gradient, softmax_problem
 
-from fastnn._engine import Data, EpochRunner, LossGradient, Network
+from fastnn._engine import Data, EpochRunner
 from fastnn._losses import LOSSES
 from fastnn._optimizers import ADAM, LR_T, N_HYPER, SGD, Optimizer
 
@@ -25,63 +26,40 @@ def _typed(code, optimizer, lr_t):
     typed[LR_T] = lr_t
     return typed
 
-LR, MU, B1, B2, EPS, ALPHA = 0.05, 0.8, 0.7, 0.9, 1e-8, 0.01
-
-
-def _setup(seed=0, n=40):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, 4))
-    Y = np.eye(3)[rng.randint(3, size=n)]
-    net = Network([4, 5, 3], "tanh", "softmax", np.float64)
-    net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
-    data = Data(X, Y, None, np.float64)
-    return net, data
-
-
-def _grad(net, data, theta):
-    probe = Network(net.sizes, "tanh", "softmax", np.float64)
-    return LossGradient(probe, data, LOSSES["log_loss"], ALPHA, 1)(theta)[1]
-
-
-def _steps(net, data, optimizer, n_steps):
-    """Take ``n_steps`` full-batch steps (batch = all rows, no shuffling)."""
-    runner = EpochRunner(net, data, optimizer, LOSSES["log_loss"], ALPHA, data.n, 1)
-    order = np.arange(data.n, dtype=np.int64)
-    for _ in range(n_steps):
-        runner.run(order)
+LR, MU, B1, B2, EPS = 0.05, 0.8, 0.7, 0.9, 1e-8
 
 
 def test_plain_sgd_step():
-    net, data = _setup()
+    net, data = softmax_problem()
     theta0 = net.theta.copy()
-    _steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0,
+    full_batch_steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0,
                                    nesterov=False), 1)
-    np.testing.assert_allclose(net.theta, theta0 - LR * _grad(net, data, theta0), rtol=1e-12)
+    np.testing.assert_allclose(net.theta, theta0 - LR * full_gradient(net, data, theta0), rtol=1e-12)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_steps(nesterov):
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
-    _steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=MU,
+    full_batch_steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=MU,
                                    nesterov=nesterov), 3)
     velocity = np.zeros_like(theta)
     for _ in range(3):
-        g = _grad(net, data, theta)
+        g = full_gradient(net, data, theta)
         velocity = MU * velocity - LR * g
         theta = theta + (MU * velocity - LR * g if nesterov else velocity)
     np.testing.assert_allclose(net.theta, theta, rtol=1e-10)
 
 
 def test_adam_steps():
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
     opt = AdamOptimizer(net.n_params, np.float64, LR, B1, B2, EPS)
-    _steps(net, data, opt, 3)
+    full_batch_steps(net, data, opt, 3)
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
     for t in range(1, 4):
-        g = _grad(net, data, theta)
+        g = full_gradient(net, data, theta)
         m = B1 * m + (1 - B1) * g
         v = B2 * v + (1 - B2) * g**2
         lr_t = LR * np.sqrt(1 - B2**t) / (1 - B1**t)
@@ -135,12 +113,12 @@ def test_invscaling_and_adaptive_schedules():
 
 def test_minibatches_each_take_a_step():
     """Two batches in one epoch equal two hand-written steps on the halves."""
-    net, data = _setup(n=40)
+    net, data = softmax_problem(n=40)
     theta = net.theta.copy()
     opt = SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0, nesterov=False)
     runner = EpochRunner(net, data, opt, LOSSES["log_loss"], ALPHA, 20, 1)
     runner.run(np.arange(40, dtype=np.int64))
     for half in (slice(0, 20), slice(20, 40)):
         part = Data(data.arrays[0][half], data.Y[half], None, np.float64)
-        theta = theta - LR * _grad(net, part, theta)
+        theta = theta - LR * full_gradient(net, part, theta)
     np.testing.assert_allclose(net.theta, theta, rtol=1e-10)

@@ -5,9 +5,15 @@ import pickle
 
 import numpy as np
 import pytest
-from jitted import activate_and_derive, bias_activate, dropout, multiply_derivative
-from jitted import scheduled_rate
+from jitted import (
+    activate_and_derive,
+    bias_activate,
+    dropout,
+    multiply_derivative,
+    scheduled_rate,
+)
 from sklearn.datasets import make_classification, make_regression
+from small_problem import ALPHA, full_batch_steps, full_gradient, softmax_problem
 
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn._activations import REGISTRY as ACTIVATIONS
@@ -183,27 +189,7 @@ def test_prediction_never_drops():
 # optimizers and schedules against their formulas
 # ---------------------------------------------------------------------------
 
-LR, B1, B2, EPS, RHO, WD, ALPHA = 0.05, 0.8, 0.9, 1e-6, 0.7, 0.1, 0.01
-
-
-def _setup(seed=0, n=40):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, 4))
-    Y = np.eye(3)[rng.randint(3, size=n)]
-    net = Network([4, 5, 3], "tanh", "softmax", np.float64)
-    net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
-    return net, Data(X, Y, None, np.float64)
-
-
-def _grad(net, data, theta):
-    probe = Network(net.sizes, "tanh", "softmax", np.float64)
-    return LossGradient(probe, data, LOSSES["log_loss"], ALPHA, 1)(theta)[1]
-
-
-def _run(net, data, optimizer, n_steps):
-    runner = EpochRunner(net, data, optimizer, LOSSES["log_loss"], ALPHA, data.n, 1)
-    for _ in range(n_steps):
-        runner.run(np.arange(data.n, dtype=np.int64))
+LR, B1, B2, EPS, RHO, WD = 0.05, 0.8, 0.9, 1e-6, 0.7, 0.1
 
 
 def _reference(solver, g_of, theta, n_coef, n_steps, lr=LR):
@@ -252,11 +238,11 @@ def _optimizer(solver, net, **kw):
 
 @pytest.mark.parametrize("solver", ["rmsprop", "adagrad", "adamw", "nadam"])
 def test_optimizer_steps_match_formulas(solver):
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
     opt = _optimizer(solver, net)
-    _run(net, data, opt, 4)
-    expected = _reference(solver, lambda th: _grad(net, data, th), theta, net.n_penalised, 4)
+    full_batch_steps(net, data, opt, 4)
+    expected = _reference(solver, lambda th: full_gradient(net, data, th), theta, net.n_penalised, 4)
     np.testing.assert_allclose(net.theta, expected, rtol=1e-10, atol=1e-12)
     assert opt.t == 4
 
@@ -266,10 +252,10 @@ def test_optimizer_steps_match_formulas(solver):
 @pytest.mark.parametrize("solver", ["sgd", "rmsprop", "adagrad", "adamw", "nadam"])
 def test_optimizer_steps_match_torch(solver):
     torch = pytest.importorskip("torch")
-    net, data = _setup()
+    net, data = softmax_problem()
     theta0 = net.theta.copy()
     opt = _optimizer(solver, net)
-    _run(net, data, opt, 4)
+    full_batch_steps(net, data, opt, 4)
     n = net.n_penalised
     kinds = {
         "sgd": lambda p: torch.optim.SGD(p, lr=LR),
@@ -285,7 +271,7 @@ def test_optimizer_steps_match_torch(solver):
     optimizer = kinds[solver](groups)
     for _ in range(4):
         theta = np.concatenate([weights.detach().numpy(), biases.detach().numpy()])
-        g = torch.tensor(_grad(net, data, theta))
+        g = torch.tensor(full_gradient(net, data, theta))
         weights.grad, biases.grad = g[:n].clone(), g[n:].clone()
         optimizer.step()
     expected = np.concatenate([weights.detach().numpy(), biases.detach().numpy()])
@@ -311,17 +297,17 @@ def test_schedules_match_formulas():
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
 def test_per_step_schedule_drives_the_updates(schedule):
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
     T = 6
     opt = _optimizer("sgd", net, learning_rate=schedule, total_steps=T)
-    _run(net, data, opt, 5)
+    full_batch_steps(net, data, opt, 5)
     code = COSINE if schedule == "cosine" else ONECYCLE
 
     def rate(t):
         return scheduled_rate(code, LR, T, warmup_steps(T), t)
 
-    expected = _reference("sgd", lambda th: _grad(net, data, th), theta, net.n_penalised, 5,
+    expected = _reference("sgd", lambda th: full_gradient(net, data, th), theta, net.n_penalised, 5,
                           lr=rate)
     np.testing.assert_allclose(net.theta, expected, rtol=1e-10)
     assert opt.last_rate == pytest.approx(rate(5))
@@ -341,27 +327,27 @@ def test_invscaling_applies_to_adam():
 
 
 def test_clip_norm_bounds_the_global_norm():
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
-    g = _grad(net, data, theta)
+    g = full_gradient(net, data, theta)
     limit = 0.25 * np.linalg.norm(g)
-    _run(net, data, _optimizer("sgd", net, clip_norm=limit), 1)
+    full_batch_steps(net, data, _optimizer("sgd", net, clip_norm=limit), 1)
     step = (theta - net.theta) / LR
     factor = limit / (np.linalg.norm(g) + 1e-6)  # PyTorch's clip_grad_norm_ factor
     assert np.linalg.norm(step) <= limit
     np.testing.assert_allclose(step, g * factor, rtol=1e-10)
     # a bound above the norm leaves the gradient as it is
-    net2, data2 = _setup()
-    _run(net2, data2, _optimizer("sgd", net2, clip_norm=2 * np.linalg.norm(g)), 1)
+    net2, data2 = softmax_problem()
+    full_batch_steps(net2, data2, _optimizer("sgd", net2, clip_norm=2 * np.linalg.norm(g)), 1)
     np.testing.assert_allclose((theta - net2.theta) / LR, g, rtol=1e-10)
 
 
 def test_clip_value_bounds_each_component():
-    net, data = _setup()
+    net, data = softmax_problem()
     theta = net.theta.copy()
-    g = _grad(net, data, theta)
+    g = full_gradient(net, data, theta)
     limit = 0.5 * np.abs(g).max()
-    _run(net, data, _optimizer("sgd", net, clip_value=limit), 1)
+    full_batch_steps(net, data, _optimizer("sgd", net, clip_value=limit), 1)
     np.testing.assert_allclose((theta - net.theta) / LR, np.clip(g, -limit, limit),
                                rtol=1e-10)
 
@@ -566,7 +552,7 @@ def test_basic_and_full_kernels_give_the_same_model(solver, monkeypatch):
 def test_epoch_hook_sees_each_epoch_and_can_stop():
     from fastnn._engine import TrainingLog, fit_stochastic
 
-    net, data = _setup()
+    net, data = softmax_problem()
     runner = EpochRunner(net, data, _optimizer("adam", net), LOSSES["log_loss"], ALPHA, 8, 1)
     log = TrainingLog(False, net.theta)
     seen = []

@@ -28,7 +28,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TOP24_SHIFT = np.uint64(40)  # h >> 40: the top 24 bits of a hash
-_INV_2_24 = 1.0 / (1 << 24)
 _INV_2_32 = 1.0 / (1 << 32)
 
 

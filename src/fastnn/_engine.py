@@ -357,17 +357,21 @@ def forward_few(net, X, binary_proba=False):
     infinite values.
     """
     n = X.shape[0]
-    n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
-    out = np.empty((n, n_out), dtype=net.theta.dtype)
     dtype = net.theta.dtype
-    inputs = (_readonly(X), _empty(dtype), _empty(np.int64), _empty(np.int64))
-    rows = _FEW_ROWS[:n] if n <= len(_FEW_ROWS) else _readonly(np.arange(n, dtype=np.int64))
-    if not K.predict_few(inputs, rows, net.spec(writable=False), out, True):
+    n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
+    out = np.empty((n, n_out), dtype=dtype)
+    rows = _FEW_ROWS[n] if n < len(_FEW_ROWS) else _readonly(np.arange(n, dtype=np.int64))
+    # (read-only views and tuples prepared ahead: this path is microseconds)
+    if not K.predict_few((_readonly(X), *_EMPTY_INPUTS[dtype]), rows,
+                         net.spec(writable=False), out, True):
         raise ValueError("Input X contains NaN or infinity.")
     return out
 
 
-_FEW_ROWS = _readonly(np.arange(64, dtype=np.int64))
+# row indices 0 .. n - 1 for n < 64, and the unused CSR arrays, per dtype
+_FEW_ROWS = [_readonly(np.arange(n, dtype=np.int64)) for n in range(64)]
+_EMPTY_INPUTS = {np.dtype(d): (_empty(d), _empty(np.int64), _empty(np.int64))
+                 for d in ("float32", "float64")}
 
 
 # ---------------------------------------------------------------------------
@@ -394,10 +398,10 @@ def load_training_kernel(dtype, full):
     (``_compile.compile_ahead``); the epoch shuffle, called first otherwise,
     says nothing of the dtype.
     """
-    key = (np.dtype(dtype).name, bool(full))
+    key = (np.dtype(dtype), bool(full))
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
         return
-    args = _entry_signatures(key[0])[K.train_member, key[1]]
+    args = _entry_signatures(key[0].name)[K.train_member, key[1]]
     if args not in K.train_member.overloads:
         K.train_member.compile(args)
     _LOADED.add(key)

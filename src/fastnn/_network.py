@@ -122,12 +122,15 @@ class Network:
     def theta(self, value):
         self._theta = value
         self.theta_view = _readonly(value)  # the form prediction kernels take
+        self._specs = None
 
     def spec(self, writable=True):
         """The tuple the kernels take (``_kernels``' module docstring)."""
-        theta = self.theta if writable else self.theta_view
-        return (theta, self.layout, self.acts, self.wsl, self.drop, self.dropout_kind,
-                self.seed, self.n_penalised)
+        if self._specs is None:  # built once per theta: prediction calls it per call
+            rest = (self.layout, self.acts, self.wsl, self.drop, self.dropout_kind, self.seed,
+                    self.n_penalised)
+            self._specs = ((self.theta_view, *rest), (self.theta, *rest))
+        return self._specs[writable]
 
     @property
     def uses_dropout(self):
@@ -142,6 +145,7 @@ class Network:
         state = dict(self.__dict__)
         del state["theta_view"]
         del state["wsl"]
+        del state["_specs"]
         return state
 
     def __setstate__(self, state):

@@ -16,7 +16,7 @@ import pytest
 from subproc import child_env, last_json, run_script, write_script
 
 import fastnn
-from fastnn import _compile
+from fastnn import _compile, _kernels
 
 _CHILD = r"""
 import inspect, json, pickle, sys, tempfile, warnings
@@ -218,6 +218,43 @@ def test_a_first_fit_on_a_cold_cache_compiles_ahead_in_the_background(tmp_path):
     assert last_json(run_script(fit, env=env, timeout=900).stdout) == {"worker_exit": 0}
     check = write_script(tmp_path, _CHECK_CHILD, "check.py")
     assert last_json(run_script(check, env=env, timeout=900).stdout) == {"missing": []}
+
+
+_FALLBACK_CHILD = r"""
+import json, warnings
+
+import numpy as np
+
+import fastnn
+from fastnn import _engine, _kernels
+
+warnings.simplefilter("ignore")
+basic, full = [args for kernel, args in _kernels.entry_signatures("float32")
+               if kernel is _kernels.train_member]
+_kernels.train_member.compile(full)
+rng = np.random.RandomState(0)
+X = rng.normal(size=(200, 5))
+fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False],
+                  "basic_compiled": basic in _kernels.train_member.overloads}))
+"""
+
+
+@pytest.mark.slow
+def test_a_basic_model_trains_with_the_full_kernel_when_only_that_one_is_compiled(tmp_path):
+    """What ``compile_kernels`` relies on to build the full training kernel
+    only (the two give the same model: ``test_toolbox``)."""
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
+    script = write_script(tmp_path, _FALLBACK_CHILD)
+    assert last_json(run_script(script, env=env, timeout=900).stdout) == {
+        "full": True, "basic_compiled": False}
+
+
+def test_variants_compile_the_full_training_kernel_only():
+    trained = [args for _, kernel, args in _compile.kernel_variants()
+               if kernel is _kernels.train_member]
+    assert len(trained) == len(_compile.DTYPES)
+    assert all(_kernels.is_full(args) for args in trained)
 
 
 def test_no_background_compile_when_turned_off(tmp_path, monkeypatch):

@@ -239,6 +239,10 @@ def file_lock(path):
 on_cache_miss = None
 
 
+class _NotCached(Exception):
+    """A variant ``LockingDispatcher.load_cached`` looked for is not in the cache."""
+
+
 class LockingDispatcher(CPUDispatcher):
     """A Numba CPU dispatcher whose compilations are coordinated across the
     processes sharing the cache (see the module docstring).
@@ -268,6 +272,8 @@ class LockingDispatcher(CPUDispatcher):
         def load_overload(sig, *args, **kwargs):
             with file_lock(self._lock_path("")):
                 cres = load(sig, *args, **kwargs)
+            if cres is None and self._probing:
+                raise _NotCached
             if cres is None and on_cache_miss is not None:
                 on_cache_miss(self, sig)
             return cres
@@ -277,6 +283,28 @@ class LockingDispatcher(CPUDispatcher):
                 return save(*args, **kwargs)
 
         cache.load_overload, cache.save_overload = load_overload, save_overload
+
+    _probing = False  # set by ``load_cached``: a cache miss raises _NotCached
+
+    @global_compiler_lock
+    def load_cached(self, sig):
+        """Load variant ``sig`` from memory or the on-disk cache, compiling nothing.
+
+        Returns whether it is now loaded.
+        """
+        args, _ = numba.core.sigutils.normalize_signature(sig)
+        if tuple(args) in self.overloads:
+            return True
+        if not isinstance(self._cache, caching.FunctionCache):
+            return False
+        self._probing = True
+        try:
+            self.compile(sig)
+        except _NotCached:
+            return False
+        finally:
+            self._probing = False
+        return True
 
     @global_compiler_lock
     def compile(self, sig):

@@ -38,20 +38,39 @@ _WORKER_ENV = "FASTNN_COMPILE_WORKER"
 def kernel_variants():
     """``(label, kernel, argument types)`` for every kernel variant fastnn calls.
 
-    Ordered with the costliest first, float32 and float64 in turn, so that
-    parallel workers start on variants that share no helpers.
+    Training is compiled full only: a model the basic training kernel could
+    train uses the full one when the basic one is not compiled
+    (``_engine.load_training_kernel``).  Ordered with the costliest first,
+    float32 and float64 in turn, so that parallel workers start on variants
+    that share no helpers.
     """
     from . import _kernels, _shuffle
 
-    per_dtype = [_kernels.entry_signatures(dtype) for dtype in DTYPES]
+    per_dtype = [_compiled_entries(dtype) for dtype in DTYPES]
     variants = []
     for entries in zip(*per_dtype):
         for dtype, (kernel, args) in zip(DTYPES, entries):
-            full = ", full" if _kernels.is_full(args) else ""
+            full = ", full" if kernel is _kernels.train_member else ""
             variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
     for kernel, args in _shuffle.entry_signatures():
         variants.append((_name(kernel), kernel, args))
     return tuple(variants)
+
+
+def _compiled_entries(dtype):
+    """The entry signatures of ``dtype`` that ``compile_kernels`` compiles."""
+    from . import _kernels
+
+    return [(kernel, args) for kernel, args in _kernels.entry_signatures(dtype)
+            if kernel is not _kernels.train_member or _kernels.is_full(args)]
+
+
+def _dtype_of(kernel, args):
+    """The dtype whose entry signatures include ``kernel(args)``, or None."""
+    from . import _kernels
+
+    return next((dtype for dtype in DTYPES
+                 if (kernel, tuple(args)) in _kernels.entry_signatures(dtype)), None)
 
 
 def _name(kernel):
@@ -93,15 +112,13 @@ def compile_ahead(kernel, args):
         return
     from . import _kernels
 
-    variants = kernel_variants()
-    label = next((lb for lb, k, a in variants if k is kernel and a == tuple(args)), None)
-    dtype = next((d for d in DTYPES if label and f"[{d}" in label), None)
+    dtype = _dtype_of(kernel, args)
     if dtype is None or dtype in _ahead:
         return
-    # the other kernels of the dtype, but not the other training kernel (basic
-    # or full, see _kernels), which a fit of this kind does not call
-    others = [i for i, (lb, k, a) in enumerate(variants)
-              if (f"[{dtype}" in lb or "[" not in lb) and lb != label
+    # the other kernels of the dtype and the shuffle, but no training kernel:
+    # the one this fit calls compiles here, the other it does not call
+    others = [i for i, (lb, k, a) in enumerate(kernel_variants())
+              if (f"[{dtype}" in lb or "[" not in lb) and k is not kernel
               and k is not _kernels.train_member]
     try:
         _ahead[dtype] = _start_worker(others, stdout=subprocess.DEVNULL,

@@ -391,31 +391,39 @@ def _entry_signatures(dtype):
 
 def load_training_kernel(dtype, full):
     """Load the training kernel for ``dtype`` (compiling it on a cold cache)
-    before a fit's first call to any kernel.
+    before a fit's first call to any kernel; returns the ``full`` argument
+    to train with.
 
-    Its compilation is the one that starts the other kernels of ``dtype``
-    (basic or full alike) compiling ahead in the background
-    (``_compile.compile_ahead``); the epoch shuffle, called first otherwise,
-    says nothing of the dtype.
+    A model the basic kernel can train (``full`` None) is trained by the
+    full kernel when only that one is compiled, in this process or in the
+    cache: the results are the same, and ``fastnn.compile_kernels`` then
+    need not build both.  The compilation of a training kernel is the one
+    that starts the other kernels of ``dtype`` compiling ahead in the
+    background (``_compile.compile_ahead``); the epoch shuffle, called
+    first otherwise, says nothing of the dtype.
     """
     key = (np.dtype(dtype), bool(full))
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
-        return
-    args = _entry_signatures(key[0].name)[K.train_member, key[1]]
-    if args not in K.train_member.overloads:
-        K.train_member.compile(args)
-    _LOADED.add(key)
+        return _LOADED[key]
+    signatures = _entry_signatures(key[0].name)
+    basic, complete = signatures[K.train_member, False], signatures[K.train_member, True]
+    if full is None and not K.train_member.load_cached(basic) and K.train_member.load_cached(complete):
+        full = True
+    else:
+        K.train_member.compile(complete if full else basic)
+    _LOADED[key] = full
+    return full
 
 
-_LOADED = set()  # (dtype, full) of the training kernels loaded in this process
+_LOADED = {}  # (dtype, whether full) -> the full argument its fits train with
 
 
 class EpochRunner:
     """Runs epochs of mini-batch training over one data set with one optimizer."""
 
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
-        self.full = _full(net.extended or net.uses_dropout or optimizer.extended)
-        load_training_kernel(net.theta.dtype, self.full)
+        self.full = load_training_kernel(
+            net.theta.dtype, _full(net.extended or net.uses_dropout or optimizer.extended))
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
@@ -586,8 +594,7 @@ class LossGradient:
     """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy."""
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
-        self.full = _full(net.extended or net.uses_dropout)
-        load_training_kernel(net.theta.dtype, self.full)
+        self.full = load_training_kernel(net.theta.dtype, _full(net.extended or net.uses_dropout))
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)

@@ -36,9 +36,11 @@ Every entry point takes a last argument ``full``, None or True.  With
 None, Numba leaves out (by the argument's type) what scikit-learn's recipe
 does not use: the activations after scikit-learn's four, stored derivatives
 and dropout, the solvers other than sgd and adam, per-step schedules and
-clipping.  Training is compiled for both: a model that needs none of them
-runs the basic kernel, which compiles in less time on first use.
-Prediction is compiled full only.  Results are the same with either kernel.
+clipping.  A first fit of a model that needs none of them compiles the
+basic training kernel, which takes less time; ``fastnn.compile_kernels``
+builds the full one only, and such a model then trains with it
+(``_engine.load_training_kernel``).  Prediction is compiled full only.
+Results are the same with either kernel.
 """
 
 import numpy as np
@@ -754,12 +756,12 @@ def entry_signatures(dtype):
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
-    # training basic and full; prediction, which the background compiles
-    # while a first fit trains, full only
+    # training basic and full (``fastnn.compile_kernels`` compiles the full
+    # one only); prediction full only
     return [
         (train_member, (*train, types.none)),
+        (train_member, (*train, types.boolean)),
         (predict_member, (*prediction, types.boolean)),
         (predict_few, (*few, types.boolean)),
-        (train_member, (*train, types.boolean)),
         (all_finite, (_ro(f, 1),)),
     ]

@@ -203,7 +203,7 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         velocity = state[0, j0:j1]
         nesterov = hyper[NESTEROV] != 0
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+            gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             v = mu * velocity[j] - lr * gj
             velocity[j] = v
             w[j] += mu * v - lr * gj if nesterov else v
@@ -215,7 +215,7 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         m = state[0, j0:j1]
         s = state[1, j0:j1]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+            gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
@@ -224,7 +224,7 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
     elif code == GRADIENT:
         out = state[0, j0:j1]
         for j in range(w.shape[0]):
-            out[j] = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+            out[j] = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
     elif full is not None:
         _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state[:, j0:j1], hyper,
                        full)
@@ -244,7 +244,7 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
         m = state[0]
         s = state[1]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+            gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             mj = b1 * m[j] + (one - b1) * gj
             sj = b2 * s[j] + (one - b2) * gj * gj
             m[j] = mj
@@ -256,17 +256,25 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
         eps = hyper[EPSILON]
         s = state[0]
         for j in range(w.shape[0]):
-            gj = _gradient(a, b, w, j, two, l2, alpha, scale, clip, full)
+            gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             sj = cm * s[j] + cg * gj * gj
             s[j] = sj
             w[j] -= lr * gj / (np.sqrt(sj) + eps)
 
 
 @jit_exact
-def _gradient(a, b, w, j, two, l2, alpha, scale, clip, full):
-    g = a[j] + b[j] if two else a[j]
+def _gradient(a, b, w, two, l2, alpha, scale, clip, full):
+    """One element of the gradient ``step`` applies, from the lanes' partial
+    gradients ``a`` and ``b`` and the parameter ``w``.
+
+    Scalars, not the arrays and an index: a call with array arguments counts
+    references, and where LLVM inlines it only after Numba's pass that
+    removes those counts, the update loop keeps two atomic operations per
+    element and is not vectorised.
+    """
+    g = a + b if two else a
     if l2:
-        g += alpha * w[j]
+        g += alpha * w
     g *= scale
     if full is not None:
         if clip > 0:

@@ -250,6 +250,34 @@ def test_a_basic_model_trains_with_the_full_kernel_when_only_that_one_is_compile
         "full": True, "basic_compiled": False}
 
 
+_PARTS_CHILD = r"""
+import json
+
+from fastnn import _kernels
+
+unused = []
+for dtype in ("float32", "float64"):
+    for kernel, args in _kernels.entry_signatures(dtype):
+        if kernel is _kernels.train_member:
+            kernel.compile(args)
+            full = _kernels.is_full(args)
+            for helper, part in _kernels.training_parts(dtype, full):
+                if tuple(part) not in helper.overloads:
+                    unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full})")
+print(json.dumps({"unused": unused}))
+"""
+
+
+@pytest.mark.slow
+def test_training_parts_are_what_the_training_kernels_call(tmp_path):
+    """The parts a background worker compiles while a first fit compiles its
+    training kernel have the signatures the kernel's compilation asks for
+    (else the worker would compile variants nobody loads)."""
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
+    script = write_script(tmp_path, _PARTS_CHILD)
+    assert last_json(run_script(script, env=env, timeout=900).stdout) == {"unused": []}
+
+
 def test_variants_compile_the_full_training_kernel_only():
     trained = [args for _, kernel, args in _compile.kernel_variants()
                if kernel is _kernels.train_member]

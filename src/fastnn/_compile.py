@@ -115,13 +115,20 @@ def compile_ahead(kernel, args):
     dtype = _dtype_of(kernel, args)
     if dtype is None or dtype in _ahead:
         return
-    # the other kernels of the dtype and the shuffle, but no training kernel:
-    # the one this fit calls compiles here, the other it does not call
+    # for a training kernel, first the parts of it that this process will
+    # load rather than compile; then the other kernels of the dtype and the
+    # shuffle, but no training kernel: the one this fit calls compiles here,
+    # the other it does not call
+    tasks = []
+    if kernel is _kernels.train_member:
+        tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}")
+    # (the shuffle, which a fit calls next, before the prediction kernels)
     others = [i for i, (lb, k, a) in enumerate(kernel_variants())
               if (f"[{dtype}" in lb or "[" not in lb) and k is not kernel
               and k is not _kernels.train_member]
+    tasks += sorted(others, key=lambda i: "[" in kernel_variants()[i][0])
     try:
-        _ahead[dtype] = _start_worker(others, stdout=subprocess.DEVNULL,
+        _ahead[dtype] = _start_worker(tasks, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
     except OSError:  # no interpreter to start: this process compiles alone
         _ahead[dtype] = None
@@ -231,17 +238,28 @@ def _relay(proc, results):
         results.put(RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}"))
 
 
-def _start_worker(indices, **popen_options):
-    """A worker process compiling the variants numbered ``indices`` (``_worker``)."""
+_PARTS = "parts:"  # a worker task: the parts of a training kernel, "parts:<dtype>:<full>"
+
+
+def _start_worker(tasks, **popen_options):
+    """A worker process compiling ``tasks``: variant numbers, or the parts of
+    a training kernel (``_worker``)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "fastnn._compile", "--worker", *map(str, indices)],
+        [sys.executable, "-m", "fastnn._compile", "--worker", *map(str, tasks)],
         env={**os.environ, _WORKER_ENV: "1"}, **popen_options,
     )
 
 
-def _worker(indices):
-    for index in indices:
-        print(json.dumps(_compile_variant(index)), flush=True)
+def _worker(tasks):
+    from . import _kernels
+
+    for task in tasks:
+        if task.startswith(_PARTS):
+            dtype, full = task[len(_PARTS):].split(":")
+            for helper, args in _kernels.training_parts(dtype, full == "1"):
+                helper.compile(args)
+        else:
+            print(json.dumps(_compile_variant(int(task))), flush=True)
 
 
 def main(argv=None):
@@ -266,6 +284,6 @@ def main(argv=None):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        _worker([int(i) for i in sys.argv[2:]])
+        _worker(sys.argv[2:])
     else:
         sys.exit(main())

@@ -737,6 +737,34 @@ def is_full(args):
     return args[-1] == types.boolean
 
 
+def training_parts(dtype, full):
+    """``(helper, argument types)`` of the larger parts of the training kernel
+    for ``dtype`` (``full``: whether the full kernel), as it calls them.
+
+    Another process can compile these into the cache while this one
+    compiles the kernel itself (``_compile.compile_ahead``), which then
+    loads them instead of compiling them.  Ordered by when the kernel's
+    compilation needs them: the schedule first, then the forward pass
+    (the optimizer's update, which comes between, is left to the kernel's
+    own compilation: another process would not have it ready in time).
+    """
+    f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
+    flag = types.boolean if full else types.none
+    matrix, row = _rw(f, 2), _rw(f, 1)
+    parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag)),
+             (bias_activate, (matrix, row, i, flag))]
+    if full:
+        parts.append((activate_and_derive, (matrix, row, i, matrix)))
+    parts.append((multiply_derivative, (matrix, matrix, i, row, flag)))
+    if full:
+        parts.append((dropout, (matrix, matrix, _ro(i, 1), x, i, types.uint64)))
+    parts += [
+        (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
+        (_back_through, (matrix, matrix, matrix)),
+    ]
+    return parts
+
+
 def entry_signatures(dtype):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 

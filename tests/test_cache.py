@@ -333,3 +333,48 @@ def test_file_lock_excludes_other_processes(tmp_path):
         assert not other_process_acquires()
         raise RuntimeError
     assert other_process_acquires()
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+_LOAD_CHILD = r"""
+import json
+
+import numpy as np
+from numba.core.registry import cpu_target
+
+import fastnn
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(100, 4))
+y = X[:, 0] > 0
+refreshes = []
+if __import__("sys").argv[1] == "record":
+    refresh = cpu_target.target_context.refresh
+    cpu_target.target_context.refresh = lambda: refreshes.append(1) or refresh()
+model = fastnn.MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+print(json.dumps({"refreshes": len(refreshes), "score": model.score(X, y)}))
+"""
+
+
+@pytest.mark.slow
+def test_loading_compiled_kernels_does_not_refresh_numbas_context(tmp_path):
+    """The refresh (importing and registering everything Numba can compile)
+    is half of a warm first fit's time; loading needs none of it, and the
+    kernels loaded without it train the same model."""
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
+    script = write_script(tmp_path, _LOAD_CHILD)
+    compiled = last_json(run_script(script, "compile", env=env, timeout=900).stdout)
+    loaded = last_json(run_script(script, "record", env=env).stdout)
+    assert loaded == {"refreshes": 0, "score": compiled["score"]}
+
+
+def test_the_loader_is_numbas_where_its_internals_differ():
+    class Cache:
+        def load_overload(self, sig, target_context):
+            return "compiled"
+
+    cache = Cache()
+    assert _cache._loader(cache)((), None) == "compiled"

@@ -46,6 +46,7 @@ import numpy as np
 from numba.core import caching, config
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import CPUDispatcher, cpu_target
+from numba.core.runtime import rtsys
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -239,6 +240,30 @@ def file_lock(path):
 on_cache_miss = None
 
 
+def _loader(cache):
+    """``cache.load_overload`` without its refresh of the target context.
+
+    Numba's loader first refreshes the context: it imports and registers
+    every implementation Numba has, for compiling, which takes ~0.15 s in a
+    fresh process and is not needed to load compiled code; only Numba's
+    runtime must be initialised, for the symbols the code links to.  A
+    compilation still refreshes the context itself.  Numba's own loader
+    where its internals differ from those this relies on.
+    """
+    load, guard = (getattr(cache, name, None)
+                   for name in ("_load_overload", "_guard_against_spurious_io_errors"))
+    if load is None or guard is None:
+        return cache.load_overload
+
+    def load_overload(sig, target_context):
+        rtsys.initialize(target_context)
+        with guard():
+            return load(sig, target_context)
+        return None  # (an I/O error the guard swallowed)
+
+    return load_overload
+
+
 class _NotCached(Exception):
     """A variant ``LockingDispatcher.load_cached`` looked for is not in the cache."""
 
@@ -267,11 +292,12 @@ class LockingDispatcher(CPUDispatcher):
 
     def enable_caching(self):
         super().enable_caching()
-        cache, load, save = self._cache, self._cache.load_overload, self._cache.save_overload
+        cache, save = self._cache, self._cache.save_overload
+        load = _loader(cache)
 
-        def load_overload(sig, *args, **kwargs):
+        def load_overload(sig, target_context):
             with file_lock(self._lock_path("")):
-                cres = load(sig, *args, **kwargs)
+                cres = load(sig, target_context)
             if cres is None and self._probing:
                 raise _NotCached
             if cres is None and on_cache_miss is not None:

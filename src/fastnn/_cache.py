@@ -247,8 +247,8 @@ def _loader(cache):
     every implementation Numba has, for compiling, which takes ~0.15 s in a
     fresh process and is not needed to load compiled code; only Numba's
     runtime must be initialised, for the symbols the code links to.  A
-    compilation still refreshes the context itself.  Numba's own loader
-    where its internals differ from those this relies on.
+    compilation still refreshes the context itself.  Where Numba's
+    internals are not those this relies on, Numba's own loader.
     """
     load, guard = (getattr(cache, name, None)
                    for name in ("_load_overload", "_guard_against_spurious_io_errors"))

@@ -96,12 +96,15 @@ _compiling_all = False  # compile_kernels is running in this process
 def compile_ahead(kernel, args):
     """Called when variant ``kernel(args)`` is missing from the cache and is
     about to compile here: start a background process compiling the other
-    variants of its dtype (and the shuffle) into the cache.
+    variants of its dtype (and the shuffle) into the cache, and for a
+    training kernel first the larger parts of it (``_kernels.training_parts``).
 
     A first fit on a cold cache then compiles its training kernel here while
-    another core compiles the prediction kernels it will call next; by the
-    time they are needed, they load from the cache (or this process waits
-    for the one being compiled, through the cache's locks).  Only once per
+    another core compiles those parts and then the kernels the fit will call
+    next; by the time they are needed, they load from the cache (or this
+    process waits for the one being compiled, through the cache's locks).
+    The parts are compiled with the signatures the kernel calls them with,
+    so that this process's compilation of the kernel finds them.  Only once per
     dtype and process, never in a worker or while ``compile_kernels`` runs,
     and not on a single core, in a frozen application (whose executable is
     not a Python interpreter) or with ``FASTNN_BACKGROUND_COMPILE=0``.
@@ -115,18 +118,18 @@ def compile_ahead(kernel, args):
     dtype = _dtype_of(kernel, args)
     if dtype is None or dtype in _ahead:
         return
-    # for a training kernel, first the parts of it that this process will
-    # load rather than compile; then the other kernels of the dtype and the
-    # shuffle, but no training kernel: the one this fit calls compiles here,
-    # the other it does not call
+    # For a training kernel, first the parts of it that this process will
+    # load rather than compile.  Then the other kernels of the dtype, the
+    # shuffle first (a fit calls it next), but no training kernel: the one
+    # this fit calls compiles here, the other it does not call.
     tasks = []
     if kernel is _kernels.train_member:
         tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}")
-    # (the shuffle, which a fit calls next, before the prediction kernels)
-    others = [i for i, (lb, k, a) in enumerate(kernel_variants())
+    variants = kernel_variants()
+    others = [i for i, (lb, k, a) in enumerate(variants)
               if (f"[{dtype}" in lb or "[" not in lb) and k is not kernel
               and k is not _kernels.train_member]
-    tasks += sorted(others, key=lambda i: "[" in kernel_variants()[i][0])
+    tasks += sorted(others, key=lambda i: "[" in variants[i][0])  # unlabelled: the shuffle
     try:
         _ahead[dtype] = _start_worker(tasks, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)

@@ -407,10 +407,11 @@ def load_training_kernel(dtype, full):
         return _LOADED[key]
     signatures = _entry_signatures(key[0].name)
     basic, complete = signatures[K.train_member, False], signatures[K.train_member, True]
-    if full is None and not K.train_member.load_cached(basic) and K.train_member.load_cached(complete):
+    kernel = K.train_member
+    if full is None and not kernel.load_cached(basic) and kernel.load_cached(complete):
         full = True
     else:
-        K.train_member.compile(complete if full else basic)
+        kernel.compile(complete if full else basic)
     _LOADED[key] = full
     return full
 

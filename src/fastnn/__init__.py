@@ -6,22 +6,25 @@ __version__ = "0.1.0"
 
 from ._compile import compile_kernels  # noqa: E402
 
-__all__ = ["MLPClassifier", "MLPRegressor", "compile_kernels", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TabularMLPClassifier", "TabularMLPRegressor",
+           "compile_kernels", "__version__"]
 
 # The estimators import scikit-learn, most of the time ``import fastnn``
 # takes; they are imported on first access, so that what needs only the
 # kernels (the workers compiling them in the background) starts sooner.
-_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+_ESTIMATORS = {"MLPClassifier": "_mlp", "MLPRegressor": "_mlp",
+               "TabularMLPClassifier": "_tabular", "TabularMLPRegressor": "_tabular"}
 
 if TYPE_CHECKING:
     from ._mlp import MLPClassifier, MLPRegressor
+    from ._tabular import TabularMLPClassifier, TabularMLPRegressor
 
 
 def __getattr__(name):
     if name in _ESTIMATORS:
-        from . import _mlp
+        import importlib
 
-        return getattr(_mlp, name)
+        return getattr(importlib.import_module(f".{_ESTIMATORS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

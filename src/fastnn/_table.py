@@ -1,0 +1,238 @@
+"""Raw tables to the network's input matrix: ``TableEncoder``.
+
+A table is a pandas or polars DataFrame, or a 2-D array.  Its columns are
+numeric or categorical, told apart by dtype as HistGradientBoosting's
+``categorical_features="from_dtype"`` does: pandas ``category``, object,
+string and bool columns (polars: categorical, enum, string, boolean) are
+categorical, every other column numeric.  A NumPy array is numeric, but
+for an object array whose column holds values other than numbers.
+
+Numeric columns are scaled robustly (median and inter-quartile range;
+standard deviation, then 1, where that range is zero), then clipped
+smoothly, ``z / sqrt(1 + (z / 3)^2)``, so that an outlier stays below 3 in
+size without a kink; a missing value becomes 0 and, for a column that had
+missing values at fit time, sets an indicator column.  Categorical columns
+are one-hot encoded over their ``max_categories - 1`` most frequent values
+seen at fit time plus one column for all others; missing values get a
+column of their own where the fit saw them, and values never seen encode
+as "other" (or as zeros, where no value fell into "other").
+
+The output is a float32 (or float64) C-contiguous matrix:
+the scaled numeric columns, their missing-value indicators, then the
+one-hot blocks, in column order.  Small tables (a few rows, as in serving)
+take a row-wise path that avoids per-column pandas calls.
+"""
+
+import numbers
+
+import numpy as np
+
+# Rows at or below which a DataFrame is encoded row by row from one object
+# array rather than column by column (per-column pandas calls cost ~10 us each).
+_FEW_ROWS = 16
+
+# Smooth clipping: z / sqrt(1 + (z / _CLIP) ** 2) stays within +-_CLIP.
+_CLIP = 3.0
+
+
+def _is_missing(v):
+    """None, NaN or pandas' NA (never compared: NA's truth value is an error)."""
+    return (v is None or (isinstance(v, (float, np.floating)) and v != v)
+            or type(v).__name__ == "NAType")
+
+
+def _frame_kind(X):
+    """"pandas", "polars" or None (an array) for the table ``X``."""
+    module = type(X).__module__
+    if module.startswith("pandas") and hasattr(X, "columns"):
+        return "pandas"
+    if module.startswith("polars") and hasattr(X, "columns"):
+        return "polars"
+    return None
+
+
+def _column_is_categorical(kind, column):
+    """Whether a DataFrame column is categorical by its dtype (module docstring)."""
+    if kind == "pandas":
+        from pandas.api import types
+
+        dtype = column.dtype
+        return (isinstance(dtype, types.CategoricalDtype) or types.is_object_dtype(dtype)
+                or types.is_string_dtype(dtype) or types.is_bool_dtype(dtype))
+    dtype = column.dtype  # polars
+    return not (dtype.is_numeric() or dtype.is_temporal())
+
+
+def _values_categorical(values):
+    """Whether an object-array column holds anything but numbers (and missing values)."""
+    for v in values:
+        if _is_missing(v):
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            return True
+    return False
+
+
+def _columns(X):
+    """``(names, is_categorical, columns)`` of the table ``X``: a column is a
+    float64 array (numeric) or an object array (categorical, missing values
+    as None or NaN)."""
+    kind = _frame_kind(X)
+    if kind is not None:
+        names = [str(c) for c in X.columns]
+        series = [X[c] for c in X.columns] if kind == "pandas" else X.get_columns()
+        flags = [_column_is_categorical(kind, s) for s in series]
+        cols = [_as_object(s) if cat else _as_float(s, name)
+                for s, cat, name in zip(series, flags, names)]
+        return names, flags, cols
+    A = np.asarray(X)
+    if A.ndim != 2:
+        raise ValueError(f"Expected a 2-D table, got an array of shape {A.shape}.")
+    names = [f"x{j}" for j in range(A.shape[1])]
+    if A.dtype.kind in "biuf":
+        return names, [False] * A.shape[1], [A[:, j].astype(np.float64) for j in range(A.shape[1])]
+    if A.dtype.kind not in "OUS":
+        raise TypeError(f"Unsupported array dtype {A.dtype} for a table.")
+    A = A.astype(object)
+    flags = [_values_categorical(A[:, j]) for j in range(A.shape[1])]
+    cols = [A[:, j] if cat else _as_float(A[:, j], name)
+            for j, (cat, name) in enumerate(zip(flags, names))]
+    return names, flags, cols
+
+
+def _as_float(values, name):
+    try:
+        if hasattr(values, "to_numpy"):
+            values = values.to_numpy()
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Column {name!r} was numeric at fit time but holds values that are"
+                        f" not numbers: {exc}") from None
+    return out
+
+
+def _as_object(values):
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    return np.asarray(values, dtype=object)
+
+
+class TableEncoder:
+    """Encode a raw table into the network's input matrix (module docstring).
+
+    Parameters
+    ----------
+    max_categories : int, default=32
+        One-hot columns per categorical column at most (the most frequent
+        values, then one column for all others).
+    dtype : {"float32", "float64"}, default="float32"
+        The output's dtype.
+    """
+
+    def __init__(self, max_categories=32, dtype="float32"):
+        self.max_categories = max_categories
+        self.dtype = dtype
+
+    def fit(self, X):
+        names, flags, cols = _columns(X)
+        self.names_, self.categorical_ = names, flags
+        self.center_, self.scale_, self.indicate_ = {}, {}, {}
+        self.levels_, self.has_other_, self.has_missing_ = {}, {}, {}
+        for j, (name, cat, col) in enumerate(zip(names, flags, cols)):
+            if cat:
+                self._fit_categorical(j, col)
+            else:
+                self._fit_numeric(j, name, col)
+        self._layout()
+        return self
+
+    def _fit_numeric(self, j, name, col):
+        finite = col[np.isfinite(col)]
+        if finite.size == 0:
+            raise ValueError(f"Column {name!r} has no finite value: it cannot be scaled.")
+        q25, median, q75 = np.percentile(finite, [25, 50, 75])
+        scale = q75 - q25
+        if not scale > 0:
+            scale = finite.std()
+        if not scale > 0:
+            scale = 1.0
+        self.center_[j], self.scale_[j] = median, scale
+        self.indicate_[j] = finite.size < col.size
+
+    def _fit_categorical(self, j, col):
+        missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=col.size)
+        present = col[~missing]
+        values, counts = _unique_counts(present)
+        order = np.argsort(-counts, kind="stable")
+        keep = self.max_categories - 1 if len(values) > self.max_categories else len(values)
+        self.levels_[j] = {values[i]: k for k, i in enumerate(order[:keep])}
+        self.has_other_[j] = len(values) > keep
+        self.has_missing_[j] = bool(missing.any())
+
+    def _layout(self):
+        """Output column offsets: numeric, indicators, then one-hot blocks."""
+        numeric = [j for j, cat in enumerate(self.categorical_) if not cat]
+        self.numeric_ = numeric
+        self.indicated_ = [j for j in numeric if self.indicate_[j]]
+        offset = len(numeric) + len(self.indicated_)
+        self.block_ = {}
+        for j, cat in enumerate(self.categorical_):
+            if cat:
+                width = len(self.levels_[j]) + self.has_other_[j] + self.has_missing_[j]
+                self.block_[j] = (offset, width)
+                offset += width
+        self.n_outputs_ = offset
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def transform(self, X):
+        names, flags, cols = _columns(X)
+        if len(names) != len(self.names_):
+            raise ValueError(f"X has {len(names)} columns, but the model was fitted with"
+                             f" {len(self.names_)}.")
+        for name, cat, fitted in zip(self.names_, flags, self.categorical_):
+            if cat != fitted:
+                was, now = ("categorical", "numeric") if fitted else ("numeric", "categorical")
+                raise TypeError(f"Column {name!r} was {was} at fit time and is {now} now.")
+        n = cols[0].shape[0] if cols else 0
+        out = np.zeros((n, self.n_outputs_), dtype=self.dtype)
+        for k, j in enumerate(self.numeric_):
+            z = (cols[j] - self.center_[j]) / self.scale_[j]
+            z = z / np.sqrt(1.0 + (z / _CLIP) ** 2)
+            bad = ~np.isfinite(z)
+            z[bad] = 0.0
+            out[:, k] = z
+        for k, j in enumerate(self.indicated_, start=len(self.numeric_)):
+            out[:, k] = np.isnan(cols[j])
+        rows = np.arange(n)
+        for j, (offset, width) in self.block_.items():
+            codes = self._codes(j, cols[j])
+            hit = codes >= 0
+            out[rows[hit], offset + codes[hit]] = 1.0
+        return out
+
+    def _codes(self, j, col):
+        """Each value's column within its one-hot block, or -1 for none."""
+        levels = self.levels_[j]
+        n_levels = len(levels)
+        other = n_levels if self.has_other_[j] else -1
+        missing = n_levels + self.has_other_[j] if self.has_missing_[j] else -1
+        codes = np.empty(col.shape[0], dtype=np.int64)
+        for i, v in enumerate(col):
+            if _is_missing(v):
+                codes[i] = missing
+            else:
+                codes[i] = levels.get(v, other)
+        return codes
+
+
+def _unique_counts(values):
+    """Distinct values of an object array and their counts, in first-seen order."""
+    counts = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    keys = list(counts)
+    out = np.empty(len(keys), dtype=object)
+    out[:] = keys
+    return out, np.fromiter(counts.values(), dtype=np.int64, count=len(keys))

@@ -1,0 +1,372 @@
+"""TabularMLPClassifier and TabularMLPRegressor: MLPs for raw tables.
+
+They take a table as it comes (a pandas or polars DataFrame, or an array;
+categorical columns found from their dtype; missing values allowed;
+categories not seen in training allowed), encode it (``_table``), and train
+an MLP of the training toolbox on it with a recipe for tabular data: a wide
+three-layer network, dropout, AdamW with a short warm-up and a cosine decay,
+label smoothing for classification and a standardised target for
+regression, and the best epoch on a held-out part of the training rows.
+The network is an ``MLPClassifier`` / ``MLPRegressor``, fitted as
+``model_``.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._mlp import MLPClassifier, MLPRegressor
+from ._table import TableEncoder
+from ._validation import Boolean, Interval, validate_params
+
+# The network's settings the two estimators share; each one is a parameter
+# of the estimator under the same name and passed on to ``model_``.
+_NETWORK_PARAMETERS = (
+    "hidden_layer_sizes", "activation", "dropout", "solver", "learning_rate",
+    "learning_rate_init", "beta_2", "weight_decay", "batch_size", "max_iter",
+    "validation_fraction", "n_iter_no_change", "max_time", "random_state", "n_jobs",
+    "dtype", "verbose",
+)
+
+
+class _TabularMLP(BaseEstimator):
+    """What the two tabular estimators share; use a subclass."""
+
+    _parameter_constraints = {
+        "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "early_stopping": [Boolean()],
+    }
+
+    def _model_parameters(self):
+        params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
+        return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
+
+    def _encode(self, X, reset):
+        """Validate ``X`` as a table and encode it (fitting the encoder if ``reset``)."""
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise TypeError(f"{type(self).__name__} does not accept sparse input: pass a"
+                            " DataFrame or a dense array.")
+        if not hasattr(X, "columns") and np.iscomplexobj(X):
+            raise ValueError("Complex data not supported.")
+        validate_data(self, X, skip_check_array=True, reset=reset)
+        if reset:
+            encoder = TableEncoder(max_categories=self.max_categories, dtype=self.dtype)
+            Z = encoder.fit_transform(X)
+            self.encoder_ = encoder
+            return Z
+        return self.encoder_.transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.sparse = False
+        return tags
+
+
+class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
+    """Multilayer perceptron classifier for raw tables.
+
+    Categorical columns (pandas ``category``, object, string and bool
+    dtypes) are one-hot encoded, numeric columns scaled robustly and clipped
+    smoothly, missing values encoded with indicator columns; then a
+    three-layer network is trained with dropout, AdamW and a one-cycle
+    learning-rate schedule, on all but ``validation_fraction`` of the rows,
+    keeping the epoch that scores best on those.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
+        Units per hidden layer.
+    activation : str or list of str, default="silu"
+        Hidden activation (any of ``MLPClassifier``'s).
+    dropout : float, default=0.15
+        Dropout rate of every hidden layer.
+    solver : str, default="adamw"
+        Optimizer (any stochastic solver of ``MLPClassifier``).
+    learning_rate : str, default="onecycle"
+        Learning-rate schedule.
+    learning_rate_init : float, default=0.002
+        Peak learning rate.
+    beta_2 : float, default=0.95
+        Adam's second-moment decay.
+    weight_decay : float, default=0.02
+        Decoupled weight decay (adamw).
+    label_smoothing : float, default=0.1
+        Label smoothing of the log-loss.
+    batch_size : int or "auto", default=256
+        Rows per mini-batch.
+    max_iter : int, default=40
+        Epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the epoch that scores best on them.
+    validation_fraction : float, default=0.2
+        Share of the training rows held out when ``early_stopping``.
+    n_iter_no_change : int, default=40
+        Epochs without improvement on the held-out rows before training stops.
+    max_categories : int, default=32
+        One-hot columns per categorical column at most.
+    max_time : float, default=None
+        Seconds of training after which no new epoch starts.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffles, dropout and the held-out split.
+    n_jobs : int, default=None
+        Threads.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network.
+    verbose : bool, default=False
+        Print the loss of every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    encoder_ : TableEncoder
+        The fitted table encoding.
+    model_ : MLPClassifier
+        The fitted network, on the encoded table.
+    n_features_in_ : int
+        Columns of the table seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when the table had string column names.
+    """
+
+    _parameter_constraints = {
+        **_TabularMLP._parameter_constraints,
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
+                 beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size=256,
+                 max_iter=40, early_stopping=True, validation_fraction=0.2,
+                 n_iter_no_change=40, max_categories=32, max_time=None, random_state=None,
+                 n_jobs=None, dtype="float32", verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.beta_2 = beta_2
+        self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.max_categories = max_categories
+        self.max_time = max_time
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the encoding and the network to the table ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        self : TabularMLPClassifier
+            The fitted estimator.
+        """
+        validate_params(self)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        check_classification_targets(y)
+        Z = self._encode(X, reset=True)
+        if Z.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {Z.shape[0]} rows but y has {y.shape[0]}.")
+        model = MLPClassifier(**self._model_parameters(), label_smoothing=self.label_smoothing)
+        self.model_ = model.fit(Z, y, sample_weight=sample_weight)
+        self.classes_ = model.classes_
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.model_.predict_proba(self._encode(X, reset=False))
+
+    def predict(self, X):
+        """Predicted class of each row of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Class labels.
+        """
+        check_is_fitted(self)
+        return self.model_.predict(self._encode(X, reset=False))
+
+
+class TabularMLPRegressor(RegressorMixin, _TabularMLP):
+    """Multilayer perceptron regressor for raw tables.
+
+    As ``TabularMLPClassifier`` (its encoding, network and training), for a
+    real target: the network learns the standardised target (mean 0,
+    standard deviation 1 over the training rows) with the squared error, and
+    predictions are mapped back.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
+        Units per hidden layer.
+    activation : str or list of str, default="silu"
+        Hidden activation (any of ``MLPRegressor``'s).
+    dropout : float, default=0.15
+        Dropout rate of every hidden layer.
+    solver : str, default="adamw"
+        Optimizer (any stochastic solver of ``MLPRegressor``).
+    learning_rate : str, default="onecycle"
+        Learning-rate schedule.
+    learning_rate_init : float, default=0.002
+        Peak learning rate.
+    beta_2 : float, default=0.95
+        Adam's second-moment decay.
+    weight_decay : float, default=0.02
+        Decoupled weight decay (adamw).
+    batch_size : int or "auto", default=256
+        Rows per mini-batch.
+    max_iter : int, default=40
+        Epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the epoch that scores best on them.
+    validation_fraction : float, default=0.2
+        Share of the training rows held out when ``early_stopping``.
+    n_iter_no_change : int, default=40
+        Epochs without improvement on the held-out rows before training stops.
+    max_categories : int, default=32
+        One-hot columns per categorical column at most.
+    max_time : float, default=None
+        Seconds of training after which no new epoch starts.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffles, dropout and the held-out split.
+    n_jobs : int, default=None
+        Threads.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network.
+    verbose : bool, default=False
+        Print the loss of every epoch.
+
+    Attributes
+    ----------
+    encoder_ : TableEncoder
+        The fitted table encoding.
+    model_ : MLPRegressor
+        The fitted network, on the encoded table and standardised target.
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        The standardisation of the target.
+    n_features_in_ : int
+        Columns of the table seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when the table had string column names.
+    """
+
+    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
+                 beta_2=0.95, weight_decay=0.02, batch_size=256, max_iter=40,
+                 early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
+                 max_categories=32, max_time=None, random_state=None, n_jobs=None,
+                 dtype="float32", verbose=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.beta_2 = beta_2
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.max_categories = max_categories
+        self.max_time = max_time
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the encoding and the network to the table ``X`` and target ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        self : TabularMLPRegressor
+            The fitted estimator.
+        """
+        validate_params(self)
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        Z = self._encode(X, reset=True)
+        if Z.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {Z.shape[0]} rows but y has {y.shape[0]}.")
+        mean, scale = y.mean(axis=0), y.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        model = MLPRegressor(**self._model_parameters())
+        self.model_ = model.fit(Z, (y - mean) / scale, sample_weight=sample_weight)
+        self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
+        return self
+
+    def predict(self, X):
+        """Predicted target of each row of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        out = self.model_.predict(self._encode(X, reset=False))
+        if out.ndim == 1:
+            return out * self.target_scale_[0] + self.target_mean_[0]
+        return out * self.target_scale_ + self.target_mean_

@@ -129,14 +129,15 @@ class TableEncoder:
         The output's dtype.
     """
 
-    def __init__(self, max_categories=32, dtype="float32"):
+    def __init__(self, max_categories=32, n_bins=16, dtype="float32"):
         self.max_categories = max_categories
+        self.n_bins = n_bins
         self.dtype = dtype
 
     def fit(self, X):
         names, flags, cols = _columns(X)
         self.names_, self.categorical_ = names, flags
-        self.center_, self.scale_, self.indicate_ = {}, {}, {}
+        self.center_, self.scale_, self.indicate_, self.edges_ = {}, {}, {}, {}
         self.levels_, self.has_other_, self.has_missing_ = {}, {}, {}
         for j, (name, cat, col) in enumerate(zip(names, flags, cols)):
             if cat:
@@ -158,6 +159,8 @@ class TableEncoder:
             scale = 1.0
         self.center_[j], self.scale_[j] = median, scale
         self.indicate_[j] = finite.size < col.size
+        edges = np.unique(np.percentile(finite, np.linspace(0, 100, self.n_bins + 1)))
+        self.edges_[j] = edges if edges.size > 2 else edges[:0]
 
     def _fit_categorical(self, j, col):
         missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=col.size)
@@ -175,6 +178,12 @@ class TableEncoder:
         self.numeric_ = numeric
         self.indicated_ = [j for j in numeric if self.indicate_[j]]
         offset = len(numeric) + len(self.indicated_)
+        self.bins_ = {}
+        for j in numeric:
+            width = max(self.edges_[j].size - 1, 0)
+            if width:
+                self.bins_[j] = (offset, width)
+                offset += width
         self.block_ = {}
         for j, cat in enumerate(self.categorical_):
             if cat:
@@ -205,6 +214,13 @@ class TableEncoder:
             out[:, k] = z
         for k, j in enumerate(self.indicated_, start=len(self.numeric_)):
             out[:, k] = np.isnan(cols[j])
+        for j, (offset, width) in self.bins_.items():
+            # piecewise-linear encoding: 1 for bins below the value, its
+            # position within its own bin, 0 above (missing values: all 0)
+            edges = self.edges_[j]
+            with np.errstate(invalid="ignore"):
+                fraction = (cols[j][:, None] - edges[None, :-1]) / np.diff(edges)[None, :]
+            out[:, offset:offset + width] = np.nan_to_num(np.clip(fraction, 0.0, 1.0))
         rows = np.arange(n)
         for j, (offset, width) in self.block_.items():
             codes = self._codes(j, cols[j])

@@ -16,7 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._mlp import MLPClassifier, MLPRegressor
 from ._table import TableEncoder
@@ -37,27 +37,46 @@ class _TabularMLP(BaseEstimator):
 
     _parameter_constraints = {
         "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "n_bins": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": [Boolean()],
     }
 
-    def _model_parameters(self):
+    def _model_parameters(self, n_rows):
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
+        if self.batch_size == "auto":
+            # 256 rows, but at least 16 batches an epoch on small tables
+            params["batch_size"] = int(np.clip(n_rows // 16, 16, 256))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
 
     def _encode(self, X, reset):
         """Validate ``X`` as a table and encode it (fitting the encoder if ``reset``)."""
-        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-            raise TypeError(f"{type(self).__name__} does not accept sparse input: pass a"
-                            " DataFrame or a dense array.")
-        if not hasattr(X, "columns") and np.iscomplexobj(X):
-            raise ValueError("Complex data not supported.")
-        validate_data(self, X, skip_check_array=True, reset=reset)
+        if hasattr(X, "columns") and hasattr(X, "shape"):
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            n_rows, n_columns = X.shape
+            if n_rows == 0 or n_columns == 0:
+                raise ValueError(f"Found a table of shape {X.shape}: at least 1 row and 1"
+                                 " column are required.")
+        else:  # arrays: scikit-learn's checks (sparse, dimensions, empty, complex)
+            X = validate_data(self, X, reset=reset, dtype=None, accept_sparse=False,
+                              ensure_all_finite=False)
         if reset:
-            encoder = TableEncoder(max_categories=self.max_categories, dtype=self.dtype)
+            encoder = TableEncoder(max_categories=self.max_categories, n_bins=self.n_bins,
+                                   dtype=self.dtype)
             Z = encoder.fit_transform(X)
             self.encoder_ = encoder
             return Z
         return self.encoder_.transform(X)
+
+    def _check_target(self, y, X):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y"
+                             " is None.")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
+        return y
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -90,7 +109,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Optimizer (any stochastic solver of ``MLPClassifier``).
     learning_rate : str, default="onecycle"
         Learning-rate schedule.
-    learning_rate_init : float, default=0.002
+    learning_rate_init : float, default=0.001
         Peak learning rate.
     beta_2 : float, default=0.95
         Adam's second-moment decay.
@@ -98,8 +117,10 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Decoupled weight decay (adamw).
     label_smoothing : float, default=0.1
         Label smoothing of the log-loss.
-    batch_size : int or "auto", default=256
-        Rows per mini-batch.
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; "auto": 256, or fewer on tables of fewer than
+        4,096 rows, so that an epoch has at least 16 batches (and a batch
+        at least 16 rows).
     max_iter : int, default=40
         Epochs.
     early_stopping : bool, default=True
@@ -111,6 +132,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Epochs without improvement on the held-out rows before training stops.
     max_categories : int, default=32
         One-hot columns per categorical column at most.
+    n_bins : int, default=16
+        Quantile bins of the piecewise-linear encoding of each numeric
+        column (0: the scaled value alone).
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -130,6 +154,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         The fitted table encoding.
     model_ : MLPClassifier
         The fitted network, on the encoded table.
+    n_iter_ : int
+        Epochs trained.
     n_features_in_ : int
         Columns of the table seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -142,11 +168,11 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     }
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
-                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
-                 beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size=256,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
+                 beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
-                 n_iter_no_change=40, max_categories=32, max_time=None, random_state=None,
-                 n_jobs=None, dtype="float32", verbose=False):
+                 n_iter_no_change=40, max_categories=32, n_bins=16, max_time=None,
+                 random_state=None, n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -162,6 +188,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.max_categories = max_categories
+        self.n_bins = n_bins
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -186,16 +213,12 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             The fitted estimator.
         """
         validate_params(self)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        check_classification_targets(y)
         Z = self._encode(X, reset=True)
-        if Z.shape[0] != y.shape[0]:
-            raise ValueError(f"X has {Z.shape[0]} rows but y has {y.shape[0]}.")
-        model = MLPClassifier(**self._model_parameters(), label_smoothing=self.label_smoothing)
+        y = self._check_target(y, Z)
+        check_classification_targets(y)
+        model = MLPClassifier(**self._model_parameters(Z.shape[0]), label_smoothing=self.label_smoothing)
         self.model_ = model.fit(Z, y, sample_weight=sample_weight)
-        self.classes_ = model.classes_
+        self.classes_, self.n_iter_ = model.classes_, model.n_iter_
         return self
 
     def predict_proba(self, X):
@@ -251,14 +274,16 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         Optimizer (any stochastic solver of ``MLPRegressor``).
     learning_rate : str, default="onecycle"
         Learning-rate schedule.
-    learning_rate_init : float, default=0.002
+    learning_rate_init : float, default=0.001
         Peak learning rate.
     beta_2 : float, default=0.95
         Adam's second-moment decay.
     weight_decay : float, default=0.02
         Decoupled weight decay (adamw).
-    batch_size : int or "auto", default=256
-        Rows per mini-batch.
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; "auto": 256, or fewer on tables of fewer than
+        4,096 rows, so that an epoch has at least 16 batches (and a batch
+        at least 16 rows).
     max_iter : int, default=40
         Epochs.
     early_stopping : bool, default=True
@@ -270,6 +295,9 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         Epochs without improvement on the held-out rows before training stops.
     max_categories : int, default=32
         One-hot columns per categorical column at most.
+    n_bins : int, default=16
+        Quantile bins of the piecewise-linear encoding of each numeric
+        column (0: the scaled value alone).
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -289,6 +317,8 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         The fitted network, on the encoded table and standardised target.
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
         The standardisation of the target.
+    n_iter_ : int
+        Epochs trained.
     n_features_in_ : int
         Columns of the table seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -296,11 +326,11 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     """
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
-                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
-                 beta_2=0.95, weight_decay=0.02, batch_size=256, max_iter=40,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
+                 beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
-                 max_categories=32, max_time=None, random_state=None, n_jobs=None,
-                 dtype="float32", verbose=False):
+                 max_categories=32, n_bins=16, max_time=None, random_state=None,
+                 n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -315,6 +345,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.max_categories = max_categories
+        self.n_bins = n_bins
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -339,17 +370,16 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
             The fitted estimator.
         """
         validate_params(self)
-        y = np.asarray(y, dtype=np.float64)
+        Z = self._encode(X, reset=True)
+        y = self._check_target(y, Z).astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise ValueError("Input y contains NaN or infinity.")
-        Z = self._encode(X, reset=True)
-        if Z.shape[0] != y.shape[0]:
-            raise ValueError(f"X has {Z.shape[0]} rows but y has {y.shape[0]}.")
         mean, scale = y.mean(axis=0), y.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
-        model = MLPRegressor(**self._model_parameters())
+        model = MLPRegressor(**self._model_parameters(Z.shape[0]))
         self.model_ = model.fit(Z, (y - mean) / scale, sample_weight=sample_weight)
         self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
+        self.n_iter_ = model.n_iter_
         return self
 
     def predict(self, X):

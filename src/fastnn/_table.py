@@ -17,19 +17,19 @@ seen at fit time plus one column for all others; missing values get a
 column of their own where the fit saw them, and values never seen encode
 as "other" (or as zeros, where no value fell into "other").
 
-The output is a float32 (or float64) C-contiguous matrix:
-the scaled numeric columns, their missing-value indicators, then the
-one-hot blocks, in column order.  Small tables (a few rows, as in serving)
-take a row-wise path that avoids per-column pandas calls.
+Each numeric column also gets a piecewise-linear encoding over ``n_bins``
+quantile bins of its training values (Gorishniy et al., "On Embeddings for
+Numerical Features in Tabular Deep Learning", 2022): one output per bin,
+1 for the bins below the value, its position within its own bin, 0 above.
+
+The output is a float32 (or float64) C-contiguous matrix: the scaled
+numeric columns, their missing-value indicators, the piecewise-linear
+blocks, then the one-hot blocks, each in column order.
 """
 
 import numbers
 
 import numpy as np
-
-# Rows at or below which a DataFrame is encoded row by row from one object
-# array rather than column by column (per-column pandas calls cost ~10 us each).
-_FEW_ROWS = 16
 
 # Smooth clipping: z / sqrt(1 + (z / _CLIP) ** 2) stays within +-_CLIP.
 _CLIP = 3.0
@@ -125,6 +125,9 @@ class TableEncoder:
     max_categories : int, default=32
         One-hot columns per categorical column at most (the most frequent
         values, then one column for all others).
+    n_bins : int, default=16
+        Quantile bins of the piecewise-linear encoding of a numeric column
+        (fewer where the column has fewer distinct quantiles; 0: none).
     dtype : {"float32", "float64"}, default="float32"
         The output's dtype.
     """

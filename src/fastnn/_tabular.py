@@ -11,10 +11,13 @@ The network is an ``MLPClassifier`` / ``MLPRegressor``, fitted as
 ``model_``.
 """
 
+import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -32,6 +35,14 @@ _NETWORK_PARAMETERS = (
 )
 
 
+def _fit_quietly(model, X, y, sample_weight):
+    """Fit ``model`` without its warning that ``max_iter`` ended the training:
+    the recipe trains ``max_iter`` epochs by design (its schedule ends there)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        return model.fit(X, y, sample_weight=sample_weight)
+
+
 class _TabularMLP(BaseEstimator):
     """What the two tabular estimators share; use a subclass."""
 
@@ -45,7 +56,9 @@ class _TabularMLP(BaseEstimator):
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         if self.batch_size == "auto":
             # 256 rows, but at least 16 batches an epoch on small tables
-            params["batch_size"] = int(np.clip(n_rows // 16, 16, 256))
+            held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
+            n_train = n_rows - held_out
+            params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 16, 16, 256))))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
 
     def _encode(self, X, reset):
@@ -215,9 +228,12 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         validate_params(self)
         Z = self._encode(X, reset=True)
         y = self._check_target(y, Z)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
         check_classification_targets(y)
-        model = MLPClassifier(**self._model_parameters(Z.shape[0]), label_smoothing=self.label_smoothing)
-        self.model_ = model.fit(Z, y, sample_weight=sample_weight)
+        model = MLPClassifier(**self._model_parameters(Z.shape[0]),
+                              label_smoothing=self.label_smoothing)
+        self.model_ = _fit_quietly(model, Z, y, sample_weight)
         self.classes_, self.n_iter_ = model.classes_, model.n_iter_
         return self
 
@@ -377,7 +393,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         mean, scale = y.mean(axis=0), y.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         model = MLPRegressor(**self._model_parameters(Z.shape[0]))
-        self.model_ = model.fit(Z, (y - mean) / scale, sample_weight=sample_weight)
+        self.model_ = _fit_quietly(model, Z, (y - mean) / scale, sample_weight)
         self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
         self.n_iter_ = model.n_iter_
         return self

@@ -99,8 +99,16 @@ def test_polars_tables_encode_as_pandas_ones():
 
 def test_a_column_without_a_finite_value_is_an_error():
     X = pd.DataFrame({"ok": [1.0, 2.0, 3.0], "empty": [np.nan] * 3})
-    with pytest.raises(ValueError, match="'empty'"):
+    with pytest.raises(ValueError, match="'empty' has no value"):
         TableEncoder().fit(X)
+
+
+def test_an_infinite_value_is_an_error():
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="'x' holds an infinite value"):
+        TableEncoder().fit(X.assign(x=[1.0, np.inf, 3.0]))
+    with pytest.raises(ValueError, match="'x' holds an infinite value"):
+        TableEncoder().fit(X).transform(X.assign(x=[-np.inf, 1.0, 2.0]))
 
 
 def test_a_column_whose_kind_changed_is_an_error():

@@ -151,9 +151,12 @@ class TableEncoder:
         return self
 
     def _fit_numeric(self, j, name, col):
-        finite = col[np.isfinite(col)]
+        if np.isinf(col).any():
+            raise ValueError(f"Column {name!r} holds an infinite value.")
+        finite = col[~np.isnan(col)]
         if finite.size == 0:
-            raise ValueError(f"Column {name!r} has no finite value: it cannot be scaled.")
+            raise ValueError(f"Column {name!r} has no value (all missing): it cannot be"
+                             " scaled.")
         q25, median, q75 = np.percentile(finite, [25, 50, 75])
         scale = q75 - q25
         if not scale > 0:
@@ -176,17 +179,26 @@ class TableEncoder:
         self.has_missing_[j] = bool(missing.any())
 
     def _layout(self):
-        """Output column offsets: numeric, indicators, then one-hot blocks."""
+        """Output column offsets (numeric, indicators, piecewise-linear blocks,
+        one-hot blocks) and the per-column vectors ``transform`` works with."""
         numeric = [j for j, cat in enumerate(self.categorical_) if not cat]
         self.numeric_ = numeric
-        self.indicated_ = [j for j in numeric if self.indicate_[j]]
-        offset = len(numeric) + len(self.indicated_)
-        self.bins_ = {}
-        for j in numeric:
-            width = max(self.edges_[j].size - 1, 0)
-            if width:
-                self.bins_[j] = (offset, width)
-                offset += width
+        self.indicated_ = [k for k, j in enumerate(numeric) if self.indicate_[j]]
+        self.ple_start_ = len(numeric) + len(self.indicated_)
+        # every bin of every numeric column: its column (within the numeric
+        # ones), lower edge and inverse width, consecutive in the output
+        src, lo, inv = [], [], []
+        for k, j in enumerate(numeric):
+            edges = self.edges_[j]
+            src += [k] * (edges.size - 1 if edges.size else 0)
+            lo.append(edges[:-1])
+            inv.append(1.0 / np.diff(edges))
+        self.ple_src_ = np.array(src, dtype=np.intp)
+        self.ple_lo_ = np.concatenate(lo) if lo else np.empty(0)
+        self.ple_inv_ = np.concatenate(inv) if inv else np.empty(0)
+        self.center_vec_ = np.array([self.center_[j] for j in numeric])
+        self.scale_vec_ = np.array([self.scale_[j] for j in numeric])
+        offset = self.ple_start_ + len(src)
         self.block_ = {}
         for j, cat in enumerate(self.categorical_):
             if cat:
@@ -209,21 +221,24 @@ class TableEncoder:
                 raise TypeError(f"Column {name!r} was {was} at fit time and is {now} now.")
         n = cols[0].shape[0] if cols else 0
         out = np.zeros((n, self.n_outputs_), dtype=self.dtype)
-        for k, j in enumerate(self.numeric_):
-            z = (cols[j] - self.center_[j]) / self.scale_[j]
-            z = z / np.sqrt(1.0 + (z / _CLIP) ** 2)
-            bad = ~np.isfinite(z)
-            z[bad] = 0.0
-            out[:, k] = z
-        for k, j in enumerate(self.indicated_, start=len(self.numeric_)):
-            out[:, k] = np.isnan(cols[j])
-        for j, (offset, width) in self.bins_.items():
-            # piecewise-linear encoding: 1 for bins below the value, its
+        if self.numeric_:
+            N = np.column_stack([cols[j] for j in self.numeric_])
+            infinite = np.isinf(N)
+            if infinite.any():
+                name = self.names_[self.numeric_[np.flatnonzero(infinite.any(axis=0))[0]]]
+                raise ValueError(f"Column {name!r} holds an infinite value.")
+            missing = np.isnan(N)
+            z = (N - self.center_vec_) / self.scale_vec_
+            z /= np.sqrt(1.0 + (z / _CLIP) ** 2)
+            out[:, :N.shape[1]] = np.where(missing, 0.0, z)
+            out[:, N.shape[1]:self.ple_start_] = missing[:, self.indicated_]
+            # piecewise-linear encoding: 1 for the bins below a value, its
             # position within its own bin, 0 above (missing values: all 0)
-            edges = self.edges_[j]
             with np.errstate(invalid="ignore"):
-                fraction = (cols[j][:, None] - edges[None, :-1]) / np.diff(edges)[None, :]
-            out[:, offset:offset + width] = np.nan_to_num(np.clip(fraction, 0.0, 1.0))
+                fraction = (N[:, self.ple_src_] - self.ple_lo_) * self.ple_inv_
+            fraction = np.clip(fraction, 0.0, 1.0)
+            fraction[missing[:, self.ple_src_]] = 0.0
+            out[:, self.ple_start_:self.ple_start_ + self.ple_src_.size] = fraction
         rows = np.arange(n)
         for j, (offset, width) in self.block_.items():
             codes = self._codes(j, cols[j])

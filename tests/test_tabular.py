@@ -97,6 +97,21 @@ def test_polars_tables_encode_as_pandas_ones():
     np.testing.assert_array_equal(TableEncoder().fit(frame).transform(frame), expected)
 
 
+def test_a_few_rows_encode_as_the_same_rows_of_a_large_table():
+    """Tables of a few rows take another path (read row by row)."""
+    X, _, _ = _table(60)
+    X.loc[[1, 2], "income"] = np.nan
+    X.loc[2, "city"] = None
+    enc = TableEncoder().fit(X)
+    everything = enc.transform(X)
+    for start in range(4):
+        np.testing.assert_array_equal(enc.transform(X.iloc[start:start + 2]),
+                                      everything[start:start + 2])
+    new = X.iloc[:1].copy()
+    new["plan"] = ["never seen"]
+    np.testing.assert_array_equal(enc.transform(new)[:, -2:], [[0, 0]])
+
+
 def test_a_column_without_a_finite_value_is_an_error():
     X = pd.DataFrame({"ok": [1.0, 2.0, 3.0], "empty": [np.nan] * 3})
     with pytest.raises(ValueError, match="'empty' has no value"):

@@ -64,7 +64,8 @@ class _TabularMLP(BaseEstimator):
     def _encode(self, X, reset):
         """Validate ``X`` as a table and encode it (fitting the encoder if ``reset``)."""
         if hasattr(X, "columns") and hasattr(X, "shape"):
-            validate_data(self, X, skip_check_array=True, reset=reset)
+            if reset or not self._known_columns(X):  # (names checked and warned there)
+                validate_data(self, X, skip_check_array=True, reset=reset)
             n_rows, n_columns = X.shape
             if n_rows == 0 or n_columns == 0:
                 raise ValueError(f"Found a table of shape {X.shape}: at least 1 row and 1"
@@ -79,6 +80,12 @@ class _TabularMLP(BaseEstimator):
             self.encoder_ = encoder
             return Z
         return self.encoder_.transform(X)
+
+    def _known_columns(self, X):
+        """Whether the table's column names are those of the fit (then
+        scikit-learn's check of them, ~70 us, is left out)."""
+        names = getattr(self, "feature_names_in_", None)
+        return names is not None and X.columns.tolist() == names.tolist()
 
     def _check_target(self, y, X):
         if y is None:

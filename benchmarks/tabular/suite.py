@@ -26,8 +26,9 @@ Protocol, for every data set (``datasets.py``) and model (``MODELS``):
   (imports, compiling or loading fastnn's Numba kernels) do not land on the
   first timed fit;
 * single-row latency, once per model and data set (seed 0): the median time
-  of 20 calls of ``predict_proba`` (``predict`` for regression) on a 1-row
-  DataFrame, after 3 warm-up calls.
+  of a call of ``predict_proba`` (``predict`` for regression) on a 1-row
+  DataFrame, after 10 untimed calls, over at least 20 calls and otherwise
+  a second of them (``benchmarks/timing.py``).
 
 Output: a markdown table per data set (score mean ± sample standard deviation
 over seeds, mean fit seconds, single-row latency), then a summary table per
@@ -65,10 +66,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+if os.path.dirname(HERE) not in sys.path:
+    sys.path.insert(0, os.path.dirname(HERE))
+
 import datasets  # noqa: E402  (benchmarks/tabular/datasets.py)
+from benchmarks.timing import single_row_latency_us  # noqa: E402
 
 WARMUP_ROWS = 300
-LATENCY_CALLS, LATENCY_WARMUP = 20, 3
+LATENCY_CALLS = 20  # at least; more within a second (``single_row_latency_us``)
 
 
 # -- models: name -> factory(task, seed, threads) -> unfitted estimator --------------
@@ -172,17 +177,9 @@ def score(model, X, y, task):
 
 
 def predict_1row_seconds(model, X, task):
-    """Median seconds of one prediction on a 1-row DataFrame (after warm-up calls)."""
-    row = X.iloc[:1]
+    """Median seconds of one prediction on a 1-row DataFrame (``single_row_latency_us``)."""
     predict = model.predict if task == "regression" else model.predict_proba
-    for _ in range(LATENCY_WARMUP):
-        predict(row)
-    times = []
-    for _ in range(LATENCY_CALLS):
-        start = time.perf_counter()
-        predict(row)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return single_row_latency_us(predict, X.iloc[:1], min_calls=LATENCY_CALLS) / 1e6
 
 
 def run_one(factory, X, y, task, seed, max_rows, threads, warm_up=False, latency=False):

@@ -158,6 +158,18 @@ def test_regressor_predicts_on_the_scale_of_the_target():
     assert abs(model.predict(X[500:]).mean() - y[500:].mean()) < 20
 
 
+def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs):
+    numba_threads(2)
+    X, y, _ = _table(4000)
+    probas = [TabularMLPClassifier(hidden_layer_sizes=(64, 64), max_iter=3, random_state=0,
+                                   n_jobs=n_jobs).fit(X, y).predict_proba(X)
+              for n_jobs in (1, 2)]
+    np.testing.assert_array_equal(probas[0], probas[1])
+    trained = [run for run in kernel_runs if run.kind == "train"]
+    assert {run.threads for run in trained} == {1, 2}
+    assert min(run.lanes for run in trained) > 1
+
+
 def test_zero_rows_and_sparse_input_are_rejected():
     X, y, _ = _table()
     with pytest.raises(ValueError, match="at least 1 row"):

@@ -112,6 +112,17 @@ def test_a_few_rows_encode_as_the_same_rows_of_a_large_table():
     np.testing.assert_array_equal(enc.transform(new)[:, -2:], [[0, 0]])
 
 
+def test_nullable_and_object_numbers_with_missing_values():
+    X = pd.DataFrame({"n": pd.array([1, None, 3, 4], dtype="Int64"),
+                      "f": pd.array([0.5, 1.5, None, 2.5], dtype="Float64")})
+    out = TableEncoder(n_bins=0, dtype="float64").fit(X).transform(X)
+    np.testing.assert_array_equal(out[:, 2:], [[0, 0], [1, 0], [0, 1], [0, 0]])
+    A = np.array([[1.0], [None], [3.0]], dtype=object)
+    enc = TableEncoder(n_bins=0).fit(A)
+    assert enc.categorical_ == [False]
+    np.testing.assert_array_equal(enc.transform(A)[:, 1], [0, 1, 0])
+
+
 def test_a_column_without_a_finite_value_is_an_error():
     X = pd.DataFrame({"ok": [1.0, 2.0, 3.0], "empty": [np.nan] * 3})
     with pytest.raises(ValueError, match="'empty' has no value"):

@@ -34,7 +34,6 @@ import numpy as np
 # Smooth clipping: z / sqrt(1 + (z / _CLIP) ** 2) stays within +-_CLIP.
 _CLIP = 3.0
 
-
 # Pandas tables of at most this many rows are read row by row (``_few_rows``).
 _FEW_ROWS = 4
 
@@ -105,14 +104,17 @@ def _columns(X):
 
 
 def _as_float(values, name):
+    """A numeric column as float64, missing values (NaN, None, pandas' NA) as NaN."""
     try:
-        if hasattr(values, "to_numpy"):
+        if type(values).__module__.startswith("pandas"):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if hasattr(values, "to_numpy"):  # polars: nulls become NaN
             values = values.to_numpy()
-        out = np.asarray(values, dtype=np.float64)
+        if values.dtype == object:
+            values = [np.nan if _is_missing(v) else v for v in values]
+        return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"Column {name!r} was numeric at fit time but holds values that are"
-                        f" not numbers: {exc}") from None
-    return out
+        raise TypeError(f"Column {name!r} holds values that are not numbers: {exc}") from None
 
 
 def _as_object(values):

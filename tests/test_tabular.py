@@ -194,8 +194,10 @@ def test_a_rejected_call_leaves_the_model_as_it_was():
     X, y, _ = _table()
     model = TabularMLPClassifier(**SMALL).fit(X, y)
     before = model.predict_proba(X)
-    with pytest.raises(ValueError):
-        model.fit(X.assign(income=np.nan), y)
+    with pytest.raises(ValueError, match="'extra' has no value"):
+        model.fit(X.assign(extra=np.nan), y)
+    assert model.n_features_in_ == X.shape[1]
+    assert list(model.feature_names_in_) == list(X.columns)
     np.testing.assert_array_equal(model.predict_proba(X), before)
 
 

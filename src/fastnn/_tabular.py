@@ -11,6 +11,7 @@ The network is an ``MLPClassifier`` / ``MLPRegressor``, fitted as
 ``model_``.
 """
 
+import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -51,6 +52,19 @@ class _TabularMLP(BaseEstimator):
         "n_bins": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": [Boolean()],
     }
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Restore every attribute if the block raises: a rejected ``fit``
+        leaves a fitted model as it was (``validate_data`` sets the column
+        names before the table is checked)."""
+        saved = dict(vars(self))
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
 
     def _model_parameters(self, n_rows):
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
@@ -233,15 +247,16 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             The fitted estimator.
         """
         validate_params(self)
-        Z = self._encode(X, reset=True)
-        y = self._check_target(y, Z)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        check_classification_targets(y)
-        model = MLPClassifier(**self._model_parameters(Z.shape[0]),
-                              label_smoothing=self.label_smoothing)
-        self.model_ = _fit_quietly(model, Z, y, sample_weight)
-        self.classes_, self.n_iter_ = model.classes_, model.n_iter_
+        with self._unchanged_on_error():
+            Z = self._encode(X, reset=True)
+            y = self._check_target(y, Z)
+            if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+                raise ValueError("Input y contains NaN or infinity.")
+            check_classification_targets(y)
+            model = MLPClassifier(**self._model_parameters(Z.shape[0]),
+                                  label_smoothing=self.label_smoothing)
+            self.model_ = _fit_quietly(model, Z, y, sample_weight)
+            self.classes_, self.n_iter_ = model.classes_, model.n_iter_
         return self
 
     def predict_proba(self, X):
@@ -393,16 +408,17 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
             The fitted estimator.
         """
         validate_params(self)
-        Z = self._encode(X, reset=True)
-        y = self._check_target(y, Z).astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-        mean, scale = y.mean(axis=0), y.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        model = MLPRegressor(**self._model_parameters(Z.shape[0]))
-        self.model_ = _fit_quietly(model, Z, (y - mean) / scale, sample_weight)
-        self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
-        self.n_iter_ = model.n_iter_
+        with self._unchanged_on_error():
+            Z = self._encode(X, reset=True)
+            y = self._check_target(y, Z).astype(np.float64)
+            if not np.all(np.isfinite(y)):
+                raise ValueError("Input y contains NaN or infinity.")
+            mean, scale = y.mean(axis=0), y.std(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            model = MLPRegressor(**self._model_parameters(Z.shape[0]))
+            self.model_ = _fit_quietly(model, Z, (y - mean) / scale, sample_weight)
+            self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
+            self.n_iter_ = model.n_iter_
         return self
 
     def predict(self, X):

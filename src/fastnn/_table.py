@@ -144,6 +144,18 @@ class TableEncoder:
         self.dtype = dtype
 
     def fit(self, X):
+        """Learn the columns' kinds, scalings, bins and categories from ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+
+        Returns
+        -------
+        self : TableEncoder
+            The fitted encoder.
+        """
         names, flags, cols = _columns(X)
         self.names_, self.categorical_ = names, flags
         self.dtypes_ = list(X.dtypes) if _frame_kind(X) == "pandas" else None
@@ -216,9 +228,22 @@ class TableEncoder:
         self.n_outputs_ = offset
 
     def fit_transform(self, X):
+        """``fit(X)``, then ``transform(X)``."""
         return self.fit(X).transform(X)
 
     def transform(self, X):
+        """Encode the table ``X``, whose columns must be those of the fit.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The table.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_outputs_)
+            The network's input (module docstring).
+        """
         cols = self._few_rows(X)
         if cols is not None:
             return self._encode(cols)

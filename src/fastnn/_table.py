@@ -244,9 +244,9 @@ class TableEncoder:
         Z : ndarray of shape (n_samples, n_outputs_)
             The network's input (module docstring).
         """
-        cols = self._few_rows(X)
-        if cols is not None:
-            return self._encode(cols)
+        few = self._few_rows(X)
+        if few is not None:
+            return self._encode(*few)
         names, flags, cols = _columns(X)
         if len(names) != len(self.names_):
             raise ValueError(f"X has {len(names)} columns, but the model was fitted with"
@@ -255,33 +255,28 @@ class TableEncoder:
             if cat != fitted:
                 was, now = ("categorical", "numeric") if fitted else ("numeric", "categorical")
                 raise TypeError(f"Column {name!r} was {was} at fit time and is {now} now.")
-        return self._encode(cols)
+        numbers = [cols[j] for j in self.numeric_]
+        N = np.column_stack(numbers) if numbers else np.empty((len(cols[0]), 0))
+        return self._encode(N, [cols[j] for j in self.block_])
 
     def _few_rows(self, X):
-        """The columns of a pandas table of a few rows with the fitted dtypes,
-        read row by row (one pandas call a row instead of one a column: a
-        1-row table is served in tens of microseconds); else None."""
+        """``_encode``'s arguments for a pandas table of a few rows with the
+        fitted dtypes, read row by row (one pandas call a row instead of one
+        a column: a 1-row table is served in tens of microseconds); else None."""
         if (self.dtypes_ is None or _frame_kind(X) != "pandas" or len(X) > _FEW_ROWS
                 or X.dtypes.tolist() != self.dtypes_):
             return None
         rows = [X.iloc[i].tolist() for i in range(len(X))]
-        cols = []
-        for j, cat in enumerate(self.categorical_):
-            values = [row[j] for row in rows]
-            if cat:
-                col = np.empty(len(values), dtype=object)
-                col[:] = values
-            else:
-                col = np.array([np.nan if _is_missing(v) else v for v in values],
-                               dtype=np.float64)
-            cols.append(col)
-        return cols
+        N = np.array([[np.nan if _is_missing(row[j]) else row[j] for j in self.numeric_]
+                      for row in rows], dtype=np.float64).reshape(len(rows), -1)
+        return N, [[row[j] for row in rows] for j in self.block_]
 
-    def _encode(self, cols):
-        n = cols[0].shape[0] if cols else 0
+    def _encode(self, N, categories):
+        """The output for the numeric columns ``N`` (rows by columns) and the
+        values of each categorical column (``block_``'s order)."""
+        n = N.shape[0]
         out = np.zeros((n, self.n_outputs_), dtype=self.dtype)
-        if self.numeric_:
-            N = np.column_stack([cols[j] for j in self.numeric_])
+        if N.shape[1]:
             infinite = np.isinf(N)
             if infinite.any():
                 name = self.names_[self.numeric_[np.flatnonzero(infinite.any(axis=0))[0]]]
@@ -301,8 +296,8 @@ class TableEncoder:
         if self.block_:
             # every categorical column's codes, then one scatter of the ones
             codes = np.empty((n, len(self.block_)), dtype=np.intp)
-            for c, j in enumerate(self.block_):
-                self._codes(j, cols[j], codes[:, c])
+            for c, (j, values) in enumerate(zip(self.block_, categories)):
+                self._codes(j, values, codes[:, c])
             rows, which = np.nonzero(codes >= 0)
             out[rows, self.block_offsets_[which] + codes[rows, which]] = 1.0
         return out

@@ -22,7 +22,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._config import JIT_OPTIONS, jit, jit_exact
+from ._config import JIT_OPTIONS, jit, jit_exact, jit_inline
 from ._intrinsics import bits_of_float32, float32_from_bits
 
 _f32 = np.float32
@@ -44,9 +44,9 @@ _EXP_HI = _f32(88.72283905206835)
 _EXP_LO = _f32(-86.64)
 
 
-@jit
-def _exp32(x):
-    y = min(max(x, _EXP_LO), _EXP_HI)
+@jit_inline  # takes its caller's fast-math flags: exp's and expm1's alike
+def _exp_reduced(y):
+    """``k`` and ``expm1(r)`` with ``y = k ln 2 + r``, ``|r| <= ln 2 / 2``."""
     k = np.floor(y * _LOG2E + _f32(0.5))
     r = y - k * _LN2_HI - k * _LN2_LO
     p = _EXP_P[0]
@@ -55,7 +55,14 @@ def _exp32(x):
     p = p * r + _EXP_P[3]
     p = p * r + _EXP_P[4]
     p = p * r + _EXP_P[5]
-    p = p * r * r + r + _f32(1)
+    return k, p * r * r + r
+
+
+@jit
+def _exp32(x):
+    y = min(max(x, _EXP_LO), _EXP_HI)
+    k, q = _exp_reduced(y)
+    p = q + _f32(1)
     # p * 2**k by adding k to p's exponent field: exact, and p >= 1 with
     # k = 128 gives the bit pattern of inf exactly when the result overflows.
     e = float32_from_bits(bits_of_float32(p) + (np.int32(k) << 23))
@@ -141,15 +148,7 @@ _EXPM1_LO = _f32(-17.5)
 @jit_exact  # reassociation would turn expm1(r) + (1 - 2**-k) into (expm1(r) + 1) - 2**-k
 def _expm132(x):
     y = min(max(x, _EXPM1_LO), _EXP_HI)
-    k = np.floor(y * _LOG2E + _f32(0.5))
-    r = y - k * _LN2_HI - k * _LN2_LO
-    p = _EXP_P[0]
-    p = p * r + _EXP_P[1]
-    p = p * r + _EXP_P[2]
-    p = p * r + _EXP_P[3]
-    p = p * r + _EXP_P[4]
-    p = p * r + _EXP_P[5]
-    p = p * r * r + r
+    k, p = _exp_reduced(y)
     ki = np.int32(k)
     # 2**-k from its bit pattern, k capped at 26 where 1 - 2**-k rounds to 1
     c = _f32(1) - float32_from_bits((127 - min(ki, 26)) << 23)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import jit, jit_exact
+from ._config import jit, jit_exact, jit_inline
 from ._schedules import REGISTRY as SCHEDULES
 from ._schedules import scheduled_rate, warmup_steps
 
@@ -216,8 +216,7 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         s = state[1, j0:j1]
         for j in range(w.shape[0]):
             gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
-            mj = b1 * m[j] + (one - b1) * gj
-            sj = b2 * s[j] + (one - b2) * gj * gj
+            mj, sj = _moments(m[j], s[j], gj, b1, b2, one)
             m[j] = mj
             s[j] = sj
             w[j] = w[j] * decay - lr * mj / (np.sqrt(sj) + eps)
@@ -245,8 +244,7 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
         s = state[1]
         for j in range(w.shape[0]):
             gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
-            mj = b1 * m[j] + (one - b1) * gj
-            sj = b2 * s[j] + (one - b2) * gj * gj
+            mj, sj = _moments(m[j], s[j], gj, b1, b2, one)
             m[j] = mj
             s[j] = sj
             w[j] -= (cg * gj + cm * mj) / (np.sqrt(sj) + eps)
@@ -260,6 +258,12 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
             sj = cm * s[j] + cg * gj * gj
             s[j] = sj
             w[j] -= lr * gj / (np.sqrt(sj) + eps)
+
+
+@jit_inline  # in the exact loops of its callers
+def _moments(m, s, g, b1, b2, one):
+    """Adam's (and NAdam's) first and second moments after gradient ``g``."""
+    return b1 * m + (one - b1) * g, b2 * s + (one - b2) * g * g
 
 
 @jit_exact

@@ -156,7 +156,10 @@ class TableEncoder:
         self : TableEncoder
             The fitted encoder.
         """
-        names, flags, cols = _columns(X)
+        self._fit(X, *_columns(X))
+        return self
+
+    def _fit(self, X, names, flags, cols):
         self.names_, self.categorical_ = names, flags
         self.dtypes_ = list(X.dtypes) if _frame_kind(X) == "pandas" else None
         self.center_, self.scale_, self.indicate_, self.edges_ = {}, {}, {}, {}
@@ -167,7 +170,6 @@ class TableEncoder:
             else:
                 self._fit_numeric(j, name, col)
         self._layout()
-        return self
 
     def _fit_numeric(self, j, name, col):
         if np.isinf(col).any():
@@ -228,8 +230,10 @@ class TableEncoder:
         self.n_outputs_ = offset
 
     def fit_transform(self, X):
-        """``fit(X)``, then ``transform(X)``."""
-        return self.fit(X).transform(X)
+        """``fit(X)``, then ``transform(X)``, reading the table once."""
+        names, flags, cols = _columns(X)
+        self._fit(X, names, flags, cols)
+        return self._encode(*self._split(cols))
 
     def transform(self, X):
         """Encode the table ``X``, whose columns must be those of the fit.
@@ -255,9 +259,13 @@ class TableEncoder:
             if cat != fitted:
                 was, now = ("categorical", "numeric") if fitted else ("numeric", "categorical")
                 raise TypeError(f"Column {name!r} was {was} at fit time and is {now} now.")
+        return self._encode(*self._split(cols))
+
+    def _split(self, cols):
+        """``_encode``'s arguments from the columns of a table."""
         numbers = [cols[j] for j in self.numeric_]
         N = np.column_stack(numbers) if numbers else np.empty((len(cols[0]), 0))
-        return self._encode(N, [cols[j] for j in self.block_])
+        return N, [cols[j] for j in self.block_]
 
     def _few_rows(self, X):
         """``_encode``'s arguments for a pandas table of a few rows with the

@@ -258,9 +258,13 @@ class NetworkMixin:
         if net is not None and net.theta.dtype == dtype and self._views_of(net.theta):
             return net
         sizes = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
-        net = Network(sizes, self._hidden_activations(len(sizes) - 2), self.out_activation_, dtype)
-        net.set_params(self.coefs_, self.intercepts_)
-        return net
+        front = None if net is None else net.front
+        new = Network(sizes, self._hidden_activations(len(sizes) - 2), self.out_activation_,
+                      dtype, front=front)
+        new.set_params(self.coefs_, self.intercepts_)
+        if front is not None:
+            new.front_params[:] = net.front_params
+        return new
 
     def _views_of(self, theta):
         return all(a.base is theta for a in (*self.coefs_, *self.intercepts_))
@@ -323,6 +327,6 @@ class NetworkMixin:
                 and list(net.acts[:-1]) == [ACTIVATIONS[a] for a in activations]):
             return net  # (as a partial_fit after another finds it: no new spec)
         trained = Network(net.sizes, activations, self.out_activation_, dtype, rates,
-                          self.dropout_kind, seed)
+                          self.dropout_kind, seed, net.front)
         trained.theta[:] = net.theta
         return trained

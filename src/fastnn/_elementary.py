@@ -271,6 +271,35 @@ def erf(x):
 _OVERLOAD_OPTIONS = dict(jit_options={"fastmath": JIT_OPTIONS["fastmath"]})
 
 
+# cos(2 pi t) and sin(2 pi t) for t in turns: 2t = q + r with q the nearest
+# integer, so that both are (-1)**q times cos / sin of x = pi r, |x| <= pi / 2,
+# where Taylor polynomials to x**18 / x**19 are within 4e-15 of them (enough
+# for float64 as well as float32).
+_COS_TAYLOR = tuple((-1) ** n / math.factorial(2 * n) for n in range(10))
+_SIN_TAYLOR = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(10))
+
+
+@jit_inline
+def cos_sin_turns(t, dt):
+    """``(cos(2 pi t), sin(2 pi t))`` in the float type ``dt`` (of ``t``).
+
+    Arithmetic and rounding only, so a loop over it vectorises.  Meant for
+    moderate ``|t|`` (periodic embeddings: a few turns), where the reduction
+    ``2t - q`` is exact to the last bits of ``t``.
+    """
+    v = dt(2) * t
+    q = np.floor(v + dt(0.5))
+    x = (v - q) * dt(math.pi)
+    x2 = x * x
+    c = dt(_COS_TAYLOR[9])
+    s = dt(_SIN_TAYLOR[9])
+    for n in range(8, -1, -1):
+        c = c * x2 + dt(_COS_TAYLOR[n])
+        s = s * x2 + dt(_SIN_TAYLOR[n])
+    sign = dt(1) - dt(4) * (dt(0.5) * q - np.floor(dt(0.5) * q))  # (-1)**q
+    return sign * c, sign * (s * x)
+
+
 @jit_exact
 def ordered_sum(a, n):
     """``a[:n].sum()`` added in index order, wherever it is inlined.

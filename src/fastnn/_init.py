@@ -16,6 +16,11 @@
 '_uniform' draws from the uniform distribution with that standard deviation
 (``[-sqrt(3) s, sqrt(3) s]``), '_normal' from the normal one.  The new
 schemes set intercepts to zero.
+
+A front layer (``_embeddings``) starts as the identity on the input
+columns (every scale 1), with frequencies of its periodic embeddings drawn
+from N(0, ``PERIODIC_SIGMA``), phases uniform over a turn, and each
+embedding's linear map He-uniform (intercepts zero).
 """
 
 from dataclasses import dataclass
@@ -23,6 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._activations import REGISTRY as ACTIVATIONS
+from ._embeddings import SCALE_GAIN
+
+#: Standard deviation of the periodic embeddings' initial frequencies (in
+#: turns per unit of the scaled input).
+PERIODIC_SIGMA = 0.1
 
 
 @dataclass(frozen=True)
@@ -68,3 +78,14 @@ def init_layer(scheme, rng, fan_in, fan_out, activation, sklearn_activation, dty
     else:
         coef = rng.normal(0.0, std, (fan_in, fan_out))
     return coef.astype(dtype, copy=False), np.zeros(fan_out, dtype=dtype)
+
+
+def init_front(front, rng, dtype):
+    """The parameters of the front layer ``front`` (``Network.front_params``' layout)."""
+    m, k, e = front.n_periodic, front.n_frequencies, front.width
+    scale = np.full(front.n_inputs * front.scale, 1.0 / SCALE_GAIN)
+    frequencies = rng.normal(0.0, PERIODIC_SIGMA, m * k)
+    phases = rng.uniform(-0.5, 0.5, m * k)
+    bound = np.sqrt(3.0 / k)
+    maps = rng.uniform(-bound, bound, m * k * e)
+    return np.concatenate([scale, frequencies, phases, maps, np.zeros(m * e)]).astype(dtype)

@@ -11,13 +11,15 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 
 * ``theta`` is one flat parameter vector: every layer's weight matrix
   (``fan_in x fan_out``, row-major) first, then every intercept.
-* ``net = (theta, layout, acts, wsl, drop, drop_kind, seed, n_penalised)``
-  is the network spec (``_engine.Network``):
+* ``net = (theta, layout, acts, wsl, drop, drop_kind, seed, n_penalised,
+  front)`` is the network spec (``_engine.Network``):
   ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``;
   ``acts[l]`` the activation code applied after layer ``l``; ``wsl`` the
   workspace layout (below); ``drop[l]`` the dropout rate of layer ``l``'s
   outputs, of kind ``drop_kind``, seeded by ``seed``; the L2 penalty and
-  weight decay apply to ``theta[:n_penalised]`` (the weights).
+  weight decay apply to ``theta[:n_penalised]`` (the weights); ``front``
+  describes the front layer between the input and the first dense layer
+  (``_embeddings``; dense input only).
 * ``X = (Xd, Xdata, Xind, Xptr)`` is dense (``Xd``) or CSR (``Xdata, Xind,
   Xptr``); the unused form is empty arrays.  Rows are always addressed
   through an index vector; consecutive rows of dense input are read in
@@ -36,7 +38,7 @@ Every entry point takes a last argument ``full``, None or True.  With
 None, Numba leaves out (by the argument's type) what scikit-learn's recipe
 does not use: the activations after scikit-learn's four, stored derivatives
 and dropout, the solvers other than sgd and adam, per-step schedules and
-clipping.  A first fit of a model that needs none of them compiles the
+clipping, and the front layer.  A first fit of a model that needs none of them compiles the
 basic training kernel, which takes less time; ``fastnn.compile_kernels``
 builds the full one only, and such a model then trains with it
 (``_engine.load_training_kernel``).  Prediction is compiled full only.
@@ -56,6 +58,7 @@ from ._activations import (
 )
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
+from ._embeddings import FRONT_INPUTS, front_backward, front_forward
 from ._intrinsics import (
     atomic_add,
     atomic_cas,
@@ -137,14 +140,27 @@ def _consecutive(rows):
 
 
 @jit_inline
-def _product(X, rows, theta, layout, ws, wsl, sizes, cap, l):
+def _has_front(front, full):
+    """Whether the network has a front layer (never, to the basic kernels)."""
+    if full is None:
+        return False
+    return front[FRONT_INPUTS] > 0
+
+
+@jit_inline
+def _product(X, rows, theta, net, ws, sizes, cap, l, full):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts."""
     Xd, Xdata, Xind, Xptr = X
+    layout, wsl = net[1], net[3]
     n = rows.shape[0]
     W, b = _weights(theta, layout, l)
     Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
-    if l == 0 and Xptr.shape[0] > 0:
+    if l == 0 and _has_front(net[8], full):
+        A = _block(ws, wsl, sizes, cap, _ACT, 0, n)
+        front_forward(Xd, rows, theta, net[8], A)
+        np.dot(A, W, Z)
+    elif l == 0 and Xptr.shape[0] > 0:
         Z[:, :] = 0.0
         for r in range(n):
             i = rows[r]
@@ -170,9 +186,9 @@ def _product(X, rows, theta, layout, ws, wsl, sizes, cap, l):
 def _forward(X, rows, theta, net, ws, sizes, cap, full):
     """Fill the activations of every layer for the sample ``rows``, output
     activation applied (prediction)."""
-    layout, acts, wsl = net[1], net[2], net[3]
+    layout, acts = net[1], net[2]
     for l in range(layout.shape[0]):
-        Z, b = _product(X, rows, theta, layout, ws, wsl, sizes, cap, l)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, full)
         bias_activate(Z, b, acts[l], full)
 
 
@@ -185,7 +201,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
     n = rows.shape[0]
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, layout, ws, wsl, sizes, cap, l)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, full)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
@@ -220,6 +236,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     n = rows.shape[0]
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
+    front = _has_front(net[8], full)
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
@@ -249,7 +266,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             tmp = gW
             if not first:
                 tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            if l == 0 and _consecutive(rows):
+            if l == 0 and not front and _consecutive(rows):
                 np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
                 np.dot(_block(ws, wsl, sizes, cap, _ACT, l, n).T, D, tmp)
@@ -272,6 +289,12 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     A = _block(ws, wsl, sizes, cap, _DERIV, l, n)
                     code = EXP
             multiply_derivative(A, D_prev, code, gb, full)
+        elif front:
+            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+            D_prev = _block(ws, wsl, sizes, cap, _DELTA, 0, n)
+            _back_through(D, W, D_prev)
+            front_backward(Xd, rows, theta, net[8], _block(ws, wsl, sizes, cap, _ACT, 0, n),
+                           D_prev, g)
     return loss
 
 
@@ -721,7 +744,7 @@ def net_type(dtype, writable):
     """The Numba type of the network spec tuple (module docstring)."""
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     theta = types.Array(f, 1, "C", readonly=not writable)
-    return types.Tuple((theta, _ro(i, 2), _ro(i, 1), _ro(i, 2), _ro(x, 1), i, i, i))
+    return types.Tuple((theta, _ro(i, 2), _ro(i, 1), _ro(i, 2), _ro(x, 1), i, i, i, _ro(i, 1)))
 
 
 def _ro(dt, ndim):

@@ -21,7 +21,8 @@ from sklearn.utils.validation import validate_data
 
 from . import _engine
 from ._base import InputsMixin, NetworkMixin, ParametersMixin
-from ._init import init_layer
+from ._init import init_front, init_layer
+from ._network import Network
 from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
 from ._optimizers import REGISTRY as OPTIMIZERS
 from ._validation import Interval, Mapping, Options, validate_params
@@ -40,7 +41,12 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
     # network <-> fitted attributes
     # ------------------------------------------------------------------
 
-    def _initialize(self, y, layer_units, dtype):
+    def _front_layer(self, n_features):
+        """The network's front layer (``_network.Front``) for ``n_features``
+        input columns, or None (the default: none)."""
+        return None
+
+    def _initialize(self, y, layer_units, dtype, front=None):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -59,6 +65,11 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
             self.coefs_.append(coef)
             self.intercepts_.append(intercept)
         self._net = None
+        if front is not None:
+            net = Network(layer_units, hidden, self.out_activation_, dtype, front=front)
+            net.set_params(self.coefs_, self.intercepts_)
+            net.front_params[:] = init_front(front, self._random_state, dtype)
+            self._store_network(net)
         theta = self._network(dtype).theta
         self._log = _engine.TrainingLog(self.early_stopping, theta)
         self._publish_log(self._log)
@@ -96,7 +107,8 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
         sample_weight = self._check_sample_weight(sample_weight, X.shape[0], dtype)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
-        layer_units = [X.shape[1]] + hidden + [y.shape[1]]
+        front = self._front_layer(X.shape[1])
+        layer_units = [X.shape[1] if front is None else front.n_outputs, *hidden, y.shape[1]]
         self._per_layer("activation", self.activation, len(hidden))
         self._per_layer("dropout", self.dropout, len(hidden))
         validation = None
@@ -109,7 +121,7 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
         sample_weight = self._class_weights(y, sample_weight, dtype)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, dtype)
+            self._initialize(y, layer_units, dtype, front)
         else:
             fitted_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
             if fitted_units != layer_units:

@@ -1,19 +1,73 @@
 """The network spec: layers, parameter regions and workspace layout, in one object.
 
 A ``Network`` is what the kernels train and evaluate: per layer its kind
-(dense), width, activation and dropout; the flat parameter vector and where
-each layer's weights and intercepts sit in it; which region of it the L2
-penalty and weight decay apply to; and how a block's workspace is laid
-out.  The estimators build one from their parameters, the engine sizes its
+(dense), width, activation and dropout; an optional front layer
+(``Front``: column scaling and periodic embeddings, ``_embeddings``); the
+flat parameter vector and where each layer's parameters sit in it; which
+region of it the L2 penalty and weight decay apply to; and how a block's
+workspace is laid out.  The estimators build one from their parameters, the engine sizes its
 buffers from it, and the kernels receive it as one tuple (``spec``).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from . import _embeddings as E
 from ._activations import BASIC, NEEDS_INPUT, code_of
 from ._noise import REGISTRY as DROPOUT_KINDS
 
 DENSE = 0
+
+
+@dataclass(frozen=True)
+class Front:
+    """A front layer (``_embeddings``): between ``n_inputs`` input columns, the
+    first ``n_periodic`` of them numeric, and the first dense layer.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Columns of the input.
+    n_periodic : int
+        The first ``n_periodic`` columns get a periodic embedding each.
+    n_frequencies : int, default=16
+        Frequencies of a periodic embedding.
+    width : int, default=8
+        Outputs of a periodic embedding.
+    scale : bool, default=True
+        Whether every input column has a learned scale.
+    """
+
+    n_inputs: int
+    n_periodic: int
+    n_frequencies: int = 16
+    width: int = 8
+    scale: bool = True
+
+    @property
+    def n_outputs(self):
+        """Columns of the first dense layer's input."""
+        return self.n_inputs + self.n_periodic * self.width
+
+    @property
+    def n_params(self):
+        m, k, e = self.n_periodic, self.n_frequencies, self.width
+        return self.n_inputs * self.scale + m * (2 * k + k * e + e)
+
+    def spec(self, offset):
+        """The kernels' ``front`` vector, the parameters starting at ``offset``."""
+        v = np.zeros(E.FRONT_SIZE, dtype=np.int64)
+        m, k, e = self.n_periodic, self.n_frequencies, self.width
+        v[[E.FRONT_INPUTS, E.FRONT_PERIODIC, E.FRONT_FREQUENCIES, E.FRONT_WIDTH]] = (
+            self.n_inputs, m, k, e)
+        v[E.FRONT_SCALE] = offset if self.scale else -1
+        offset += self.n_inputs * self.scale
+        v[E.FRONT_W] = offset
+        v[E.FRONT_C] = offset + m * k
+        v[E.FRONT_V] = offset + 2 * m * k
+        v[E.FRONT_U] = offset + 2 * m * k + m * k * e
+        return v
 
 
 def _readonly(a):
@@ -43,19 +97,26 @@ class Network:
     dropout_kind : {'bernoulli', 'gaussian'}, default='bernoulli'
     seed : int, default=0
         Key of the dropout masks' random stream.
+    front : Front or None, default=None
+        The front layer; ``sizes[0]`` is then its ``n_outputs``.
 
     Notes
     -----
     ``theta`` holds all weight matrices (row-major) followed by all
-    intercepts, the same order as scikit-learn's packed L-BFGS vector;
-    ``coefs`` and ``intercepts`` are views into it.  The weights,
+    intercepts, the same order as scikit-learn's packed L-BFGS vector, then
+    the front layer's parameters; ``coefs``, ``intercepts`` and
+    ``front_params`` are views into it.  The weights,
     ``theta[:n_penalised]``, are the region the L2 penalty and weight decay
     apply to.
     """
 
     def __init__(self, sizes, activation, output_activation, dtype, dropout=0.0,
-                 dropout_kind="bernoulli", seed=0):
+                 dropout_kind="bernoulli", seed=0, front=None):
         self.sizes = np.asarray(sizes, dtype=np.int64)
+        if front is not None and front.n_outputs != self.sizes[0]:
+            raise ValueError(f"The front layer has {front.n_outputs} outputs; the first"
+                             f" layer takes {self.sizes[0]} inputs.")
+        self.front = front
         n_hidden = len(self.sizes) - 2
         names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
         rates = [dropout] * n_hidden if np.ndim(dropout) == 0 else list(dropout)
@@ -79,7 +140,8 @@ class Network:
         layout[:, 3] = n_coef + np.concatenate([[0], np.cumsum(fan_out)[:-1]])
         self.layout = layout
         self.n_penalised = n_coef
-        self.n_params = n_coef + int(np.sum(fan_out))
+        self.n_dense_params = n_coef + int(np.sum(fan_out))
+        self.n_params = self.n_dense_params + (0 if front is None else front.n_params)
         self._freeze()
         self.theta = np.zeros(self.n_params, dtype=dtype)
 
@@ -89,6 +151,9 @@ class Network:
         self.acts = _readonly(self.acts)
         self.drop = _readonly(self.drop)
         self.wsl = _readonly(self._workspace_layout())
+        front = (np.zeros(E.FRONT_SIZE, dtype=np.int64) if self.front is None
+                 else self.front.spec(self.n_dense_params))
+        self.front_spec = _readonly(front)
 
     def _workspace_layout(self):
         """Per-row offsets of the workspace matrices (see ``_kernels``).
@@ -128,7 +193,7 @@ class Network:
         """The tuple the kernels take (``_kernels``' module docstring)."""
         if self._specs is None:  # built once per theta: prediction calls it per call
             rest = (self.layout, self.acts, self.wsl, self.drop, self.dropout_kind, self.seed,
-                    self.n_penalised)
+                    self.n_penalised, self.front_spec)
             self._specs = ((self.theta_view, *rest), (self.theta, *rest))
         return self._specs[writable]
 
@@ -138,14 +203,13 @@ class Network:
 
     @property
     def extended(self):
-        """Whether an activation needs the full kernels (``_kernels``)."""
-        return any(int(code) not in BASIC for code in self.acts)
+        """Whether an activation or the front layer needs the full kernels (``_kernels``)."""
+        return self.front is not None or any(int(code) not in BASIC for code in self.acts)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        del state["theta_view"]
-        del state["wsl"]
-        del state["_specs"]
+        for derived in ("theta_view", "wsl", "front_spec", "_specs"):
+            del state[derived]
         return state
 
     def __setstate__(self, state):
@@ -161,6 +225,8 @@ class Network:
         self.__dict__.setdefault("dropout_kind", 0)
         self.__dict__.setdefault("seed", 0)
         self.__dict__.setdefault("n_penalised", int(self.layout[0, 3]))
+        self.__dict__.setdefault("front", None)
+        self.__dict__.setdefault("n_dense_params", self.n_params)
         # arrays may come back as memory maps, or writable: the kernels take
         # them in one form only, so that nothing is compiled for a loaded model
         self._freeze()
@@ -173,6 +239,11 @@ class Network:
     @property
     def intercepts(self):
         return [self.theta[b:b + o] for _, o, _, b in self.layout]
+
+    @property
+    def front_params(self):
+        """The front layer's parameters (empty without one)."""
+        return self.theta[self.n_dense_params:]
 
     def set_params(self, coefs, intercepts):
         """Copy weight matrices and intercepts into ``theta``."""

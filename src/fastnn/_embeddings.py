@@ -75,16 +75,11 @@ def front_forward(Xd, rows, theta, front, A):
             xf = x[f]
             for k in range(K):
                 p[k] = cos_sin_turns(w[f, k] * xf + c[f, k], dt)[0]
-            e = a[col:col + E]
             for i in range(E):
-                e[i] = u[f, i]
-            for k in range(K):
-                pk = p[k]
-                Vk = V[f, k]
-                for i in range(E):
-                    e[i] += pk * Vk[i]
-            for i in range(E):
-                e[i] = max(e[i], dt(0))
+                acc = u[f, i]
+                for k in range(K):
+                    acc += p[k] * V[f, k, i]
+                a[col + i] = max(acc, dt(0))
             col += E
 
 
@@ -116,12 +111,10 @@ def front_backward(Xd, rows, theta, front, A, D, g):
                 gu[f, i] += de[i]
             for k in range(K):
                 cos_t, sin_t = cos_sin_turns(w[f, k] * xf + c[f, k], dt)
-                Vk = V[f, k]
-                gVk = gV[f, k]
                 back = dt(0)
                 for i in range(E):
-                    back += Vk[i] * de[i]
-                    gVk[i] += cos_t * de[i]
+                    back += V[f, k, i] * de[i]
+                    gV[f, k, i] += cos_t * de[i]
                 slope = minus_two_pi * sin_t * back  # d loss / d t
                 gc[f, k] += slope
                 gw[f, k] += slope * xf

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._mlp import MLPClassifier, MLPRegressor
+from ._network import Front
 from ._table import TableEncoder
 from ._validation import Boolean, Interval, validate_params
 
@@ -34,6 +35,27 @@ _NETWORK_PARAMETERS = (
     "validation_fraction", "n_iter_no_change", "max_time", "random_state", "n_jobs",
     "dtype", "verbose",
 )
+
+
+class _FrontMixin:
+    """An MLP whose network starts with the front layer ``front`` (set on the
+    instance before its fit; ``_embeddings``)."""
+
+    front = None
+
+    def _front_layer(self, n_features):
+        if self.front is not None and self.front.n_inputs != n_features:
+            raise ValueError(f"The front layer takes {self.front.n_inputs} columns; X has"
+                             f" {n_features}.")
+        return self.front
+
+
+class _FrontMLPClassifier(_FrontMixin, MLPClassifier):
+    pass
+
+
+class _FrontMLPRegressor(_FrontMixin, MLPRegressor):
+    pass
 
 
 def _fit_quietly(model, X, y, sample_weight):
@@ -50,6 +72,9 @@ class _TabularMLP(BaseEstimator):
     _parameter_constraints = {
         "max_categories": [Interval(Integral, 2, None, closed="left")],
         "n_bins": [Interval(Integral, 0, None, closed="left")],
+        "embedding_size": [Interval(Integral, 0, None, closed="left")],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "column_scaling": [Boolean()],
         "early_stopping": [Boolean()],
     }
 
@@ -74,6 +99,16 @@ class _TabularMLP(BaseEstimator):
             n_train = n_rows - held_out
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 16, 16, 256))))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
+
+    def _model(self, cls, n_columns, **params):
+        """The network to fit on ``n_columns`` encoded columns: a ``cls``
+        (``_FrontMLP*``) with its front layer."""
+        model = cls(**self._model_parameters(n_columns[0]), **params)
+        n_numeric = len(self.encoder_.numeric_) if self.embedding_size else 0
+        if n_numeric or self.column_scaling:
+            model.front = Front(n_columns[1], n_numeric, self.n_frequencies,
+                                self.embedding_size, self.column_scaling)
+        return model
 
     def _encode(self, X, reset):
         """Validate ``X`` as a table and encode it (fitting the encoder if ``reset``)."""
@@ -169,6 +204,15 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of each numeric
         column (0: the scaled value alone).
+    embedding_size : int, default=8
+        Outputs of each numeric column's learned periodic embedding (0:
+        none): ``n_frequencies`` cosines of the scaled value, a linear map
+        and a ReLU, trained with the network.
+    n_frequencies : int, default=16
+        Learned frequencies of each periodic embedding.
+    column_scaling : bool, default=True
+        Whether every encoded column has a learned scale, trained with a
+        six times larger step than the network's weights.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -205,7 +249,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
-                 n_iter_no_change=40, max_categories=32, n_bins=16, max_time=None,
+                 n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=8,
+                 n_frequencies=16, column_scaling=True, max_time=None,
                  random_state=None, n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -223,6 +268,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         self.n_iter_no_change = n_iter_no_change
         self.max_categories = max_categories
         self.n_bins = n_bins
+        self.embedding_size = embedding_size
+        self.n_frequencies = n_frequencies
+        self.column_scaling = column_scaling
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -253,8 +301,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
                 raise ValueError("Input y contains NaN or infinity.")
             check_classification_targets(y)
-            model = MLPClassifier(**self._model_parameters(Z.shape[0]),
-                                  label_smoothing=self.label_smoothing)
+            model = self._model(_FrontMLPClassifier, Z.shape,
+                                label_smoothing=self.label_smoothing)
             self.model_ = _fit_quietly(model, Z, y, sample_weight)
             self.classes_, self.n_iter_ = model.classes_, model.n_iter_
         return self
@@ -336,6 +384,15 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of each numeric
         column (0: the scaled value alone).
+    embedding_size : int, default=8
+        Outputs of each numeric column's learned periodic embedding (0:
+        none): ``n_frequencies`` cosines of the scaled value, a linear map
+        and a ReLU, trained with the network.
+    n_frequencies : int, default=16
+        Learned frequencies of each periodic embedding.
+    column_scaling : bool, default=True
+        Whether every encoded column has a learned scale, trained with a
+        six times larger step than the network's weights.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -367,7 +424,8 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
-                 max_categories=32, n_bins=16, max_time=None, random_state=None,
+                 max_categories=32, n_bins=16, embedding_size=8,
+                 n_frequencies=16, column_scaling=True, max_time=None, random_state=None,
                  n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -384,6 +442,9 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         self.n_iter_no_change = n_iter_no_change
         self.max_categories = max_categories
         self.n_bins = n_bins
+        self.embedding_size = embedding_size
+        self.n_frequencies = n_frequencies
+        self.column_scaling = column_scaling
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -415,7 +476,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
                 raise ValueError("Input y contains NaN or infinity.")
             mean, scale = y.mean(axis=0), y.std(axis=0)
             scale = np.where(scale > 0, scale, 1.0)
-            model = MLPRegressor(**self._model_parameters(Z.shape[0]))
+            model = self._model(_FrontMLPRegressor, Z.shape)
             self.model_ = _fit_quietly(model, Z, (y - mean) / scale, sample_weight)
             self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
             self.n_iter_ = model.n_iter_

@@ -275,8 +275,8 @@ _OVERLOAD_OPTIONS = dict(jit_options={"fastmath": JIT_OPTIONS["fastmath"]})
 # integer, so that both are (-1)**q times cos / sin of x = pi r, |x| <= pi / 2,
 # where Taylor polynomials to x**18 / x**19 are within 4e-15 of them (enough
 # for float64 as well as float32).
-_COS_TAYLOR = tuple((-1) ** n / math.factorial(2 * n) for n in range(10))
-_SIN_TAYLOR = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(10))
+_C = tuple((-1) ** n / math.factorial(2 * n) for n in range(10))
+_S = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(10))
 
 
 @jit_inline
@@ -290,12 +290,27 @@ def cos_sin_turns(t, dt):
     v = dt(2) * t
     q = np.floor(v + dt(0.5))
     x = (v - q) * dt(math.pi)
-    x2 = x * x
-    c = dt(_COS_TAYLOR[9])
-    s = dt(_SIN_TAYLOR[9])
-    for n in range(8, -1, -1):
-        c = c * x2 + dt(_COS_TAYLOR[n])
-        s = s * x2 + dt(_SIN_TAYLOR[n])
+    z = x * x
+    # Horner's scheme written out: a loop over the coefficients would index
+    # a tuple at run time, which keeps the caller's loop from vectorising
+    c = dt(_C[8]) + z * dt(_C[9])
+    c = dt(_C[7]) + z * c
+    c = dt(_C[6]) + z * c
+    c = dt(_C[5]) + z * c
+    c = dt(_C[4]) + z * c
+    c = dt(_C[3]) + z * c
+    c = dt(_C[2]) + z * c
+    c = dt(_C[1]) + z * c
+    c = dt(_C[0]) + z * c
+    s = dt(_S[8]) + z * dt(_S[9])
+    s = dt(_S[7]) + z * s
+    s = dt(_S[6]) + z * s
+    s = dt(_S[5]) + z * s
+    s = dt(_S[4]) + z * s
+    s = dt(_S[3]) + z * s
+    s = dt(_S[2]) + z * s
+    s = dt(_S[1]) + z * s
+    s = dt(_S[0]) + z * s
     sign = dt(1) - dt(4) * (dt(0.5) * q - np.floor(dt(0.5) * q))  # (-1)**q
     return sign * c, sign * (s * x)
 

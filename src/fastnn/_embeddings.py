@@ -52,35 +52,61 @@ def _periodic_parameters(theta, front):
 
 
 @jit
-def front_forward(Xd, rows, theta, front, A):
-    """``A[r] = A_0`` (module docstring) of input row ``Xd[rows[r]]``, for every ``r``."""
-    d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
-        front[FRONT_WIDTH]
-    dt = A.dtype.type
-    s_off = front[FRONT_SCALE]
-    w, c, V, u = _periodic_parameters(theta, front)
-    p = np.empty(K, dtype=A.dtype)
+def _scale_forward(Xd, rows, theta, front, A):
+    d, s_off = front[FRONT_INPUTS], front[FRONT_SCALE]
+    gain = A.dtype.type(SCALE_GAIN)
     for r in range(rows.shape[0]):
         x = Xd[rows[r]]
         a = A[r]
         if s_off >= 0:
-            gain = dt(SCALE_GAIN)
             for j in range(d):
                 a[j] = gain * theta[s_off + j] * x[j]
         else:
             for j in range(d):
                 a[j] = x[j]
-        col = d
-        for f in range(m):
-            xf = x[f]
+
+
+@jit
+def _column(Xd, rows, f, out):
+    for r in range(rows.shape[0]):
+        out[r] = Xd[rows[r], f]
+
+
+# The periodic embeddings are computed a column at a time, over all rows of
+# the block: the loops over rows are long and vectorise, where those over a
+# row's frequencies (16) or outputs (8) would not fill a vector register.
+
+@jit
+def front_forward(Xd, rows, theta, front, A):
+    """``A[r] = A_0`` (module docstring) of input row ``Xd[rows[r]]``, for every ``r``."""
+    d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
+        front[FRONT_WIDTH]
+    dt = A.dtype.type
+    n = rows.shape[0]
+    _scale_forward(Xd, rows, theta, front, A)
+    w, c, V, u = _periodic_parameters(theta, front)
+    x = np.empty(n, dtype=A.dtype)
+    P = np.empty((K, n), dtype=A.dtype)
+    e = np.empty(n, dtype=A.dtype)
+    for f in range(m):
+        _column(Xd, rows, f, x)
+        for k in range(K):
+            wk, ck = w[f, k], c[f, k]
+            pk = P[k]
+            for r in range(n):
+                pk[r] = cos_sin_turns(wk * x[r] + ck, dt)[0]
+        for i in range(E):
+            ui = u[f, i]
+            for r in range(n):
+                e[r] = ui
             for k in range(K):
-                p[k] = cos_sin_turns(w[f, k] * xf + c[f, k], dt)[0]
-            for i in range(E):
-                acc = u[f, i]
-                for k in range(K):
-                    acc += p[k] * V[f, k, i]
-                a[col + i] = max(acc, dt(0))
-            col += E
+                v = V[f, k, i]
+                pk = P[k]
+                for r in range(n):
+                    e[r] += pk[r] * v
+            col = d + f * E + i
+            for r in range(n):
+                A[r, col] = max(e[r], dt(0))
 
 
 @jit
@@ -90,32 +116,53 @@ def front_backward(Xd, rows, theta, front, A, D, g):
     d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
         front[FRONT_WIDTH]
     dt = A.dtype.type
+    n = rows.shape[0]
     s_off = front[FRONT_SCALE]
-    w, c, V, u = _periodic_parameters(theta, front)
-    gw, gc, gV, gu = _periodic_parameters(g, front)
-    de = np.empty(E, dtype=A.dtype)
-    minus_two_pi = dt(-2.0 * math.pi)
-    for r in range(rows.shape[0]):
-        x = Xd[rows[r]]
-        a = A[r]
-        delta = D[r]
-        if s_off >= 0:
-            gain = dt(SCALE_GAIN)
+    if s_off >= 0:
+        gain = dt(SCALE_GAIN)
+        for r in range(n):
+            x = Xd[rows[r]]
+            delta = D[r]
             for j in range(d):
                 g[s_off + j] += gain * delta[j] * x[j]
-        col = d
-        for f in range(m):
-            xf = x[f]
+    w, c, V, u = _periodic_parameters(theta, front)
+    gw, gc, gV, gu = _periodic_parameters(g, front)
+    x = np.empty(n, dtype=A.dtype)
+    De = np.empty((E, n), dtype=A.dtype)  # the deltas of the embedding's pre-activations
+    back = np.empty(n, dtype=A.dtype)
+    minus_two_pi = dt(-2.0 * math.pi)
+    for f in range(m):
+        _column(Xd, rows, f, x)
+        for i in range(E):
+            col = d + f * E + i
+            de = De[i]
+            total = dt(0)
+            for r in range(n):
+                de[r] = D[r, col] if A[r, col] > 0 else dt(0)
+                total += de[r]
+            gu[f, i] += total
+        for k in range(K):
+            wk, ck = w[f, k], c[f, k]
+            for r in range(n):
+                back[r] = dt(0)
             for i in range(E):
-                de[i] = delta[col + i] if a[col + i] > 0 else dt(0)
-                gu[f, i] += de[i]
-            for k in range(K):
-                cos_t, sin_t = cos_sin_turns(w[f, k] * xf + c[f, k], dt)
-                back = dt(0)
-                for i in range(E):
-                    back += V[f, k, i] * de[i]
-                    gV[f, k, i] += cos_t * de[i]
-                slope = minus_two_pi * sin_t * back  # d loss / d t
-                gc[f, k] += slope
-                gw[f, k] += slope * xf
-            col += E
+                v = V[f, k, i]
+                de = De[i]
+                for r in range(n):
+                    back[r] += v * de[r]
+            slope_sum = dt(0)
+            slope_x = dt(0)
+            for r in range(n):
+                cos_t, sin_t = cos_sin_turns(wk * x[r] + ck, dt)
+                slope = minus_two_pi * sin_t * back[r]  # d loss / d t
+                slope_sum += slope
+                slope_x += slope * x[r]
+                back[r] = cos_t  # (back[r] is used up: keep the cosine)
+            gc[f, k] += slope_sum
+            gw[f, k] += slope_x
+            for i in range(E):
+                de = De[i]
+                total = dt(0)
+                for r in range(n):
+                    total += back[r] * de[r]
+                gV[f, k, i] += total

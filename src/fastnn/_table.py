@@ -186,8 +186,20 @@ class TableEncoder:
             scale = 1.0
         self.center_[j], self.scale_[j] = median, scale
         self.indicate_[j] = finite.size < col.size
-        edges = np.unique(np.percentile(finite, np.linspace(0, 100, self.n_bins + 1)))
-        self.edges_[j] = edges if edges.size > 2 else edges[:0]
+        self.edges_[j] = self._bin_edges(finite)
+
+    def _bin_edges(self, finite):
+        """Quantile bin edges of a column's values; where one value holds many
+        rows its quantiles coincide, and the bins lost are made up by
+        quantiles of the other values (a column that is mostly 0: bins over
+        its non-zero values too)."""
+        q = np.linspace(0, 100, self.n_bins + 1)
+        edges = np.unique(np.percentile(finite, q))
+        if 2 < edges.size < q.size:
+            values, counts = np.unique(finite, return_counts=True)
+            rest = finite[finite != values[np.argmax(counts)]]
+            edges = np.unique(np.concatenate([edges, np.percentile(rest, q)]))
+        return edges if edges.size > 2 else edges[:0]
 
     def _fit_categorical(self, j, col):
         missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=col.size)

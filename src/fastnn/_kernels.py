@@ -767,15 +767,18 @@ def training_parts(dtype, full):
     Another process can compile these into the cache while this one
     compiles the kernel itself (``_compile.compile_ahead``), which then
     loads them instead of compiling them.  Ordered by when the kernel's
-    compilation needs them: the schedule first, then the forward pass
-    (the optimizer's update, which comes between, is left to the kernel's
-    own compilation: another process would not have it ready in time).
+    compilation needs them: the schedule first, then the forward pass (the
+    front layer first), then the backward pass (the front layer last; the
+    optimizer's update, which comes between, is left to the kernel's own
+    compilation: another process would not have it ready in time).
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     flag = types.boolean if full else types.none
     matrix, row = _rw(f, 2), _rw(f, 1)
-    parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag)),
-             (bias_activate, (matrix, row, i, flag))]
+    parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag))]
+    if full:
+        parts.append((front_forward, (_ro(f, 2), _ro(i, 1), row, _ro(i, 1), matrix)))
+    parts.append((bias_activate, (matrix, row, i, flag)))
     if full:
         parts.append((activate_and_derive, (matrix, row, i, matrix)))
     parts.append((multiply_derivative, (matrix, matrix, i, row, flag)))
@@ -785,6 +788,9 @@ def training_parts(dtype, full):
         (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
         (_back_through, (matrix, matrix, matrix)),
     ]
+    if full:
+        parts.append((front_backward, (_ro(f, 2), _ro(i, 1), row, _ro(i, 1), matrix, matrix,
+                                       row)))
     return parts
 
 

@@ -3,12 +3,13 @@
 They take a table as it comes (a pandas or polars DataFrame, or an array;
 categorical columns found from their dtype; missing values allowed;
 categories not seen in training allowed), encode it (``_table``), and train
-an MLP of the training toolbox on it with a recipe for tabular data: a wide
-three-layer network, dropout, AdamW with a short warm-up and a cosine decay,
-label smoothing for classification and a standardised target for
-regression, and the best epoch on a held-out part of the training rows.
-The network is an ``MLPClassifier`` / ``MLPRegressor``, fitted as
-``model_``.
+an MLP of the training toolbox on it with a recipe for tabular data: a
+front layer that scales every column and embeds every numeric one
+(``_embeddings``), a wide three-layer network, AdamW with a short warm-up
+and a cosine decay, dropout and label smoothing for classification, a
+standardised target for regression, and the best epoch on a held-out part
+of the training rows.  The network is an ``MLPClassifier`` /
+``MLPRegressor`` with that front layer, fitted as ``model_``.
 """
 
 import contextlib
@@ -161,10 +162,12 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
 
     Categorical columns (pandas ``category``, object, string and bool
     dtypes) are one-hot encoded, numeric columns scaled robustly and clipped
-    smoothly, missing values encoded with indicator columns; then a
-    three-layer network is trained with dropout, AdamW and a one-cycle
-    learning-rate schedule, on all but ``validation_fraction`` of the rows,
-    keeping the epoch that scores best on those.
+    smoothly, missing values encoded with indicator columns; then a network
+    of a front layer (a learned scale for every encoded column, a learned
+    periodic embedding for every numeric one) and three dense layers is
+    trained with dropout, AdamW and a one-cycle learning-rate schedule, on
+    all but ``validation_fraction`` of the rows, keeping the epoch that
+    scores best on those.
 
     Parameters
     ----------
@@ -343,10 +346,10 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
 class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     """Multilayer perceptron regressor for raw tables.
 
-    As ``TabularMLPClassifier`` (its encoding, network and training), for a
-    real target: the network learns the standardised target (mean 0,
-    standard deviation 1 over the training rows) with the squared error, and
-    predictions are mapped back.
+    As ``TabularMLPClassifier`` (its encoding, network and training, but no
+    dropout), for a real target: the network learns the standardised target
+    (mean 0, standard deviation 1 over the training rows) with the squared
+    error, and predictions are mapped back.
 
     Parameters
     ----------
@@ -354,7 +357,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         Units per hidden layer.
     activation : str or list of str, default="silu"
         Hidden activation (any of ``MLPRegressor``'s).
-    dropout : float, default=0.15
+    dropout : float, default=0.0
         Dropout rate of every hidden layer.
     solver : str, default="adamw"
         Optimizer (any stochastic solver of ``MLPRegressor``).
@@ -420,7 +423,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
         Column names, when the table had string column names.
     """
 
-    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
+    def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,

@@ -35,33 +35,38 @@ _WORKER_ENV = "FASTNN_COMPILE_WORKER"
 
 
 @functools.cache
-def kernel_variants():
+def kernel_variants(tabular=False):
     """``(label, kernel, argument types)`` for every kernel variant fastnn calls.
 
     Training is compiled full only: a model the basic training kernel could
     train uses the full one when the basic one is not compiled
     (``_engine.load_training_kernel``).  Ordered with the costliest first,
     float32 and float64 in turn, so that parallel workers start on variants
-    that share no helpers.
+    that share no helpers.  With ``tabular``, the kernels of networks with a
+    front layer (``TabularMLP*``) follow, labelled "front".
     """
     from . import _kernels, _shuffle
 
-    per_dtype = [_compiled_entries(dtype) for dtype in DTYPES]
     variants = []
-    for entries in zip(*per_dtype):
-        for dtype, (kernel, args) in zip(DTYPES, entries):
-            full = ", full" if kernel is _kernels.train_member else ""
-            variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
-    for kernel, args in _shuffle.entry_signatures():
-        variants.append((_name(kernel), kernel, args))
+    groups = [False, True] if tabular else [False]
+    for front in groups:
+        per_dtype = [_compiled_entries(dtype, front) for dtype in DTYPES]
+        for entries in zip(*per_dtype):
+            for dtype, (kernel, args) in zip(DTYPES, entries):
+                full = ", full" if kernel is _kernels.train_member else ""
+                full += ", front" if front else ""
+                variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
+        if not front:
+            for kernel, args in _shuffle.entry_signatures():
+                variants.append((_name(kernel), kernel, args))
     return tuple(variants)
 
 
-def _compiled_entries(dtype):
+def _compiled_entries(dtype, front=False):
     """The entry signatures of ``dtype`` that ``compile_kernels`` compiles."""
     from . import _kernels
 
-    return [(kernel, args) for kernel, args in _kernels.entry_signatures(dtype)
+    return [(kernel, args) for kernel, args in _kernels.entry_signatures(dtype, front)
             if kernel is not _kernels.train_member or _kernels.is_full(args)]
 
 
@@ -69,8 +74,8 @@ def _dtype_of(kernel, args):
     """The dtype whose entry signatures include ``kernel(args)``, or None."""
     from . import _kernels
 
-    return next((dtype for dtype in DTYPES
-                 if (kernel, tuple(args)) in _kernels.entry_signatures(dtype)), None)
+    return next((dtype for dtype in DTYPES for front in (False, True)
+                 if (kernel, tuple(args)) in _kernels.entry_signatures(dtype, front)), None)
 
 
 def _name(kernel):
@@ -79,7 +84,7 @@ def _name(kernel):
 
 def _compile_variant(index):
     """Compile (or load) variant ``index``; returns its label, what happened and seconds."""
-    label, kernel, args = kernel_variants()[index]
+    label, kernel, args = kernel_variants(tabular=True)[index]
     start = time.perf_counter()
     if args in kernel.overloads:
         outcome = "already loaded"
@@ -122,13 +127,15 @@ def compile_ahead(kernel, args):
     # load rather than compile.  Then the other kernels of the dtype, the
     # shuffle first (a fit calls it next), but no training kernel: the one
     # this fit calls compiles here, the other it does not call.
+    # (A network with a front layer: the front variants, and the shuffle.)
+    front = _kernels.has_front(args)
     tasks = []
     if kernel is _kernels.train_member:
-        tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}")
-    variants = kernel_variants()
+        tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}")
+    variants = kernel_variants(tabular=True)
     others = [i for i, (lb, k, a) in enumerate(variants)
-              if (f"[{dtype}" in lb or "[" not in lb) and k is not kernel
-              and k is not _kernels.train_member]
+              if (f"[{dtype}" in lb and ("front" in lb) == front or "[" not in lb)
+              and k is not kernel and k is not _kernels.train_member]
     tasks += sorted(others, key=lambda i: "[" in variants[i][0])  # unlabelled: the shuffle
     try:
         _ahead[dtype] = _start_worker(tasks, stdout=subprocess.DEVNULL,
@@ -147,7 +154,7 @@ def _default_jobs():
         return os.cpu_count() or 1
 
 
-def compile_kernels(n_jobs=None, verbose=True):
+def compile_kernels(n_jobs=None, verbose=True, tabular=False):
     """Compile every kernel variant fastnn can call into the on-disk cache.
 
     After this, fitting, predicting with or reloading any model (binary,
@@ -164,6 +171,9 @@ def compile_kernels(n_jobs=None, verbose=True):
         core available to this process, 1 compiles in this process.
     verbose : bool, default=True
         Print a line per kernel variant and where the cache is.
+    tabular : bool, default=False
+        Also compile the kernels of ``TabularMLPClassifier`` and
+        ``TabularMLPRegressor`` (whose networks start with a front layer).
 
     Returns
     -------
@@ -172,7 +182,7 @@ def compile_kernels(n_jobs=None, verbose=True):
         order they finished; ``outcome`` is ``"compiled"``, ``"found in the
         cache"`` or ``"already loaded"`` (compiled earlier in this process).
     """
-    variants = kernel_variants()
+    variants = kernel_variants(bool(tabular))
     n_jobs = _default_jobs() if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be None or a positive integer, got {n_jobs}")
@@ -241,7 +251,8 @@ def _relay(proc, results):
         results.put(RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}"))
 
 
-_PARTS = "parts:"  # a worker task: the parts of a training kernel, "parts:<dtype>:<full>"
+# a worker task: the parts of a training kernel, "parts:<dtype>:<full>:<front>"
+_PARTS = "parts:"
 
 
 def _start_worker(tasks, **popen_options):
@@ -258,15 +269,15 @@ def _worker(tasks):
 
     for task in tasks:
         if task.startswith(_PARTS):
-            dtype, full = task[len(_PARTS):].split(":")
-            for helper, args in _kernels.training_parts(dtype, full == "1"):
+            dtype, full, front = task[len(_PARTS):].split(":")
+            for helper, args in _kernels.training_parts(dtype, full == "1", front == "1"):
                 helper.compile(args)
         else:
             print(json.dumps(_compile_variant(int(task))), flush=True)
 
 
 def main(argv=None):
-    """``python -m fastnn compile [--jobs N] [--quiet]``."""
+    """``python -m fastnn compile [--jobs N] [--tabular] [--quiet]``."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -276,10 +287,12 @@ def main(argv=None):
     )
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes (default: every available core)")
+    parser.add_argument("--tabular", action="store_true",
+                        help="also the kernels of TabularMLPClassifier / TabularMLPRegressor")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     try:
-        compile_kernels(n_jobs=args.jobs, verbose=not args.quiet)
+        compile_kernels(n_jobs=args.jobs, verbose=not args.quiet, tabular=args.tabular)
     except ValueError as exc:
         parser.error(str(exc))
     return 0

@@ -19,9 +19,8 @@ layer's input
 
 The layer is described by ``front``, an int64 vector (``FRONT_*`` below):
 ``d``, ``m``, ``K``, ``E`` and the offsets of ``s`` (-1: no scaling), ``w``,
-``c``, ``V`` and ``u`` in the flat parameter vector.  ``d = 0`` means no
-front layer (the network's input is ``x`` itself).  Both kernels work on a
-block of rows given by their indices into the dense input ``Xd``.
+``c``, ``V`` and ``u`` in the flat parameter vector.  Both kernels work on
+a block of rows given by their indices into the dense input ``Xd``.
 """
 
 import math

@@ -76,6 +76,17 @@ def prefetch(typingctx, a, i, j):
     return types.void(a, i, j), codegen
 
 
+def _borrowed_view(context, builder, src_type, out_type, value):
+    """A view of the array ``value`` without a memory record (``borrowed``)."""
+    src = context.make_array(src_type)(context, builder, value)
+    out = context.make_array(out_type)(context, builder)
+    for field in ("nitems", "itemsize", "data", "shape", "strides"):
+        setattr(out, field, getattr(src, field))
+    out.meminfo = cgutils.get_null_value(out.meminfo.type)
+    out.parent = cgutils.get_null_value(out.parent.type)
+    return out._getvalue()
+
+
 @intrinsic
 def borrowed(typingctx, a):
     """``a`` as an array that does not own a reference to its memory.
@@ -92,16 +103,26 @@ def borrowed(typingctx, a):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        src = context.make_array(array_type)(context, builder, args[0])
-        out = context.make_array(array_type)(context, builder)
-        for field in ("nitems", "itemsize", "data", "shape", "strides"):
-            setattr(out, field, getattr(src, field))
-        out.meminfo = cgutils.get_null_value(out.meminfo.type)
-        out.parent = cgutils.get_null_value(out.parent.type)
-        return out._getvalue()
+        return _borrowed_view(context, builder, signature.args[0], signature.return_type,
+                              args[0])
 
     return a(a), codegen
+
+
+@intrinsic
+def read_only(typingctx, a):
+    """``a`` borrowed (as ``borrowed``) and typed read-only: a helper that
+    only reads an array which is writable in one caller and read-only in
+    another then compiles once."""
+    if not isinstance(a, types.Array):
+        return None
+    out_type = a.copy(readonly=True)
+
+    def codegen(context, builder, signature, args):
+        return _borrowed_view(context, builder, signature.args[0], signature.return_type,
+                              args[0])
+
+    return out_type(a), codegen
 
 
 def _element_pointer(context, builder, array_type, array_value, index_value, index_type):

@@ -11,15 +11,13 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 
 * ``theta`` is one flat parameter vector: every layer's weight matrix
   (``fan_in x fan_out``, row-major) first, then every intercept.
-* ``net = (theta, layout, acts, wsl, drop, drop_kind, seed, n_penalised,
-  front)`` is the network spec (``_engine.Network``):
+* ``net = (theta, layout, acts, wsl, drop, drop_kind, seed, n_penalised)``
+  is the network spec (``_engine.Network``):
   ``layout[l] = (fan_in, fan_out, weight_offset, intercept_offset)``;
   ``acts[l]`` the activation code applied after layer ``l``; ``wsl`` the
   workspace layout (below); ``drop[l]`` the dropout rate of layer ``l``'s
   outputs, of kind ``drop_kind``, seeded by ``seed``; the L2 penalty and
-  weight decay apply to ``theta[:n_penalised]`` (the weights); ``front``
-  describes the front layer between the input and the first dense layer
-  (``_embeddings``; dense input only).
+  weight decay apply to ``theta[:n_penalised]`` (the weights).
 * ``X = (Xd, Xdata, Xind, Xptr)`` is dense (``Xd``) or CSR (``Xdata, Xind,
   Xptr``); the unused form is empty arrays.  Rows are always addressed
   through an index vector; consecutive rows of dense input are read in
@@ -38,11 +36,17 @@ Every entry point takes a last argument ``full``, None or True.  With
 None, Numba leaves out (by the argument's type) what scikit-learn's recipe
 does not use: the activations after scikit-learn's four, stored derivatives
 and dropout, the solvers other than sgd and adam, per-step schedules and
-clipping, and the front layer.  A first fit of a model that needs none of them compiles the
+clipping.  A first fit of a model that needs none of them compiles the
 basic training kernel, which takes less time; ``fastnn.compile_kernels``
 builds the full one only, and such a model then trains with it
 (``_engine.load_training_kernel``).  Prediction is compiled full only.
 Results are the same with either kernel.
+
+The entry points' very last argument, ``front``, is None, or for a network
+with a front layer (tabular networks, ``_embeddings``; dense input only)
+the ``front`` vector describing it.  Its code is left out of the kernels
+where it is None, so that only tabular networks compile it (with the full
+kernels: ``front_signatures``).
 """
 
 import numpy as np
@@ -58,13 +62,14 @@ from ._activations import (
 )
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
-from ._embeddings import FRONT_INPUTS, front_backward, front_forward
+from ._embeddings import front_backward, front_forward
 from ._intrinsics import (
     atomic_add,
     atomic_cas,
     atomic_load,
     borrowed,
     prefetch,
+    read_only,
     yield_cpu,
 )
 from ._losses import loss_and_delta
@@ -140,15 +145,16 @@ def _consecutive(rows):
 
 
 @jit_inline
-def _has_front(front, full):
-    """Whether the network has a front layer (never, to the basic kernels)."""
-    if full is None:
+def _has_front(front):
+    """Whether the network has a front layer (where ``front`` is None its
+    code is left out by type, as the basic kernels leave out by ``full``)."""
+    if front is None:
         return False
-    return front[FRONT_INPUTS] > 0
+    return True
 
 
 @jit_inline
-def _product(X, rows, theta, net, ws, sizes, cap, l, full):
+def _product(X, rows, theta, net, ws, sizes, cap, l, front):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts."""
     Xd, Xdata, Xind, Xptr = X
@@ -156,11 +162,8 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, full):
     n = rows.shape[0]
     W, b = _weights(theta, layout, l)
     Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
-    if l == 0 and _has_front(net[8], full):
-        A = _block(ws, wsl, sizes, cap, _ACT, 0, n)
-        front_forward(Xd, rows, theta, net[8], A)
-        np.dot(A, W, Z)
-    elif l == 0 and Xptr.shape[0] > 0:
+    has_front = _has_front(front)
+    if l == 0 and Xptr.shape[0] > 0:
         Z[:, :] = 0.0
         for r in range(n):
             i = rows[r]
@@ -169,11 +172,13 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, full):
                 Wc = W[Xind[p]]
                 for j in range(Z.shape[1]):
                     Z[r, j] += v * Wc[j]
-    elif l == 0 and _consecutive(rows):
+    elif l == 0 and not has_front and _consecutive(rows):
         np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n)
-        if l == 0:
+        if l == 0 and has_front:
+            front_forward(Xd, rows, read_only(theta), front, A)
+        elif l == 0:
             for r in range(n):
                 x = Xd[rows[r]]
                 for j in range(A.shape[1]):
@@ -183,17 +188,17 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, full):
 
 
 @jit
-def _forward(X, rows, theta, net, ws, sizes, cap, full):
+def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     """Fill the activations of every layer for the sample ``rows``, output
     activation applied (prediction)."""
     layout, acts = net[1], net[2]
     for l in range(layout.shape[0]):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, full)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
         bias_activate(Z, b, acts[l], full)
 
 
 @jit
-def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
+def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
     """``_forward`` for training: the output left as pre-activation, and a
     hidden layer with a derivative buffer also given its derivatives and its
     dropout masks for update ``step``."""
@@ -201,7 +206,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
     n = rows.shape[0]
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, full)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
@@ -225,7 +230,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full):
 
 
 @jit_inline
-def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full):
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full, front):
     """Backpropagate one block whose forward pass is in ``ws``.
 
     Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
@@ -236,7 +241,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     n = rows.shape[0]
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
-    front = _has_front(net[8], full)
+    has_front = _has_front(front)
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
@@ -266,7 +271,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             tmp = gW
             if not first:
                 tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            if l == 0 and not front and _consecutive(rows):
+            if l == 0 and not has_front and _consecutive(rows):
                 np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
                 np.dot(_block(ws, wsl, sizes, cap, _ACT, l, n).T, D, tmp)
@@ -274,10 +279,14 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if l > 0:
+        if l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
             D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, n)
             _back_through(D, W, D_prev)
+        if l == 0 and has_front:
+            front_backward(Xd, rows, read_only(theta), front,
+                           _block(ws, wsl, sizes, cap, _ACT, 0, n), D_prev, g)
+        elif l > 0:
             b_off = layout[l - 1, 3]
             gb = g[b_off:b_off + fan_in]
             # the derivative from the stored activations, or the stored
@@ -289,12 +298,6 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     A = _block(ws, wsl, sizes, cap, _DERIV, l, n)
                     code = EXP
             multiply_derivative(A, D_prev, code, gb, full)
-        elif front:
-            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            D_prev = _block(ws, wsl, sizes, cap, _DELTA, 0, n)
-            _back_through(D, W, D_prev)
-            front_backward(Xd, rows, theta, net[8], _block(ws, wsl, sizes, cap, _ACT, 0, n),
-                           D_prev, g)
     return loss
 
 
@@ -318,14 +321,14 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full):
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full, front):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full)
+        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full, front)
         loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0,
-                          full)
+                          full, front)
     return loss
 
 
@@ -529,7 +532,7 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, front):
     """Member ``member`` of a team of threads training on ``order``.
 
     Arguments, grouped:
@@ -611,7 +614,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
             if k < 0:
                 break
             lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
-                                 grads[k], work, sizes, cap, step_number, full)
+                                 grads[k], work, sizes, cap, step_number, full, front)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
@@ -654,7 +657,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full):
 
 
 @jit_entry
-def predict_member(member, sync, X, rows, net, ws, cap, out, full):
+def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
     """Member ``member`` of a team computing the network's output for ``rows``.
 
     Output activation applied, into ``out``.  Each thread of the team runs
@@ -677,7 +680,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full):
             break
         r0 = blk * cap
         r1 = min(n, r0 + cap)
-        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full)
+        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front)
         _copy(_block(work, wsl, sizes, cap, _ACT, L, r1 - r0).reshape(-1),
               out[r0:r1].reshape(-1))
 
@@ -698,7 +701,7 @@ def all_finite(x):
 
 
 @jit_entry
-def predict_few(X, rows, net, out, full):
+def predict_few(X, rows, net, out, full, front):
     """Network output for every row of a small dense input into ``out``.
 
     The latency path for a few rows: ``X`` is dense (``X[0]``, the others
@@ -719,7 +722,7 @@ def predict_few(X, rows, net, out, full):
     wsl = net[3]
     L = sizes.shape[0] - 1
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
-    _forward(X, rows, theta, net, ws, sizes, n, full)
+    _forward(X, rows, theta, net, ws, sizes, n, full, front)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     if Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
@@ -744,7 +747,7 @@ def net_type(dtype, writable):
     """The Numba type of the network spec tuple (module docstring)."""
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     theta = types.Array(f, 1, "C", readonly=not writable)
-    return types.Tuple((theta, _ro(i, 2), _ro(i, 1), _ro(i, 2), _ro(x, 1), i, i, i, _ro(i, 1)))
+    return types.Tuple((theta, _ro(i, 2), _ro(i, 1), _ro(i, 2), _ro(x, 1), i, i, i))
 
 
 def _ro(dt, ndim):
@@ -757,12 +760,19 @@ def _rw(dt, ndim):
 
 def is_full(args):
     """Whether the argument types ``args`` are those of a full kernel (module docstring)."""
-    return args[-1] == types.boolean
+    return len(args) > 1 and args[-2] == types.boolean
 
 
-def training_parts(dtype, full):
+def has_front(args):
+    """Whether the argument types ``args`` are those of a kernel for networks
+    with a front layer (module docstring)."""
+    return len(args) > 1 and isinstance(args[-1], types.Array)
+
+
+def training_parts(dtype, full, front=False):
     """``(helper, argument types)`` of the larger parts of the training kernel
-    for ``dtype`` (``full``: whether the full kernel), as it calls them.
+    for ``dtype`` (``full``: whether the full kernel; ``front``: for networks
+    with a front layer), as it calls them.
 
     Another process can compile these into the cache while this one
     compiles the kernel itself (``_compile.compile_ahead``), which then
@@ -776,8 +786,8 @@ def training_parts(dtype, full):
     flag = types.boolean if full else types.none
     matrix, row = _rw(f, 2), _rw(f, 1)
     parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag))]
-    if full:
-        parts.append((front_forward, (_ro(f, 2), _ro(i, 1), row, _ro(i, 1), matrix)))
+    if front:
+        parts.append((front_forward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix)))
     parts.append((bias_activate, (matrix, row, i, flag)))
     if full:
         parts.append((activate_and_derive, (matrix, row, i, matrix)))
@@ -788,20 +798,23 @@ def training_parts(dtype, full):
         (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
         (_back_through, (matrix, matrix, matrix)),
     ]
-    if full:
-        parts.append((front_backward, (_ro(f, 2), _ro(i, 1), row, _ro(i, 1), matrix, matrix,
-                                       row)))
+    if front:
+        parts.append((front_backward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix,
+                                       matrix, row)))
     return parts
 
 
-def entry_signatures(dtype):
+def entry_signatures(dtype, front=False):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
     One signature per kernel and dtype (float32 or float64): arrays a kernel
     only reads are read-only, the others writable, all C-contiguous, scalars
     int64 or float64.  The engine passes exactly these types (read-only
     views, ``_engine._readonly``), so that ``fastnn.compile_kernels``, which
-    compiles this list, leaves nothing to compile later.
+    compiles this list, leaves nothing to compile later.  With ``front``,
+    the kernels of networks with a front layer instead (full training and
+    prediction, the front vector's type last), which ``compile_kernels``
+    builds only when asked to.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -813,12 +826,17 @@ def entry_signatures(dtype):
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
+    if front:
+        full = (types.boolean, _ro(i, 1))
+        return [(train_member, (*train, *full)), (predict_member, (*prediction, *full)),
+                (predict_few, (*few, *full))]
     # training basic and full (``fastnn.compile_kernels`` compiles the full
     # one only); prediction full only
+    none, full = types.none, (types.boolean, types.none)
     return [
-        (train_member, (*train, types.none)),
-        (train_member, (*train, types.boolean)),
-        (predict_member, (*prediction, types.boolean)),
-        (predict_few, (*few, types.boolean)),
+        (train_member, (*train, none, none)),
+        (train_member, (*train, *full)),
+        (predict_member, (*prediction, *full)),
+        (predict_few, (*few, *full)),
         (all_finite, (_ro(f, 1),)),
     ]

@@ -151,9 +151,9 @@ class Network:
         self.acts = _readonly(self.acts)
         self.drop = _readonly(self.drop)
         self.wsl = _readonly(self._workspace_layout())
-        front = (np.zeros(E.FRONT_SIZE, dtype=np.int64) if self.front is None
-                 else self.front.spec(self.n_dense_params))
-        self.front_spec = _readonly(front)
+        # the kernels' last argument (``_kernels``)
+        self.front_spec = (None if self.front is None
+                           else _readonly(self.front.spec(self.n_dense_params)))
 
     def _workspace_layout(self):
         """Per-row offsets of the workspace matrices (see ``_kernels``).
@@ -193,7 +193,7 @@ class Network:
         """The tuple the kernels take (``_kernels``' module docstring)."""
         if self._specs is None:  # built once per theta: prediction calls it per call
             rest = (self.layout, self.acts, self.wsl, self.drop, self.dropout_kind, self.seed,
-                    self.n_penalised, self.front_spec)
+                    self.n_penalised)
             self._specs = ((self.theta_view, *rest), (self.theta, *rest))
         return self._specs[writable]
 
@@ -203,7 +203,7 @@ class Network:
 
     @property
     def extended(self):
-        """Whether an activation or the front layer needs the full kernels (``_kernels``)."""
+        """Whether an activation or a front layer needs the full kernels (``_kernels``)."""
         return self.front is not None or any(int(code) not in BASIC for code in self.acts)
 
     def __getstate__(self):

@@ -5,7 +5,8 @@ tests share), then runs every path a user can take: each model kind, loss,
 activation and solver, dense and sparse input, float32 and float64, one and
 two threads, read-only and memory-mapped arrays, and models reloaded with
 pickle or with ``joblib.load(..., mmap_mode="r")``, training on after the
-reload.  Numba announces every compilation with a ``numba:compile`` event;
+reload; and the tabular estimators, whose kernels ``compile_kernels(tabular=True)``
+adds.  Numba announces every compilation with a ``numba:compile`` event;
 the child records them, and there must be none.
 """
 
@@ -31,7 +32,7 @@ import fastnn
 from fastnn import _engine
 
 warnings.simplefilter("ignore")
-fastnn.compile_kernels(verbose=False)
+fastnn.compile_kernels(verbose=False, tabular=True)
 
 compiled = []
 
@@ -123,6 +124,14 @@ for dtype in ("float32", "float64"):
     again.predict(X)
     again.partial_fit(X, y)
     paths += 1
+    for n_jobs in (1, 2):
+        for make, target in ((fastnn.TabularMLPClassifier, y), (fastnn.TabularMLPRegressor, X[:, 0])):
+            tab = make(hidden_layer_sizes=(64,), max_iter=2, dtype=dtype, n_jobs=n_jobs,
+                       random_state=0).fit(X, target)
+            tab.predict(X)
+            tab.predict(X[:1])
+            pickle.loads(pickle.dumps(tab)).predict(X[:2])
+            paths += 1
 print(json.dumps({"paths": paths, "compiled": compiled, "runs": sorted(runs)}))
 """
 
@@ -133,8 +142,9 @@ def test_nothing_compiles_after_compile_kernels(tmp_path):
     # two threads for n_jobs=2 whatever the machine's cores
     result = last_json(run_script(script, env=child_env(NUMBA_NUM_THREADS=2),
                                   timeout=900).stdout)
-    # dtypes x thread counts x activations x solvers x targets, + one reload path per dtype
-    assert result["paths"] == 2 * 2 * 4 * 3 * 6 + 2
+    # dtypes x thread counts x activations x solvers x targets, + one reload path per
+    # dtype, + dtypes x thread counts x tabular estimators
+    assert result["paths"] == 2 * 2 * 4 * 3 * 6 + 2 + 2 * 2 * 2
     assert result["compiled"] == []
     for kind in ("train", "predict"):
         teams = {threads for k, threads, _ in result["runs"] if k == kind}
@@ -149,6 +159,39 @@ def test_variants_cover_both_dtypes_and_every_entry_point():
         assert any(label.startswith("train_member") and dtype in label for label in labels)
         assert any(label.startswith("predict_few") and dtype in label for label in labels)
     assert any(label.startswith("shuffle") for label in labels)
+    assert not any("front" in label for label in labels)
+
+
+def test_tabular_variants_follow_the_others():
+    """``compile_kernels(tabular=True)`` adds the kernels of networks with a
+    front layer after the others (workers address variants by position)."""
+    plain, tabular = _compile.kernel_variants(), _compile.kernel_variants(tabular=True)
+    assert tabular[:len(plain)] == plain
+    added = tabular[len(plain):]
+    assert all("front" in label and _kernels.has_front(args) for label, _, args in added)
+    for dtype in _compile.DTYPES:
+        for kernel in (_kernels.train_member, _kernels.predict_member, _kernels.predict_few):
+            assert any(k is kernel and dtype in label for label, k, _ in added)
+
+
+_PRUNED_CHILD = r"""
+import json
+
+from fastnn import _embeddings, _kernels
+
+for kernel, args in _kernels.entry_signatures("float32"):
+    kernel.compile(args)
+print(json.dumps({"front_kernels": len(_embeddings.front_forward.overloads)
+                  + len(_embeddings.front_backward.overloads)}))
+"""
+
+
+@pytest.mark.slow
+def test_kernels_without_a_front_layer_leave_its_code_out(tmp_path):
+    """Networks without a front layer (every MLP*) do not pay for compiling it."""
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
+    script = write_script(tmp_path, _PRUNED_CHILD)
+    assert last_json(run_script(script, env=env, timeout=900).stdout) == {"front_kernels": 0}
 
 
 def test_compile_kernels_rejects_a_bad_job_count():
@@ -235,7 +278,7 @@ _kernels.train_member.compile(full)
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 5))
 fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
-print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False],
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False],
                   "basic_compiled": basic in _kernels.train_member.overloads}))
 """
 
@@ -257,13 +300,15 @@ from fastnn import _kernels
 
 unused = []
 for dtype in ("float32", "float64"):
-    for kernel, args in _kernels.entry_signatures(dtype):
-        if kernel is _kernels.train_member:
-            kernel.compile(args)
-            full = _kernels.is_full(args)
-            for helper, part in _kernels.training_parts(dtype, full):
-                if tuple(part) not in helper.overloads:
-                    unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full})")
+    for front in (False, True):
+        for kernel, args in _kernels.entry_signatures(dtype, front):
+            if kernel is _kernels.train_member:
+                kernel.compile(args)
+                full = _kernels.is_full(args)
+                for helper, part in _kernels.training_parts(dtype, full, front):
+                    if tuple(part) not in helper.overloads:
+                        unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full},"
+                                      f" front={front})")
 print(json.dumps({"unused": unused}))
 """
 

@@ -58,10 +58,11 @@ def _front_reference(net, X):
 
 
 @pytest.mark.parametrize("scale", [False, True])
-def test_forward_matches_numpy(scale):
+@pytest.mark.parametrize("n_rows", [1, 3, 37])  # a row at a time below 4 rows
+def test_forward_matches_numpy(scale, n_rows):
     rng = np.random.RandomState(0)
     net = _network("squared_error", scale, rng)
-    X = rng.normal(size=(37, N_INPUTS))
+    X = rng.normal(size=(n_rows, N_INPUTS))
     A = _front_reference(net, X)
     for W, b in zip(net.coefs[:-1], net.intercepts[:-1]):
         A = np.tanh(A @ W + b)

@@ -71,9 +71,39 @@ def _column(Xd, rows, f, out):
         out[r] = Xd[rows[r], f]
 
 
-# The periodic embeddings are computed a column at a time, over all rows of
-# the block: the loops over rows are long and vectorise, where those over a
-# row's frequencies (16) or outputs (8) would not fill a vector register.
+# Below this many rows the periodic embeddings are computed a row at a time
+# (a prediction's latency), else a column at a time over all rows of the
+# block: the loops over rows are long and vectorise, where those over a
+# row's frequencies (16) or outputs (8) do not fill a vector register, but
+# on a row or two the many short loops over rows cost more.
+_FEW_ROWS = 4
+
+
+@jit
+def _embed_rows(Xd, rows, theta, front, A):
+    """``front_forward``'s embeddings a row at a time."""
+    d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
+        front[FRONT_WIDTH]
+    dt = A.dtype.type
+    w, c, V, u = _periodic_parameters(theta, front)
+    p = np.empty(K, dtype=A.dtype)
+    e = np.empty(E, dtype=A.dtype)
+    for r in range(rows.shape[0]):
+        row = rows[r]
+        for f in range(m):
+            xf = Xd[row, f]
+            for k in range(K):
+                p[k] = cos_sin_turns(w[f, k] * xf + c[f, k], dt)[0]
+            for i in range(E):
+                e[i] = u[f, i]
+            for k in range(K):
+                pk = p[k]
+                for i in range(E):
+                    e[i] += pk * V[f, k, i]
+            col = d + f * E
+            for i in range(E):
+                A[r, col + i] = max(e[i], dt(0))
+
 
 @jit
 def front_forward(Xd, rows, theta, front, A):
@@ -83,6 +113,9 @@ def front_forward(Xd, rows, theta, front, A):
     dt = A.dtype.type
     n = rows.shape[0]
     _scale_forward(Xd, rows, theta, front, A)
+    if n < _FEW_ROWS:
+        _embed_rows(Xd, rows, theta, front, A)
+        return
     w, c, V, u = _periodic_parameters(theta, front)
     x = np.empty(n, dtype=A.dtype)
     P = np.empty((K, n), dtype=A.dtype)

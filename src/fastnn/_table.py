@@ -330,10 +330,15 @@ class TableEncoder:
         other = n_levels if self.has_other_[j] else -1
         missing = n_levels + self.has_other_[j] if self.has_missing_[j] else -1
         for i, v in enumerate(col):
-            if _is_missing(v):
-                codes[i] = missing
-            else:
-                codes[i] = levels.get(v, other)
+            # a known value first (the common case: one dictionary lookup);
+            # missing values are never keys of ``levels``
+            try:
+                code = levels.get(v)
+            except TypeError:  # pandas' NA compared with a key on a hash collision
+                code = None
+            if code is None:
+                code = missing if _is_missing(v) else other
+            codes[i] = code
 
 
 def _unique_counts(values):

@@ -213,7 +213,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of each numeric
         column (0: the scaled value alone).
-    embedding_size : int, default=8
+    embedding_size : int, default=16
         Outputs of each numeric column's learned periodic embedding (0:
         none): ``n_frequencies`` cosines of the scaled value, a linear map
         and a ReLU, trained with the network.
@@ -258,7 +258,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
-                 n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=8,
+                 n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=16,
                  n_frequencies=16, column_scaling=True, max_time=None,
                  random_state=None, n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -393,7 +393,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of each numeric
         column (0: the scaled value alone).
-    embedding_size : int, default=8
+    embedding_size : int, default=16
         Outputs of each numeric column's learned periodic embedding (0:
         none): ``n_frequencies`` cosines of the scaled value, a linear map
         and a ReLU, trained with the network.
@@ -433,7 +433,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
-                 max_categories=32, n_bins=16, embedding_size=8,
+                 max_categories=32, n_bins=16, embedding_size=16,
                  n_frequencies=16, column_scaling=True, max_time=None, random_state=None,
                  n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes

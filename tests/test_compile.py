@@ -228,7 +228,7 @@ warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 X = rng.normal(size=(300, 8))
 fastnn.MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, X[:, 0])
-worker = _compile._ahead["float32"]
+worker = _compile._ahead["float32", False]
 print(json.dumps({"worker_exit": worker.wait(timeout=600)}))
 """
 

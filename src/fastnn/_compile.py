@@ -94,7 +94,9 @@ def _compile_variant(index):
     return label, outcome, time.perf_counter() - start
 
 
-_ahead = {}  # dtype -> the worker compiling its variants ahead, in this process
+# (dtype, whether for networks with a front layer) -> the worker compiling
+# those variants ahead, in this process
+_ahead = {}
 _compiling_all = False  # compile_kernels is running in this process
 
 
@@ -109,10 +111,11 @@ def compile_ahead(kernel, args):
     next; by the time they are needed, they load from the cache (or this
     process waits for the one being compiled, through the cache's locks).
     The parts are compiled with the signatures the kernel calls them with,
-    so that this process's compilation of the kernel finds them.  Only once per
-    dtype and process, never in a worker or while ``compile_kernels`` runs,
-    and not on a single core, in a frozen application (whose executable is
-    not a Python interpreter) or with ``FASTNN_BACKGROUND_COMPILE=0``.
+    so that this process's compilation of the kernel finds them.  Only once
+    per dtype (and kind of network) and process, never in a worker or while
+    ``compile_kernels`` runs, and not on a single core, in a frozen
+    application (whose executable is not a Python interpreter) or with
+    ``FASTNN_BACKGROUND_COMPILE=0``.
     """
     if (_compiling_all or os.environ.get(_WORKER_ENV) or _default_jobs() < 2
             or os.environ.get(BACKGROUND_ENV, "1").strip() == "0"
@@ -121,14 +124,16 @@ def compile_ahead(kernel, args):
     from . import _kernels
 
     dtype = _dtype_of(kernel, args)
-    if dtype is None or dtype in _ahead:
+    front = _kernels.has_front(args)
+    # (the finiteness check, which a fit of float32 data calls before its
+    # training kernel, says nothing of the kernels to come)
+    if dtype is None or (dtype, front) in _ahead or kernel is _kernels.all_finite:
         return
     # For a training kernel, first the parts of it that this process will
     # load rather than compile.  Then the other kernels of the dtype, the
     # shuffle first (a fit calls it next), but no training kernel: the one
-    # this fit calls compiles here, the other it does not call.
-    # (A network with a front layer: the front variants, and the shuffle.)
-    front = _kernels.has_front(args)
+    # this fit calls compiles here, the other it does not call.  For
+    # networks with a front layer (a worker of their own), their kernels.
     tasks = []
     if kernel is _kernels.train_member:
         tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}")
@@ -138,10 +143,10 @@ def compile_ahead(kernel, args):
               and k is not kernel and k is not _kernels.train_member]
     tasks += sorted(others, key=lambda i: "[" in variants[i][0])  # unlabelled: the shuffle
     try:
-        _ahead[dtype] = _start_worker(tasks, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        _ahead[dtype, front] = _start_worker(tasks, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL)
     except OSError:  # no interpreter to start: this process compiles alone
-        _ahead[dtype] = None
+        _ahead[dtype, front] = None
 
 
 _cache.on_cache_miss = compile_ahead

@@ -125,7 +125,8 @@ for dtype in ("float32", "float64"):
     again.partial_fit(X, y)
     paths += 1
     for n_jobs in (1, 2):
-        for make, target in ((fastnn.TabularMLPClassifier, y), (fastnn.TabularMLPRegressor, X[:, 0])):
+        for make, target in ((fastnn.TabularMLPClassifier, y),
+                             (fastnn.TabularMLPRegressor, X[:, 0])):
             tab = make(hidden_layer_sizes=(64,), max_iter=2, dtype=dtype, n_jobs=n_jobs,
                        random_state=0).fit(X, target)
             tab.predict(X)

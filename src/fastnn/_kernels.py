@@ -32,21 +32,21 @@ Data layout (shared with ``Network`` in ``_engine.py``):
 * ``grads[lane]`` is a lane's private gradient buffer.  Lanes are combined in
   a fixed order, so results do not depend on the number of threads.
 
-Every entry point takes a last argument ``full``, None or True.  With
-None, Numba leaves out (by the argument's type) what scikit-learn's recipe
-does not use: the activations after scikit-learn's four, stored derivatives
-and dropout, the solvers other than sgd and adam, per-step schedules and
-clipping.  A first fit of a model that needs none of them compiles the
+Every entry point but ``all_finite`` takes an argument ``full``, None or
+True, next to last.  With None, Numba leaves out (by the argument's type)
+what scikit-learn's recipe does not use: the activations after
+scikit-learn's four, stored derivatives and dropout, the solvers other than
+sgd and adam, per-step schedules and clipping.  A first fit of a model that needs none of them compiles the
 basic training kernel, which takes less time; ``fastnn.compile_kernels``
 builds the full one only, and such a model then trains with it
 (``_engine.load_training_kernel``).  Prediction is compiled full only.
 Results are the same with either kernel.
 
-The entry points' very last argument, ``front``, is None, or for a network
-with a front layer (tabular networks, ``_embeddings``; dense input only)
-the ``front`` vector describing it.  Its code is left out of the kernels
-where it is None, so that only tabular networks compile it (with the full
-kernels: ``front_signatures``).
+Their last argument, ``front``, is None, or for a network with a front
+layer (tabular networks, ``_embeddings``; dense input only) the ``front``
+vector describing it.  Its code is left out of the kernels where it is
+None, so that only tabular networks compile it, in full kernels of their
+own (``entry_signatures(dtype, front=True)``).
 """
 
 import numpy as np

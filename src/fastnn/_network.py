@@ -5,8 +5,9 @@ A ``Network`` is what the kernels train and evaluate: per layer its kind
 (``Front``: column scaling and periodic embeddings, ``_embeddings``); the
 flat parameter vector and where each layer's parameters sit in it; which
 region of it the L2 penalty and weight decay apply to; and how a block's
-workspace is laid out.  The estimators build one from their parameters, the engine sizes its
-buffers from it, and the kernels receive it as one tuple (``spec``).
+workspace is laid out.  The estimators build one from their parameters,
+the engine sizes its buffers from it, and the kernels receive it as one
+tuple (``spec``) and the front layer's vector (``front_spec``).
 """
 
 from dataclasses import dataclass

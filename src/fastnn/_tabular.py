@@ -101,14 +101,15 @@ class _TabularMLP(BaseEstimator):
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 16, 16, 256))))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
 
-    def _model(self, cls, n_columns, **params):
-        """The network to fit on ``n_columns`` encoded columns: a ``cls``
+    def _model(self, cls, shape, **params):
+        """The network to fit on an encoded table of ``shape``: a ``cls``
         (``_FrontMLP*``) with its front layer."""
-        model = cls(**self._model_parameters(n_columns[0]), **params)
+        n_rows, n_columns = shape
+        model = cls(**self._model_parameters(n_rows), **params)
         n_numeric = len(self.encoder_.numeric_) if self.embedding_size else 0
         if n_numeric or self.column_scaling:
-            model.front = Front(n_columns[1], n_numeric, self.n_frequencies,
-                                self.embedding_size, self.column_scaling)
+            model.front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
+                                self.column_scaling)
         return model
 
     def _encode(self, X, reset):

@@ -52,3 +52,14 @@ def objective(X, Y, sw, coefs, intercepts, hidden, loss, alpha):
     sw = np.ones(len(X)) if sw is None else np.asarray(sw, dtype=np.float64)
     penalty = 0.5 * alpha * sum((W.astype(np.float64) ** 2).sum() for W in coefs)
     return ((sw * per_sample_loss(z, Y, loss)).sum() + penalty) / sw.sum()
+
+
+def numeric_gradient(f, theta, eps=1e-6):
+    """The gradient of ``f`` at ``theta`` by central differences."""
+    grad = np.empty_like(theta)
+    for j in range(theta.size):
+        up, down = theta.copy(), theta.copy()
+        up[j] += eps
+        down[j] -= eps
+        grad[j] = (f(up) - f(down)) / (2 * eps)
+    return grad

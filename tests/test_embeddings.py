@@ -4,6 +4,7 @@ its forward pass against NumPy, its gradient against finite differences."""
 import numpy as np
 import pytest
 from jitted import jit
+from naive import numeric_gradient
 
 from fastnn._elementary import cos_sin_turns
 from fastnn._embeddings import SCALE_GAIN
@@ -71,16 +72,6 @@ def test_forward_matches_numpy(scale, n_rows):
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
-def _numeric_gradient(f, theta, eps=1e-6):
-    grad = np.empty_like(theta)
-    for j in range(theta.size):
-        up, down = theta.copy(), theta.copy()
-        up[j] += eps
-        down[j] -= eps
-        grad[j] = (f(up) - f(down)) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error", "binary_log_loss"])
 @pytest.mark.parametrize("scale", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
@@ -99,7 +90,7 @@ def test_gradient_matches_finite_differences(loss, scale, weighted, n_rows):
     fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=1)
     theta0 = net.theta.copy()
     grad = fun(theta0)[1]
-    numeric = _numeric_gradient(lambda t: fun(t)[0], theta0)
+    numeric = numeric_gradient(lambda t: fun(t)[0], theta0)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
     assert np.abs(grad[net.n_dense_params:]).max() > 1e-3  # the front's part is there
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from naive import objective
+from naive import numeric_gradient, objective
 
 from fastnn._activations import HIDDEN_ACTIVATIONS
 from fastnn._engine import Data, LossGradient, Network
@@ -30,16 +30,6 @@ def _problem(loss, hidden_activation, seed=0, n=N_SAMPLES, hidden=HIDDEN, n_out=
     return net, X, Y
 
 
-def _numeric_gradient(f, theta, eps=1e-6):
-    grad = np.empty_like(theta)
-    for j in range(theta.size):
-        up, down = theta.copy(), theta.copy()
-        up[j] += eps
-        down[j] -= eps
-        grad[j] = (f(up) - f(down)) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 @pytest.mark.parametrize("activation", HIDDEN_ACTIVATIONS)
 @pytest.mark.parametrize("weighted", [False, True])
@@ -50,7 +40,7 @@ def test_gradient_matches_finite_differences(loss, activation, weighted, alpha):
     fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], alpha, n_jobs=1)
     theta0 = net.theta.copy()
     value, grad = fun(theta0)
-    numeric = _numeric_gradient(lambda t: fun(t)[0], theta0)
+    numeric = numeric_gradient(lambda t: fun(t)[0], theta0)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
     net.theta[:] = theta0
@@ -64,7 +54,7 @@ def test_gradient_same_for_any_row_split(n_samples):
     net, X, Y = _problem("log_loss", "tanh", n=n_samples)
     fun = LossGradient(net, Data(X, Y, None, np.float64), LOSSES["log_loss"], 0.1, n_jobs=2)
     value, grad = fun()
-    numeric = _numeric_gradient(lambda t: fun(t)[0], net.theta.copy())
+    numeric = numeric_gradient(lambda t: fun(t)[0], net.theta.copy())
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -83,7 +73,7 @@ def test_no_hidden_layer():
     net, X, Y = _problem("binary_log_loss", "relu", hidden=())
     fun = LossGradient(net, Data(X, Y, None, np.float64), LOSSES["binary_log_loss"], 0.2, 1)
     value, grad = fun()
-    np.testing.assert_allclose(grad, _numeric_gradient(lambda t: fun(t)[0], net.theta.copy()),
+    np.testing.assert_allclose(grad, numeric_gradient(lambda t: fun(t)[0], net.theta.copy()),
                                rtol=1e-5, atol=1e-7)
 
 

@@ -280,6 +280,22 @@ _S = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(10))
 
 
 @jit_inline
+def _horner9(z, C, dt):
+    """``C[0] + C[1] z + ... + C[9] z**9`` in ``dt``, written out: a loop over
+    the coefficients would index the tuple at run time, which keeps the
+    caller's loop from vectorising."""
+    p = dt(C[8]) + z * dt(C[9])
+    p = dt(C[7]) + z * p
+    p = dt(C[6]) + z * p
+    p = dt(C[5]) + z * p
+    p = dt(C[4]) + z * p
+    p = dt(C[3]) + z * p
+    p = dt(C[2]) + z * p
+    p = dt(C[1]) + z * p
+    return dt(C[0]) + z * p
+
+
+@jit_inline
 def cos_sin_turns(t, dt):
     """``(cos(2 pi t), sin(2 pi t))`` in the float type ``dt`` (of ``t``).
 
@@ -291,28 +307,8 @@ def cos_sin_turns(t, dt):
     q = np.floor(v + dt(0.5))
     x = (v - q) * dt(math.pi)
     z = x * x
-    # Horner's scheme written out: a loop over the coefficients would index
-    # a tuple at run time, which keeps the caller's loop from vectorising
-    c = dt(_C[8]) + z * dt(_C[9])
-    c = dt(_C[7]) + z * c
-    c = dt(_C[6]) + z * c
-    c = dt(_C[5]) + z * c
-    c = dt(_C[4]) + z * c
-    c = dt(_C[3]) + z * c
-    c = dt(_C[2]) + z * c
-    c = dt(_C[1]) + z * c
-    c = dt(_C[0]) + z * c
-    s = dt(_S[8]) + z * dt(_S[9])
-    s = dt(_S[7]) + z * s
-    s = dt(_S[6]) + z * s
-    s = dt(_S[5]) + z * s
-    s = dt(_S[4]) + z * s
-    s = dt(_S[3]) + z * s
-    s = dt(_S[2]) + z * s
-    s = dt(_S[1]) + z * s
-    s = dt(_S[0]) + z * s
     sign = dt(1) - dt(4) * (dt(0.5) * q - np.floor(dt(0.5) * q))  # (-1)**q
-    return sign * c, sign * (s * x)
+    return sign * _horner9(z, _C, dt), sign * (_horner9(z, _S, dt) * x)
 
 
 @jit_exact

@@ -131,12 +131,19 @@ def tabular(task, seed, threads):
     return cls(random_state=seed, n_jobs=threads)
 
 
-def realmlp(task, seed, threads):
-    """pytabkit's RealMLP-TD at its defaults, on the CPU, fitted on the raw DataFrame."""
+def realmlp(task, seed, threads, **params):
+    """pytabkit's RealMLP-TD at its defaults, on the CPU, fitted on the raw
+    DataFrame but for missing numbers (which it rejects): those get their
+    column's training median."""
     from pytabkit import RealMLP_TD_Classifier, RealMLP_TD_Regressor
 
     cls = RealMLP_TD_Regressor if task == "regression" else RealMLP_TD_Classifier
-    return cls(random_state=seed, n_threads=threads, device="cpu")
+    impute = ColumnTransformer(
+        [("numeric", SimpleImputer(strategy="median"),
+          make_column_selector(dtype_include="number"))],
+        remainder="passthrough", verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    return make_pipeline(impute, cls(random_state=seed, n_threads=threads, device="cpu", **params))
 
 
 MODELS = {

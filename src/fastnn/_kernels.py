@@ -36,10 +36,11 @@ Every entry point but ``all_finite`` takes an argument ``full``, None or
 True, next to last.  With None, Numba leaves out (by the argument's type)
 what scikit-learn's recipe does not use: the activations after
 scikit-learn's four, stored derivatives and dropout, the solvers other than
-sgd and adam, per-step schedules and clipping.  A first fit of a model that needs none of them compiles the
-basic training kernel, which takes less time; ``fastnn.compile_kernels``
-builds the full one only, and such a model then trains with it
-(``_engine.load_training_kernel``).  Prediction is compiled full only.
+sgd and adam, per-step schedules and clipping.  A first fit of a model
+that needs none of them compiles the basic training kernel, which takes
+less time; ``fastnn.compile_kernels`` builds the full one only, and such a
+model then trains with it (``_engine.load_training_kernel``).  Prediction
+is compiled full only.
 Results are the same with either kernel.
 
 Their last argument, ``front``, is None, or for a network with a front

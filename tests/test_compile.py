@@ -336,3 +336,26 @@ def test_no_background_compile_when_turned_off(tmp_path, monkeypatch):
     kernel, args = _compile.kernel_variants()[0][1:]
     _compile.compile_ahead(kernel, args)
     assert _compile._ahead == {}
+
+
+def test_background_compile_of_a_tabular_fit_compiles_its_own_kernels(monkeypatch):
+    """The finiteness check (which a fit of float32 data calls first) starts
+    no worker; a tabular network's training kernel starts one for its parts
+    and its own prediction kernels (and the shuffle)."""
+    monkeypatch.setenv("FASTNN_BACKGROUND_COMPILE", "1")
+    monkeypatch.delenv("FASTNN_COMPILE_WORKER", raising=False)
+    monkeypatch.setattr(_compile, "_default_jobs", lambda: 2)
+    monkeypatch.setattr(_compile, "_ahead", {})
+    started = []
+    monkeypatch.setattr(_compile, "_start_worker", lambda tasks, **_: started.append(tasks))
+    finite = next(a for k, a in _kernels.entry_signatures("float32") if k is _kernels.all_finite)
+    _compile.compile_ahead(_kernels.all_finite, finite)
+    assert started == []
+    train = next(a for k, a in _kernels.entry_signatures("float32", front=True)
+                 if k is _kernels.train_member)
+    _compile.compile_ahead(_kernels.train_member, train)
+    (tasks,) = started
+    assert tasks[0] == "parts:float32:1:1"
+    labels = [_compile.kernel_variants(tabular=True)[i][0] for i in tasks[1:]]
+    assert "predict_member[float32, front]" in labels
+    assert all("front" in label or "[" not in label for label in labels), labels

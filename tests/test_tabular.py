@@ -161,6 +161,32 @@ def test_classifier_learns_a_table_with_missing_values_and_new_categories():
     assert list(model.feature_names_in_) == list(X.columns)
 
 
+@pytest.mark.parametrize("front", [
+    {},  # scaled columns and periodic embeddings
+    {"embedding_size": 0},  # scaled columns only
+    {"column_scaling": False},  # periodic embeddings only
+    {"embedding_size": 0, "column_scaling": False},  # no front layer
+])
+def test_each_front_layer_learns_and_pickles(front):
+    X, y, _ = _table(600)
+    model = TabularMLPClassifier(random_state=0, max_iter=20, **front).fit(X[:500], y[:500])
+    assert model.score(X[500:], y[500:]) > 0.8
+    has_front = bool(front.get("embedding_size", 1)) or front.get("column_scaling", True)
+    assert (model.model_.front is not None) == has_front
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
+    np.testing.assert_array_equal(loaded.predict_proba(X[500:501]),
+                                  model.predict_proba(X[500:501]))
+
+
+def test_a_table_without_numeric_columns_gets_column_scaling_only():
+    X, y, _ = _table(600)
+    X = X[["city", "member", "plan"]]
+    model = TabularMLPClassifier(random_state=0, max_iter=20).fit(X[:500], y[:500])
+    assert model.model_.front.n_periodic == 0 and model.model_.front.scale
+    assert model.score(X[500:], y[500:]) > 0.6
+
+
 def test_regressor_predicts_on_the_scale_of_the_target():
     X, _, score = _table(600)
     y = 1000 + 50 * score

@@ -360,59 +360,14 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(256, 256, 256)
-        Units per hidden layer.
-    activation : str or list of str, default="silu"
-        Hidden activation (any of ``MLPRegressor``'s).
     dropout : float, default=0.0
         Dropout rate of every hidden layer.
-    solver : str, default="adamw"
-        Optimizer (any stochastic solver of ``MLPRegressor``).
-    learning_rate : str, default="onecycle"
-        Learning-rate schedule.
-    learning_rate_init : float, default=0.001
-        Peak learning rate.
-    beta_2 : float, default=0.95
-        Adam's second-moment decay.
-    weight_decay : float, default=0.02
-        Decoupled weight decay (adamw).
-    batch_size : int or "auto", default="auto"
-        Rows per mini-batch; "auto": 256, or fewer on tables of fewer than
-        4,096 rows, so that an epoch has at least 16 batches (and a batch
-        at least 16 rows).
-    max_iter : int, default=40
-        Epochs.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the rows and keep the weights of
-        the epoch that scores best on them.
-    validation_fraction : float, default=0.2
-        Share of the training rows held out when ``early_stopping``.
-    n_iter_no_change : int, default=40
-        Epochs without improvement on the held-out rows before training stops.
-    max_categories : int, default=32
-        One-hot columns per categorical column at most.
-    n_bins : int, default=16
-        Quantile bins of the piecewise-linear encoding of each numeric
-        column (0: the scaled value alone).
-    embedding_size : int, default=16
-        Outputs of each numeric column's learned periodic embedding (0:
-        none): ``n_frequencies`` cosines of the scaled value, a linear map
-        and a ReLU, trained with the network.
-    n_frequencies : int, default=16
-        Learned frequencies of each periodic embedding.
-    column_scaling : bool, default=True
-        Whether every encoded column has a learned scale, trained with a
-        six times larger step than the network's weights.
-    max_time : float, default=None
-        Seconds of training after which no new epoch starts.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the shuffles, dropout and the held-out split.
-    n_jobs : int, default=None
-        Threads.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network.
-    verbose : bool, default=False
-        Print the loss of every epoch.
+    hidden_layer_sizes, activation, solver, learning_rate, learning_rate_init, \
+beta_2, weight_decay, batch_size, max_iter, early_stopping, \
+validation_fraction, n_iter_no_change, max_categories, n_bins, embedding_size, \
+n_frequencies, column_scaling, max_time, random_state, n_jobs, dtype, verbose
+        As in :class:`TabularMLPClassifier` (activations and solvers those of
+        ``MLPRegressor``).
 
     Attributes
     ----------

@@ -49,8 +49,8 @@ def multiply_derivative(A, delta, code, col_sum, full=True):
 
 
 @jit
-def dropout(A, G, rows, rate, kind, seed, step, layer):
-    _dropout(A, G, rows, rate, kind, _stream_key(seed, step, layer))
+def dropout(A, G, rows, rate, kind, seed, step, layer, copies=1):
+    _dropout(A, G, rows, copies, rate, kind, _stream_key(seed, step, layer))
 
 
 @jit

@@ -1,5 +1,6 @@
-"""The front layer of tabular networks (column scaling, periodic embeddings):
-its forward pass against NumPy, its gradient against finite differences."""
+"""The front layer of tabular networks (column scaling, periodic embeddings)
+and the copies behind it (``_ensemble``): the forward pass against NumPy,
+the gradient against finite differences."""
 
 import numpy as np
 import pytest
@@ -8,12 +9,14 @@ from naive import numeric_gradient
 
 from fastnn._elementary import cos_sin_turns
 from fastnn._embeddings import SCALE_GAIN
-from fastnn._engine import Data, LossGradient, forward
+from fastnn._engine import Data, LossGradient, forward, forward_few
 from fastnn._init import init_front
+from fastnn._activations import REGISTRY as ACTIVATIONS
 from fastnn._losses import LOSSES, OUTPUT_ACTIVATION
 from fastnn._network import Front, Network
 
 N_INPUTS, N_PERIODIC, N_OUT = 5, 3, 2
+OUTPUT_CODES = {name: ACTIVATIONS[name].code for name in ("softmax", "logistic")}
 
 
 @jit
@@ -52,7 +55,7 @@ def _front_reference(net, X):
     m, k, e = f.n_periodic, f.n_frequencies, f.width
     w, c = p[:m * k].reshape(m, k), p[m * k:2 * m * k].reshape(m, k)
     V = p[2 * m * k:2 * m * k + m * k * e].reshape(m, k, e)
-    u = p[2 * m * k + m * k * e:].reshape(m, e)
+    u = p[2 * m * k + m * k * e:2 * m * k + m * k * e + m * e].reshape(m, e)
     periodic = np.cos(2 * np.pi * (X[:, :m, None] * w + c))  # rows x m x k
     embedded = np.maximum(np.einsum("rfk,fke->rfe", periodic, V) + u, 0.0)
     return np.hstack([X * s, embedded.reshape(len(X), -1)])
@@ -108,3 +111,123 @@ def test_initial_front_is_the_identity_on_the_inputs():
 def test_front_must_match_the_first_layer():
     with pytest.raises(ValueError, match="front layer has 29 outputs"):
         Network([10, 3, 1], "relu", "identity", np.float64, front=Front(5, 3, 16, 8))
+
+
+# --- copies of the network (``_ensemble``) ---------------------------------
+
+
+def _ensemble(loss, scale, rng, copies=3, hidden=(4, 5), n_out=N_OUT):
+    front = Front(N_INPUTS, N_PERIODIC, 4, 3, scale, copies)
+    net = Network([front.n_outputs, *hidden, copies * n_out], "tanh", OUTPUT_ACTIVATION[loss],
+                  np.float64, front=front)
+    net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
+    return net
+
+
+def _ensemble_reference(net, X):
+    """The copies' mean output, written out in NumPy."""
+    k, o = net.copies, net.n_outputs
+    a = _front_reference(net, X)
+    adapters = net.front_params[-net.front.n_adapters:].reshape(k, -1)
+    outputs = []
+    for i in range(k):
+        A = a * adapters[i]
+        for W, b in zip(net.coefs[:-1], net.intercepts[:-1]):
+            A = np.tanh(A @ W + b)
+        cols = slice(i * o, (i + 1) * o)
+        Z = A @ net.coefs[-1][:, cols] + net.intercepts[-1][cols]
+        if net.acts[-1] == OUTPUT_CODES["softmax"]:
+            Z = np.exp(Z - Z.max(axis=1, keepdims=True))
+            Z /= Z.sum(axis=1, keepdims=True)
+        elif net.acts[-1] == OUTPUT_CODES["logistic"]:
+            Z = 1 / (1 + np.exp(-Z))
+        outputs.append(Z)
+    return np.mean(outputs, axis=0)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "binary_log_loss"])
+@pytest.mark.parametrize("hidden", [(4, 5), ()])
+@pytest.mark.parametrize("n_rows", [1, 3, 37, 300])  # 300: two blocks
+def test_copies_forward_matches_numpy(loss, hidden, n_rows):
+    rng = np.random.RandomState(2)
+    net = _ensemble(loss, True, rng, hidden=hidden)
+    X = rng.normal(size=(n_rows, N_INPUTS))
+    expected = _ensemble_reference(net, X)
+    out = forward(net, Data(X, None, None, np.float64), n_jobs=2)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    few = forward_few(net, X)
+    np.testing.assert_allclose(few, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_copies_binary_probabilities():
+    rng = np.random.RandomState(3)
+    net = _ensemble("binary_log_loss", True, rng, n_out=1)
+    X = rng.normal(size=(5, N_INPUTS))
+    p = _ensemble_reference(net, X)[:, 0]
+    expected = np.column_stack([1 - p, p])
+    np.testing.assert_allclose(forward_few(net, X, binary_proba=True), expected, rtol=1e-12)
+    np.testing.assert_allclose(forward(net, Data(X, None, None, np.float64), n_jobs=1,
+                                       binary_proba=True), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "binary_log_loss"])
+@pytest.mark.parametrize("scale", [False, True])
+@pytest.mark.parametrize("hidden", [(4, 5), ()])
+@pytest.mark.parametrize("n_rows", [23, 300])
+def test_copies_gradient_matches_finite_differences(loss, scale, hidden, n_rows):
+    rng = np.random.RandomState(4)
+    net = _ensemble(loss, scale, rng, hidden=hidden)
+    X = rng.normal(size=(n_rows, N_INPUTS))
+    if loss == "log_loss":
+        Y = np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
+    elif loss == "binary_log_loss":
+        Y = (rng.uniform(size=(n_rows, N_OUT)) < 0.5).astype(float)
+    else:
+        Y = rng.normal(size=(n_rows, N_OUT))
+    sw = rng.uniform(0.1, 3.0, n_rows)
+    fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=1)
+    theta0 = net.theta.copy()
+    value, grad = fun(theta0)
+    numeric = numeric_gradient(lambda t: fun(t)[0], theta0)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+    assert np.abs(grad[-net.front.n_adapters:]).max() > 1e-3  # the adapters' part is there
+    # the loss is the mean of the copies' losses
+    net.theta[:] = theta0
+    copy_losses = []
+    for i in range(net.copies):
+        single = _copy_as_network(net, i)
+        one = LossGradient(single, Data(X, Y, sw, np.float64), LOSSES[loss], 0.0, n_jobs=1)
+        copy_losses.append(one(single.theta.copy())[0])
+    penalty = 0.5 * 0.1 * np.sum(net.theta[:net.n_penalised] ** 2) / sw.sum()
+    np.testing.assert_allclose(value, np.mean(copy_losses) + penalty, rtol=1e-12)
+
+
+def _copy_as_network(net, i):
+    """Copy ``i`` of ``net`` as a network of its own: its adapter folded into
+    the first layer's weights, its head as the output layer."""
+    f = net.front
+    o = net.n_outputs
+    single = Network([f.n_outputs, *net.sizes[1:-1], o], "tanh", "identity", np.float64,
+                     front=Front(f.n_inputs, f.n_periodic, f.n_frequencies, f.width, f.scale))
+    coefs, intercepts = list(net.coefs), list(net.intercepts)
+    adapter = net.front_params[-f.n_adapters:].reshape(net.copies, -1)[i]
+    coefs[0] = adapter[:, None] * coefs[0]
+    coefs[-1] = coefs[-1][:, i * o:(i + 1) * o]
+    intercepts[-1] = intercepts[-1][i * o:(i + 1) * o]
+    single.set_params(coefs, intercepts)
+    single.front_params[:] = net.front_params[:-f.n_adapters]
+    return single
+
+
+def test_copies_start_with_random_sign_adapters():
+    front = Front(N_INPUTS, N_PERIODIC, 16, 8, True, copies=4)
+    params = init_front(front, np.random.RandomState(0), np.float64)
+    adapters = params[-front.n_adapters:]
+    assert adapters.shape == (4 * front.n_outputs,)
+    assert set(np.unique(adapters)) == {-1.0, 1.0}
+
+
+def test_copies_need_their_outputs():
+    with pytest.raises(ValueError, match="3 copies need a multiple of 3 output units"):
+        front = Front(5, 3, 16, 8, copies=3)
+        Network([front.n_outputs, 3, 4], "relu", "identity", np.float64, front=front)

@@ -19,8 +19,10 @@ layer's input
 
 The layer is described by ``front``, an int64 vector (``FRONT_*`` below):
 ``d``, ``m``, ``K``, ``E`` and the offsets of ``s`` (-1: no scaling), ``w``,
-``c``, ``V`` and ``u`` in the flat parameter vector.  Both kernels work on
-a block of rows given by their indices into the dense input ``Xd``.
+``c``, ``V`` and ``u`` in the flat parameter vector; then the number of
+copies of the network behind it and the offset of their adapters (-1 for
+one copy; ``_ensemble``).  Both kernels work on a block of rows given by
+their indices into the dense input ``Xd``.
 """
 
 import math
@@ -32,8 +34,8 @@ from ._elementary import cos_sin_turns
 
 # Entries of the ``front`` vector.
 (FRONT_INPUTS, FRONT_PERIODIC, FRONT_FREQUENCIES, FRONT_WIDTH, FRONT_SCALE, FRONT_W, FRONT_C,
- FRONT_V, FRONT_U) = range(9)
-FRONT_SIZE = 9
+ FRONT_V, FRONT_U, FRONT_COPIES, FRONT_ADAPTER) = range(11)
+FRONT_SIZE = 11
 
 # The scale's gain (module docstring): RealMLP's learning-rate factor for it.
 SCALE_GAIN = 6.0

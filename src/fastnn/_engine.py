@@ -318,7 +318,7 @@ def forward(net, data, n_jobs=None, binary_proba=False):
     ``1 - p`` and ``p``.
     """
     n = data.n
-    out = np.empty((n, net.sizes[-1]), dtype=net.theta.dtype)
+    out = np.empty((n, net.n_outputs), dtype=net.theta.dtype)
     if n == 0:
         return _binary_proba(out) if binary_proba else out
     cap = min(n, BLOCK_ROWS)
@@ -358,7 +358,7 @@ def forward_few(net, X, binary_proba=False):
     """
     n = X.shape[0]
     dtype = net.theta.dtype
-    n_out = 2 if binary_proba and net.sizes[-1] == 1 else net.sizes[-1]
+    n_out = 2 if binary_proba and net.n_outputs == 1 else net.n_outputs
     out = np.empty((n, n_out), dtype=dtype)
     rows = _FEW_ROWS[n] if n < len(_FEW_ROWS) else _readonly(np.arange(n, dtype=np.int64))
     # (read-only views and tuples prepared ahead: this path is microseconds)

@@ -20,7 +20,9 @@ schemes set intercepts to zero.
 A front layer (``_embeddings``) starts as the identity on the input
 columns (every scale 1), with frequencies of its periodic embeddings drawn
 from N(0, ``PERIODIC_SIGMA``), phases uniform over a turn, and each
-embedding's linear map He-uniform (intercepts zero).
+embedding's linear map He-uniform (intercepts zero); with copies
+(``_ensemble``), each copy's adapter is a random sign per column (TabM's
+initialisation), so that the copies start as different networks.
 """
 
 from dataclasses import dataclass
@@ -88,4 +90,6 @@ def init_front(front, rng, dtype):
     phases = rng.uniform(-0.5, 0.5, m * k)
     bound = np.sqrt(3.0 / k)
     maps = rng.uniform(-bound, bound, m * k * e)
-    return np.concatenate([scale, frequencies, phases, maps, np.zeros(m * e)]).astype(dtype)
+    signs = 2.0 * rng.randint(0, 2, front.n_adapters) - 1.0
+    return np.concatenate([scale, frequencies, phases, maps, np.zeros(m * e),
+                           signs]).astype(dtype)

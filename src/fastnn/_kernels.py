@@ -64,6 +64,15 @@ from ._activations import (
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._embeddings import front_backward, front_forward
+from ._ensemble import (
+    adapters,
+    collapse,
+    copies_of,
+    expand,
+    heads_backward,
+    heads_forward,
+    mean_of_copies,
+)
 from ._intrinsics import (
     atomic_add,
     atomic_cas,
@@ -155,14 +164,37 @@ def _has_front(front):
 
 
 @jit_inline
+def _copies(front):
+    """Copies of the network (``_ensemble``): 1 without a front layer (by type)."""
+    if front is None:
+        return 1
+    return copies_of(front)
+
+
+@jit
+def _front_blocks(ws, wsl, sizes, cap, n):
+    """The front layer's outputs and their deltas for ``n`` rows, in a
+    network with copies (whose layer-0 matrices hold the copies' inputs)."""
+    off = wsl[_DERIV, 0] * cap
+    d = sizes[0]
+    return (ws[off:off + n * d].reshape((n, d)),
+            ws[off + cap * d:off + (cap + n) * d].reshape((n, d)))
+
+
+@jit_inline
 def _product(X, rows, theta, net, ws, sizes, cap, l, front):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
-    matrix of layer ``l + 1``; returns it and the layer's intercepts."""
+    matrix of layer ``l + 1``; returns it and the layer's intercepts.
+
+    With copies (``_ensemble``) the matrices have a row per copy of a row,
+    but for the output layer, whose ``Z`` has a row per row."""
     Xd, Xdata, Xind, Xptr = X
     layout, wsl = net[1], net[3]
     n = rows.shape[0]
+    k = _copies(front)
+    last = l == layout.shape[0] - 1
     W, b = _weights(theta, layout, l)
-    Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n)
+    Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n if last else n * k)
     has_front = _has_front(front)
     if l == 0 and Xptr.shape[0] > 0:
         Z[:, :] = 0.0
@@ -176,15 +208,22 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
     elif l == 0 and not has_front and _consecutive(rows):
         np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
     else:
-        A = _block(ws, wsl, sizes, cap, _ACT, l, n)
-        if l == 0 and has_front:
+        A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
+        if l == 0 and has_front and k > 1:
+            Af = _front_blocks(ws, wsl, sizes, cap, n)[0]
+            front_forward(Xd, rows, read_only(theta), front, Af)
+            expand(Af, adapters(read_only(theta), front, sizes[0]), A)
+        elif l == 0 and has_front:
             front_forward(Xd, rows, read_only(theta), front, A)
         elif l == 0:
             for r in range(n):
                 x = Xd[rows[r]]
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
-        np.dot(A, W, Z)
+        if k > 1 and last:
+            heads_forward(A, read_only(W), Z)
+        else:
+            np.dot(A, W, Z)
     return Z, b
 
 
@@ -193,9 +232,19 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     """Fill the activations of every layer for the sample ``rows``, output
     activation applied (prediction)."""
     layout, acts = net[1], net[2]
-    for l in range(layout.shape[0]):
+    n_layers = layout.shape[0]
+    k = _copies(front)
+    for l in range(n_layers):
         Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
-        bias_activate(Z, b, acts[l], full)
+        if k > 1 and l == n_layers - 1:
+            # each copy's output activation on its own outputs
+            identity = IDENTITY if k > 1 else acts[l]  # (a variable: see _forward_train)
+            bias_activate(Z, b, identity, full)
+            o = Z.shape[1] // k
+            bias_activate(Z.reshape((Z.shape[0] * k, o)), np.zeros(o, dtype=Z.dtype), acts[l],
+                          full)
+        else:
+            bias_activate(Z, b, acts[l], full)
 
 
 @jit
@@ -204,7 +253,8 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
     hidden layer with a derivative buffer also given its derivatives and its
     dropout masks for update ``step``."""
     layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
-    n = rows.shape[0]
+    k = _copies(front)
+    n = rows.shape[0] * k
     n_layers = layout.shape[0]
     for l in range(n_layers):
         Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
@@ -227,7 +277,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
                 # the derivative from the output (column sums into a scratch row)
                 multiply_derivative(Z, G, code, np.zeros(Z.shape[1], dtype=Z.dtype), full)
             if drop[l] > 0:
-                dropout(Z, G, rows, drop[l], drop_kind, stream_key(seed, step, l))
+                dropout(Z, G, rows, k, drop[l], drop_kind, stream_key(seed, step, l))
 
 
 @jit_inline
@@ -240,13 +290,18 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     Xd, Xdata, Xind, Xptr = X
     layout, acts, wsl = net[1], net[2], net[3]
     n = rows.shape[0]
+    k = _copies(front)
+    m = n * k  # rows of the dense layers' matrices (``_product``)
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
     has_front = _has_front(front)
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
-    loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
+    if k > 1:
+        loss = _loss_of_copies(Z, Y, sw, rows, loss_code, D, k)
+    else:
+        loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
     if first:
         g[layout[0, 3]:] = 0.0  # every intercept gradient
     gb = g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]]
@@ -257,7 +312,9 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
         gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-        D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n)
+        heads = k > 1 and l == n_layers - 1
+        D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n if l == n_layers - 1 else m)
+        D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, m)
         if l == 0 and sparse:
             if first:
                 gW[:, :] = 0.0
@@ -268,6 +325,11 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     gr = gW[Xind[p]]
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
+        elif heads:
+            if first:
+                gW[:, :] = 0.0
+            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+            heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, read_only(W), gW, D_prev)
         else:
             tmp = gW
             if not first:
@@ -275,16 +337,20 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             if l == 0 and not has_front and _consecutive(rows):
                 np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
-                np.dot(_block(ws, wsl, sizes, cap, _ACT, l, n).T, D, tmp)
+                np.dot(_block(ws, wsl, sizes, cap, _ACT, l, m).T, D, tmp)
             if not first:
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if l > 0 or has_front:
+        if (l > 0 or has_front) and not heads:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, n)
             _back_through(D, W, D_prev)
-        if l == 0 and has_front:
+        if l == 0 and has_front and k > 1:
+            Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
+            collapse(Af, adapters(read_only(theta), front, fan_in), D_prev, Df,
+                     adapters(g, front, fan_in))
+            front_backward(Xd, rows, read_only(theta), front, Af, Df, g)
+        elif l == 0 and has_front:
             front_backward(Xd, rows, read_only(theta), front,
                            _block(ws, wsl, sizes, cap, _ACT, 0, n), D_prev, g)
         elif l > 0:
@@ -292,14 +358,36 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             gb = g[b_off:b_off + fan_in]
             # the derivative from the stored activations, or the stored
             # derivative itself (EXP's derivative is its output: a product)
-            A = _block(ws, wsl, sizes, cap, _ACT, l, n)
+            A = _block(ws, wsl, sizes, cap, _ACT, l, m)
             code = acts[l - 1]
             if full is not None:
                 if wsl[_DERIV, l] >= 0:
-                    A = _block(ws, wsl, sizes, cap, _DERIV, l, n)
+                    A = _block(ws, wsl, sizes, cap, _DERIV, l, m)
                     code = EXP
             multiply_derivative(A, D_prev, code, gb, full)
     return loss
+
+
+@jit
+def _loss_of_copies(Z, Y, sw, rows, loss_code, D, k):
+    """``loss_and_delta`` for a network with ``k`` copies (``_ensemble``): the
+    mean of the copies' losses, and its deltas."""
+    n, ko = Z.shape
+    o = ko // k
+    Zi = np.empty((n, o), dtype=Z.dtype)
+    Di = np.empty((n, o), dtype=Z.dtype)
+    inv = Z.dtype.type(1.0 / k)
+    loss = 0.0
+    for i in range(k):
+        c0 = i * o
+        for r in range(n):
+            for j in range(o):
+                Zi[r, j] = Z[r, c0 + j]
+        loss += loss_and_delta(Zi, Y, sw, rows, loss_code, Di)
+        for r in range(n):
+            for j in range(o):
+                D[r, c0 + j] = Di[r, j] * inv
+    return loss / k
 
 
 @jit
@@ -672,6 +760,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
     work = borrowed(ws)[member]
     sizes = layer_sizes(net[1])
     wsl = net[3]
+    k = _copies(front)
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
@@ -682,8 +771,11 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
         r0 = blk * cap
         r1 = min(n, r0 + cap)
         _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front)
-        _copy(_block(work, wsl, sizes, cap, _ACT, L, r1 - r0).reshape(-1),
-              out[r0:r1].reshape(-1))
+        Z = _block(work, wsl, sizes, cap, _ACT, L, r1 - r0)
+        if k > 1:
+            mean_of_copies(Z, k, out[r0:r1])
+        else:
+            _copy(Z.reshape(-1), out[r0:r1].reshape(-1))
 
 
 @jit_entry
@@ -725,7 +817,10 @@ def predict_few(X, rows, net, out, full, front):
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
     _forward(X, rows, theta, net, ws, sizes, n, full, front)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
-    if Z.shape[1] == 1 and out.shape[1] == 2:
+    k = _copies(front)
+    if k > 1:
+        mean_of_copies(Z, k, out)
+    elif Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
             out[i, 0] = 1 - Z[i, 0]
             out[i, 1] = Z[i, 0]
@@ -794,7 +889,7 @@ def training_parts(dtype, full, front=False):
         parts.append((activate_and_derive, (matrix, row, i, matrix)))
     parts.append((multiply_derivative, (matrix, matrix, i, row, flag)))
     if full:
-        parts.append((dropout, (matrix, matrix, _ro(i, 1), x, i, types.uint64)))
+        parts.append((dropout, (matrix, matrix, _ro(i, 1), i, x, i, types.uint64)))
     parts += [
         (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
         (_back_through, (matrix, matrix, matrix)),

@@ -108,7 +108,9 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         front = self._front_layer(X.shape[1])
-        layer_units = [X.shape[1] if front is None else front.n_outputs, *hidden, y.shape[1]]
+        # (with copies of the network, their output layers side by side: ``_ensemble``)
+        layer_units = ([X.shape[1], *hidden, y.shape[1]] if front is None
+                       else [front.n_outputs, *hidden, y.shape[1] * front.copies])
         self._per_layer("activation", self.activation, len(hidden))
         self._per_layer("dropout", self.dropout, len(hidden))
         validation = None

@@ -38,6 +38,10 @@ class Front:
         Outputs of a periodic embedding.
     scale : bool, default=True
         Whether every input column has a learned scale.
+    copies : int, default=1
+        Copies of the network behind the front layer (``_ensemble``): each
+        has a multiplicative adapter on the front layer's output and its own
+        output layer.
     """
 
     n_inputs: int
@@ -45,6 +49,7 @@ class Front:
     n_frequencies: int = 16
     width: int = 8
     scale: bool = True
+    copies: int = 1
 
     @property
     def n_outputs(self):
@@ -52,9 +57,14 @@ class Front:
         return self.n_inputs + self.n_periodic * self.width
 
     @property
+    def n_adapters(self):
+        """Parameters of the copies' adapters (none for one copy)."""
+        return self.copies * self.n_outputs if self.copies > 1 else 0
+
+    @property
     def n_params(self):
         m, k, e = self.n_periodic, self.n_frequencies, self.width
-        return self.n_inputs * self.scale + m * (2 * k + k * e + e)
+        return self.n_inputs * self.scale + m * (2 * k + k * e + e) + self.n_adapters
 
     def spec(self, offset):
         """The kernels' ``front`` vector, the parameters starting at ``offset``."""
@@ -68,6 +78,8 @@ class Front:
         v[E.FRONT_C] = offset + m * k
         v[E.FRONT_V] = offset + 2 * m * k
         v[E.FRONT_U] = offset + 2 * m * k + m * k * e
+        v[E.FRONT_COPIES] = self.copies
+        v[E.FRONT_ADAPTER] = offset + 2 * m * k + m * k * e + m * e if self.n_adapters else -1
         return v
 
 
@@ -99,7 +111,9 @@ class Network:
     seed : int, default=0
         Key of the dropout masks' random stream.
     front : Front or None, default=None
-        The front layer; ``sizes[0]`` is then its ``n_outputs``.
+        The front layer; ``sizes[0]`` is then its ``n_outputs``, and with
+        ``k`` copies (``_ensemble``), ``sizes[-1]`` is ``k`` times the
+        network's outputs (the heads side by side).
 
     Notes
     -----
@@ -117,6 +131,9 @@ class Network:
         if front is not None and front.n_outputs != self.sizes[0]:
             raise ValueError(f"The front layer has {front.n_outputs} outputs; the first"
                              f" layer takes {self.sizes[0]} inputs.")
+        if front is not None and self.sizes[-1] % front.copies:
+            raise ValueError(f"{front.copies} copies need a multiple of {front.copies}"
+                             f" output units; got {self.sizes[-1]}.")
         self.front = front
         n_hidden = len(self.sizes) - 2
         names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
@@ -163,8 +180,13 @@ class Network:
         (``l = 0`` the input); ``wsl[2, l]``: the stored derivative of a hidden
         layer whose activation needs its input or whose outputs are dropped
         out, else -1; ``wsl[0, L + 1]``: the elements per row.
+
+        With ``k > 1`` copies (``_ensemble``), a row takes ``k`` rows of
+        every matrix but the output layer's, and ``wsl[2, 0]`` is where the
+        front layer's outputs and their deltas (a row each) start.
         """
-        sizes = self.sizes
+        k = self.copies
+        sizes = np.concatenate([k * self.sizes[:-1], self.sizes[-1:]])
         L = len(sizes) - 1
         total = int(sizes.sum())
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -176,8 +198,21 @@ class Network:
             if self.acts[l - 1] in NEEDS_INPUT or self.drop[l - 1] > 0:
                 wsl[2, l] = end
                 end += int(sizes[l])
+        if k > 1:
+            wsl[2, 0] = end
+            end += 2 * int(self.sizes[0])
         wsl[0, L + 1] = end
         return wsl
+
+    @property
+    def copies(self):
+        """Copies of the network (``_ensemble``): 1 without a front layer."""
+        return 1 if self.front is None else self.front.copies
+
+    @property
+    def n_outputs(self):
+        """Outputs of the network (of each copy)."""
+        return int(self.sizes[-1]) // self.copies
 
     @property
     def theta(self):
@@ -254,7 +289,10 @@ class Network:
             dst[...] = b
 
     def flops_per_row(self):
-        return int(self.n_penalised)
+        """Multiply-adds of a row's forward pass through the dense layers
+        (every copy through the shared layers, and through its own head)."""
+        fan_in, fan_out = self.layout[-1, :2]
+        return self.copies * (int(self.n_penalised) - int(fan_in * fan_out)) + int(fan_in * fan_out)
 
     def workspace_per_row(self):
         """Workspace elements a block needs per row (activations, deltas, derivatives)."""

@@ -47,11 +47,18 @@ def stream_key(seed, step, layer):
 
 
 @jit
-def dropout(A, G, rows, rate, kind, key):
+def _position(rows, copies, r):
+    return rows[r // copies] * copies + r % copies
+
+
+@jit
+def dropout(A, G, rows, copies, rate, kind, key):
     """Multiply activations ``A`` and stored derivatives ``G`` by the masks.
 
-    Row ``r`` of the block is sample ``rows[r]``; ``key`` comes from
-    ``stream_key``.
+    Row ``r`` of the block is copy ``r % copies`` of sample
+    ``rows[r // copies]`` (``_ensemble``; one copy: sample ``rows[r]``),
+    whose masks are those of position ``rows[r // copies] * copies + r %
+    copies``; ``key`` comes from ``stream_key``.
     """
     n, m = A.shape
     dt = A.dtype.type
@@ -62,7 +69,7 @@ def dropout(A, G, rows, rate, kind, key):
         scale = dt(1.0 / keep)
         zero = dt(0)
         for r in range(n):
-            rk = mix(key ^ (np.uint64(rows[r]) * _GOLDEN))
+            rk = mix(key ^ (np.uint64(_position(rows, copies, r)) * _GOLDEN))
             a = A[r]
             g = G[r]
             for j in range(m):
@@ -73,7 +80,7 @@ def dropout(A, G, rows, rate, kind, key):
     else:
         sigma = np.sqrt(rate / keep)
         for r in range(n):
-            rk = mix(key ^ (np.uint64(rows[r]) * _GOLDEN))
+            rk = mix(key ^ (np.uint64(_position(rows, copies, r)) * _GOLDEN))
             a = A[r]
             g = G[r]
             for j in range(m):

@@ -76,6 +76,7 @@ class _TabularMLP(BaseEstimator):
         "embedding_size": [Interval(Integral, 0, None, closed="left")],
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "column_scaling": [Boolean()],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
     }
 
@@ -107,9 +108,9 @@ class _TabularMLP(BaseEstimator):
         n_rows, n_columns = shape
         model = cls(**self._model_parameters(n_rows), **params)
         n_numeric = len(self.encoder_.numeric_) if self.embedding_size else 0
-        if n_numeric or self.column_scaling:
+        if n_numeric or self.column_scaling or self.n_heads > 1:
             model.front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
-                                self.column_scaling)
+                                self.column_scaling, self.n_heads)
         return model
 
     def _encode(self, X, reset):
@@ -260,7 +261,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=16,
-                 n_frequencies=16, column_scaling=True, max_time=None,
+                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
                  random_state=None, n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -281,6 +282,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         self.embedding_size = embedding_size
         self.n_frequencies = n_frequencies
         self.column_scaling = column_scaling
+        self.n_heads = n_heads
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -390,7 +392,7 @@ n_frequencies, column_scaling, max_time, random_state, n_jobs, dtype, verbose
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins=16, embedding_size=16,
-                 n_frequencies=16, column_scaling=True, max_time=None, random_state=None,
+                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None, random_state=None,
                  n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -410,6 +412,7 @@ n_frequencies, column_scaling, max_time, random_state, n_jobs, dtype, verbose
         self.embedding_size = embedding_size
         self.n_frequencies = n_frequencies
         self.column_scaling = column_scaling
+        self.n_heads = n_heads
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs

@@ -134,8 +134,8 @@ def _ensemble_reference(net, X):
         A = a * adapters[i]
         for W, b in zip(net.coefs[:-1], net.intercepts[:-1]):
             A = np.tanh(A @ W + b)
-        cols = slice(i * o, (i + 1) * o)
-        Z = A @ net.coefs[-1][:, cols] + net.intercepts[-1][cols]
+        head = net.coefs[-1].reshape(k, -1, o)[i]  # (``_ensemble``: heads one after another)
+        Z = A @ head + net.intercepts[-1][i * o:(i + 1) * o]
         if net.acts[-1] == OUTPUT_CODES["softmax"]:
             Z = np.exp(Z - Z.max(axis=1, keepdims=True))
             Z /= Z.sum(axis=1, keepdims=True)
@@ -211,8 +211,8 @@ def _copy_as_network(net, i):
                      front=Front(f.n_inputs, f.n_periodic, f.n_frequencies, f.width, f.scale))
     coefs, intercepts = list(net.coefs), list(net.intercepts)
     adapter = net.front_params[-f.n_adapters:].reshape(net.copies, -1)[i]
+    coefs[-1] = coefs[-1].reshape(net.copies, -1, o)[i]
     coefs[0] = adapter[:, None] * coefs[0]
-    coefs[-1] = coefs[-1][:, i * o:(i + 1) * o]
     intercepts[-1] = intercepts[-1][i * o:(i + 1) * o]
     single.set_params(coefs, intercepts)
     single.front_params[:] = net.front_params[:-f.n_adapters]

@@ -166,13 +166,18 @@ def test_classifier_learns_a_table_with_missing_values_and_new_categories():
     {"embedding_size": 0},  # scaled columns only
     {"column_scaling": False},  # periodic embeddings only
     {"embedding_size": 0, "column_scaling": False},  # no front layer
+    {"n_heads": 4},  # and copies of the network
+    {"n_heads": 3, "embedding_size": 0, "column_scaling": False},  # copies only
 ])
 def test_each_front_layer_learns_and_pickles(front):
     X, y, _ = _table(600)
     model = TabularMLPClassifier(random_state=0, max_iter=20, **front).fit(X[:500], y[:500])
     assert model.score(X[500:], y[500:]) > 0.8
-    has_front = bool(front.get("embedding_size", 1)) or front.get("column_scaling", True)
+    has_front = (bool(front.get("embedding_size", 1)) or front.get("column_scaling", True)
+                 or front.get("n_heads", 1) > 1)
     assert (model.model_.front is not None) == has_front
+    if has_front:
+        assert model.model_.front.copies == front.get("n_heads", 1)
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:501]),
@@ -187,6 +192,16 @@ def test_a_table_without_numeric_columns_gets_column_scaling_only():
     assert model.score(X[500:], y[500:]) > 0.6
 
 
+def test_copies_of_a_regressor_predict_every_output():
+    X, _, score = _table(600)
+    Y = np.column_stack([1000 + 50 * score, -score])
+    model = TabularMLPRegressor(random_state=0, max_iter=20, n_heads=4).fit(X[:500], Y[:500])
+    assert model.predict(X[500:]).shape == (100, 2)
+    assert model.score(X[500:], Y[500:]) > 0.8
+    one = TabularMLPRegressor(random_state=0, max_iter=20, n_heads=4).fit(X[:500], Y[:500, 0])
+    assert one.predict(X[500:]).shape == (100,)
+
+
 def test_regressor_predicts_on_the_scale_of_the_target():
     X, _, score = _table(600)
     y = 1000 + 50 * score
@@ -195,10 +210,12 @@ def test_regressor_predicts_on_the_scale_of_the_target():
     assert abs(model.predict(X[500:]).mean() - y[500:].mean()) < 20
 
 
-def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs):
+@pytest.mark.parametrize("n_heads", [1, 4])
+def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads):
     numba_threads(2)
     X, y, _ = _table(4000)
     probas = [TabularMLPClassifier(hidden_layer_sizes=(64, 64), max_iter=3, random_state=0,
+                                   n_heads=n_heads, dropout=0.2,
                                    n_jobs=n_jobs).fit(X, y).predict_proba(X)
               for n_jobs in (1, 2)]
     np.testing.assert_array_equal(probas[0], probas[1])

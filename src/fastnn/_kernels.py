@@ -64,15 +64,7 @@ from ._activations import (
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._embeddings import front_backward, front_forward
-from ._ensemble import (
-    adapters,
-    collapse,
-    copies_of,
-    expand,
-    heads_backward,
-    heads_forward,
-    mean_of_copies,
-)
+from ._ensemble import adapters, collapse, copies_of, expand, mean_of_copies
 from ._intrinsics import (
     atomic_add,
     atomic_cas,
@@ -221,10 +213,43 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
         if k > 1 and last:
-            heads_forward(A, read_only(W), Z)
+            _heads_forward(A, theta, layout, l, Z, k)
         else:
             np.dot(A, W, Z)
     return Z, b
+
+
+@jit_inline
+def _heads(theta, layout, l, k):
+    """The output layer's weights as ``k`` heads, one ``(k h) x o`` matrix
+    (``_ensemble``)."""
+    fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
+    return theta[w_off:w_off + fan_in * fan_out].reshape((k * fan_in, fan_out // k))
+
+
+@jit_inline
+def _heads_forward(H, theta, layout, l, Z, k):
+    """Every copy's rows of ``H`` through its head, into ``Z``'s memory."""
+    kn, h = H.shape
+    n = kn // k
+    W = _heads(theta, layout, l, k)
+    Zc = Z.reshape((kn, W.shape[1]))
+    for i in range(k):
+        np.dot(H[i * n:(i + 1) * n], W[i * h:(i + 1) * h], Zc[i * n:(i + 1) * n])
+
+
+@jit_inline
+def _output_bias_activate(Z, b, code, k, full):
+    """``bias_activate`` of the output layer, each copy's with its own
+    intercepts (``_ensemble``)."""
+    if k == 1:
+        bias_activate(Z, b, code, full)
+        return
+    n = Z.shape[0]
+    o = Z.shape[1] // k
+    Zc = Z.reshape((k * n, o))
+    for i in range(k):
+        bias_activate(Zc[i * n:(i + 1) * n], b[i * o:(i + 1) * o], code, full)
 
 
 @jit
@@ -236,13 +261,8 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     k = _copies(front)
     for l in range(n_layers):
         Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
-        if k > 1 and l == n_layers - 1:
-            # each copy's output activation on its own outputs
-            identity = IDENTITY if k > 1 else acts[l]  # (a variable: see _forward_train)
-            bias_activate(Z, b, identity, full)
-            o = Z.shape[1] // k
-            bias_activate(Z.reshape((Z.shape[0] * k, o)), np.zeros(o, dtype=Z.dtype), acts[l],
-                          full)
+        if l == n_layers - 1:
+            _output_bias_activate(Z, b, acts[l], k, full)
         else:
             bias_activate(Z, b, acts[l], full)
 
@@ -262,7 +282,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
         if l == n_layers - 1:
-            bias_activate(Z, b, code, full)
+            _output_bias_activate(Z, b, code, k, full)
         elif full is None:
             bias_activate(Z, b, code, full)
         elif wsl[_DERIV, l + 1] < 0:
@@ -304,10 +324,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
         loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
     if first:
         g[layout[0, 3]:] = 0.0  # every intercept gradient
-    gb = g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]]
-    for r in range(n):
-        for j in range(gb.shape[0]):
-            gb[j] += D[r, j]
+    _output_intercept_gradient(D, g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]], k)
     scratch_off = wsl[_ACT, L + 1] * cap
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
@@ -326,10 +343,8 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
         elif heads:
-            if first:
-                gW[:, :] = 0.0
-            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, read_only(W), gW, D_prev)
+            _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
+                            D_prev, k, first, ws[scratch_off:])
         else:
             tmp = gW
             if not first:
@@ -372,22 +387,57 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
 def _loss_of_copies(Z, Y, sw, rows, loss_code, D, k):
     """``loss_and_delta`` for a network with ``k`` copies (``_ensemble``): the
     mean of the copies' losses, and its deltas."""
-    n, ko = Z.shape
-    o = ko // k
-    Zi = np.empty((n, o), dtype=Z.dtype)
-    Di = np.empty((n, o), dtype=Z.dtype)
-    inv = Z.dtype.type(1.0 / k)
+    n = Z.shape[0]
+    o = Z.shape[1] // k
+    Zc, Dc = Z.reshape((k * n, o)), D.reshape((k * n, o))
     loss = 0.0
     for i in range(k):
-        c0 = i * o
-        for r in range(n):
-            for j in range(o):
-                Zi[r, j] = Z[r, c0 + j]
-        loss += loss_and_delta(Zi, Y, sw, rows, loss_code, Di)
-        for r in range(n):
-            for j in range(o):
-                D[r, c0 + j] = Di[r, j] * inv
+        loss += loss_and_delta(Zc[i * n:(i + 1) * n], Y, sw, rows, loss_code,
+                               Dc[i * n:(i + 1) * n])
+    inv = Z.dtype.type(1.0 / k)
+    flat = D.reshape(-1)
+    for j in range(flat.shape[0]):
+        flat[j] *= inv
     return loss / k
+
+
+@jit
+def _output_intercept_gradient(D, gb, k):
+    """Add the output layer's intercept gradient from its deltas ``D`` to
+    ``gb`` (``k`` copies: ``_ensemble``)."""
+    n = D.shape[0]
+    o = D.shape[1] // k
+    Dc = D.reshape((k * n, o))
+    for i in range(k):
+        for r in range(n):
+            d = Dc[i * n + r]
+            for j in range(o):
+                gb[i * o + j] += d[j]
+
+
+@jit_inline
+def _heads_backward(H, D, theta, layout, l, g, D_prev, k, first, scratch):
+    """Backward of ``_heads_forward`` from the deltas ``D`` of its outputs:
+    the heads' weight gradients into ``g`` (overwritten when ``first``),
+    the deltas of ``H`` into ``D_prev``."""
+    kn, h = H.shape
+    n = kn // k
+    W = _heads(theta, layout, l, k)
+    gW = _heads(g, layout, l, k)
+    o = W.shape[1]
+    Dc = D.reshape((kn, o))
+    for i in range(k):
+        Hi, Di = H[i * n:(i + 1) * n], Dc[i * n:(i + 1) * n]
+        gWi = gW[i * h:(i + 1) * h]
+        if first:
+            np.dot(Hi.T, Di, gWi)
+        else:
+            tmp = scratch[:h * o].reshape((h, o))
+            np.dot(Hi.T, Di, tmp)
+            for t in range(h):
+                for j in range(o):
+                    gWi[t, j] += tmp[t, j]
+        _back_through(Di, W[i * h:(i + 1) * h], D_prev[i * n:(i + 1) * n])
 
 
 @jit

@@ -48,17 +48,18 @@ def stream_key(seed, step, layer):
 
 @jit
 def _position(rows, copies, r):
-    return rows[r // copies] * copies + r % copies
+    n = rows.shape[0]
+    return rows[r % n] * copies + r // n
 
 
 @jit
 def dropout(A, G, rows, copies, rate, kind, key):
     """Multiply activations ``A`` and stored derivatives ``G`` by the masks.
 
-    Row ``r`` of the block is copy ``r % copies`` of sample
-    ``rows[r // copies]`` (``_ensemble``; one copy: sample ``rows[r]``),
-    whose masks are those of position ``rows[r // copies] * copies + r %
-    copies``; ``key`` comes from ``stream_key``.
+    Row ``r`` of the block is copy ``r // n`` of sample ``rows[r % n]``,
+    ``n`` rows in the block (``_ensemble``; one copy: sample ``rows[r]``),
+    whose masks are those of position ``rows[r % n] * copies + r // n``;
+    ``key`` comes from ``stream_key``.
     """
     n, m = A.shape
     dt = A.dtype.type

@@ -157,9 +157,10 @@ def _has_front(front):
 
 @jit_inline
 def _copies(front):
-    """Copies of the network (``_ensemble``): 1 without a front layer (by type)."""
+    """Copies of the network (``_ensemble``): 1 without a front layer (by type;
+    an int64, not a literal, so that helpers taking it compile once)."""
     if front is None:
-        return 1
+        return np.int64(1)
     return copies_of(front)
 
 

@@ -178,21 +178,26 @@ def test_tabular_variants_follow_the_others():
 _PRUNED_CHILD = r"""
 import json
 
-from fastnn import _embeddings, _kernels
+from fastnn import _embeddings, _ensemble, _kernels
 
 for kernel, args in _kernels.entry_signatures("float32"):
     kernel.compile(args)
-print(json.dumps({"front_kernels": len(_embeddings.front_forward.overloads)
-                  + len(_embeddings.front_backward.overloads)}))
+front = (_embeddings.front_forward, _embeddings.front_backward)
+copies = (_ensemble.expand, _ensemble.collapse, _ensemble.mean_of_copies,
+          _kernels._loss_of_copies)
+print(json.dumps({"front_kernels": sum(len(f.overloads) for f in front),
+                  "copies_kernels": sum(len(f.overloads) for f in copies)}))
 """
 
 
 @pytest.mark.slow
 def test_kernels_without_a_front_layer_leave_its_code_out(tmp_path):
-    """Networks without a front layer (every MLP*) do not pay for compiling it."""
+    """Networks without a front layer (every MLP*) do not pay for compiling
+    it, nor the code of copies (``_ensemble``)."""
     env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
     script = write_script(tmp_path, _PRUNED_CHILD)
-    assert last_json(run_script(script, env=env, timeout=900).stdout) == {"front_kernels": 0}
+    assert last_json(run_script(script, env=env, timeout=900).stdout) == {
+        "front_kernels": 0, "copies_kernels": 0}
 
 
 def test_compile_kernels_rejects_a_bad_job_count():

@@ -156,6 +156,17 @@ def _has_front(front):
 
 
 @jit_inline
+def _ensembled(front):
+    """Whether the network has copies (``_ensemble``); where ``front`` is None
+    their code is left out by type, as ``_has_front`` leaves out the front
+    layer's (so conditions test this flag itself, not a value computed
+    from it)."""
+    if front is None:
+        return False
+    return copies_of(front) > 1
+
+
+@jit_inline
 def _copies(front):
     """Copies of the network (``_ensemble``): 1 without a front layer (by type;
     an int64, not a literal, so that helpers taking it compile once)."""
@@ -185,6 +196,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
     layout, wsl = net[1], net[3]
     n = rows.shape[0]
     k = _copies(front)
+    ens = _ensembled(front)
     last = l == layout.shape[0] - 1
     W, b = _weights(theta, layout, l)
     Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n if last else n * k)
@@ -202,7 +214,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
         np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
-        if l == 0 and has_front and k > 1:
+        if l == 0 and ens:
             Af = _front_blocks(ws, wsl, sizes, cap, n)[0]
             front_forward(Xd, rows, read_only(theta), front, Af)
             expand(Af, adapters(read_only(theta), front, sizes[0]), A)
@@ -213,7 +225,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
                 x = Xd[rows[r]]
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
-        if k > 1 and last:
+        if ens and last:
             _heads_forward(A, theta, layout, l, Z, k)
         else:
             np.dot(A, W, Z)
@@ -240,17 +252,19 @@ def _heads_forward(H, theta, layout, l, Z, k):
 
 
 @jit_inline
-def _output_bias_activate(Z, b, code, k, full):
+def _output_bias_activate(Z, b, code, front, full):
     """``bias_activate`` of the output layer, each copy's with its own
     intercepts (``_ensemble``)."""
-    if k == 1:
+    ens = _ensembled(front)
+    if ens:
+        k = _copies(front)
+        n = Z.shape[0]
+        o = Z.shape[1] // k
+        Zc = Z.reshape((k * n, o))
+        for i in range(k):
+            bias_activate(Zc[i * n:(i + 1) * n], b[i * o:(i + 1) * o], code, full)
+    else:
         bias_activate(Z, b, code, full)
-        return
-    n = Z.shape[0]
-    o = Z.shape[1] // k
-    Zc = Z.reshape((k * n, o))
-    for i in range(k):
-        bias_activate(Zc[i * n:(i + 1) * n], b[i * o:(i + 1) * o], code, full)
 
 
 @jit
@@ -259,11 +273,10 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     activation applied (prediction)."""
     layout, acts = net[1], net[2]
     n_layers = layout.shape[0]
-    k = _copies(front)
     for l in range(n_layers):
         Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
         if l == n_layers - 1:
-            _output_bias_activate(Z, b, acts[l], k, full)
+            _output_bias_activate(Z, b, acts[l], front, full)
         else:
             bias_activate(Z, b, acts[l], full)
 
@@ -283,7 +296,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
         if l == n_layers - 1:
-            _output_bias_activate(Z, b, code, k, full)
+            _output_bias_activate(Z, b, code, front, full)
         elif full is None:
             bias_activate(Z, b, code, full)
         elif wsl[_DERIV, l + 1] < 0:
@@ -316,10 +329,11 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
     has_front = _has_front(front)
+    ens = _ensembled(front)
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
-    if k > 1:
+    if ens:
         loss = _loss_of_copies(Z, Y, sw, rows, loss_code, D, k)
     else:
         loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
@@ -330,8 +344,8 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
         gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-        heads = k > 1 and l == n_layers - 1
-        D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n if l == n_layers - 1 else m)
+        last = l == n_layers - 1
+        D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n if last else m)
         D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, m)
         if l == 0 and sparse:
             if first:
@@ -343,7 +357,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     gr = gW[Xind[p]]
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
-        elif heads:
+        elif ens and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
         else:
@@ -358,10 +372,12 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if (l > 0 or has_front) and not heads:
+        if ens and last:
+            pass  # (``_heads_backward`` did it)
+        elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
             _back_through(D, W, D_prev)
-        if l == 0 and has_front and k > 1:
+        if l == 0 and ens:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), front, fan_in), D_prev, Df,
                      adapters(g, front, fan_in))
@@ -812,6 +828,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
     sizes = layer_sizes(net[1])
     wsl = net[3]
     k = _copies(front)
+    ens = _ensembled(front)
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
@@ -823,7 +840,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
         r1 = min(n, r0 + cap)
         _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front)
         Z = _block(work, wsl, sizes, cap, _ACT, L, r1 - r0)
-        if k > 1:
+        if ens:
             mean_of_copies(Z, k, out[r0:r1])
         else:
             _copy(Z.reshape(-1), out[r0:r1].reshape(-1))
@@ -868,9 +885,9 @@ def predict_few(X, rows, net, out, full, front):
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
     _forward(X, rows, theta, net, ws, sizes, n, full, front)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
-    k = _copies(front)
-    if k > 1:
-        mean_of_copies(Z, k, out)
+    ens = _ensembled(front)
+    if ens:
+        mean_of_copies(Z, _copies(front), out)
     elif Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
             out[i, 0] = 1 - Z[i, 0]

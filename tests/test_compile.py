@@ -184,7 +184,8 @@ for kernel, args in _kernels.entry_signatures("float32"):
     kernel.compile(args)
 front = (_embeddings.front_forward, _embeddings.front_backward)
 copies = (_ensemble.expand, _ensemble.collapse, _ensemble.mean_of_copies,
-          _kernels._loss_of_copies)
+          _kernels._loss_of_copies, _kernels._heads_forward, _kernels._heads_backward,
+          _kernels._bias_activate_copies)
 print(json.dumps({"front_kernels": sum(len(f.overloads) for f in front),
                   "copies_kernels": sum(len(f.overloads) for f in copies)}))
 """

@@ -155,26 +155,6 @@ def _has_front(front):
     return True
 
 
-@jit_inline
-def _ensembled(front):
-    """Whether the network has copies (``_ensemble``); where ``front`` is None
-    their code is left out by type, as ``_has_front`` leaves out the front
-    layer's (so conditions test this flag itself, not a value computed
-    from it)."""
-    if front is None:
-        return False
-    return copies_of(front) > 1
-
-
-@jit_inline
-def _copies(front):
-    """Copies of the network (``_ensemble``): 1 without a front layer (by type;
-    an int64, not a literal, so that helpers taking it compile once)."""
-    if front is None:
-        return np.int64(1)
-    return copies_of(front)
-
-
 @jit
 def _front_blocks(ws, wsl, sizes, cap, n):
     """The front layer's outputs and their deltas for ``n`` rows, in a
@@ -186,17 +166,17 @@ def _front_blocks(ws, wsl, sizes, cap, n):
 
 
 @jit_inline
-def _product(X, rows, theta, net, ws, sizes, cap, l, front):
+def _product(X, rows, theta, net, ws, sizes, cap, l, front, k):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts.
 
     With copies (``_ensemble``) the matrices have a row per copy of a row,
-    but for the output layer, whose ``Z`` has a row per row."""
+    but for the output layer, whose ``Z`` has a row per row (``k`` copies:
+    ``copies_of(front)``, 1 without a front layer; code for copies is left
+    out by type where ``front`` is None, as the front layer's is)."""
     Xd, Xdata, Xind, Xptr = X
     layout, wsl = net[1], net[3]
     n = rows.shape[0]
-    k = _copies(front)
-    ens = _ensembled(front)
     last = l == layout.shape[0] - 1
     W, b = _weights(theta, layout, l)
     Z = _block(ws, wsl, sizes, cap, _ACT, l + 1, n if last else n * k)
@@ -214,7 +194,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
         np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
-        if l == 0 and ens:
+        if l == 0 and front is not None and k > 1:
             Af = _front_blocks(ws, wsl, sizes, cap, n)[0]
             front_forward(Xd, rows, read_only(theta), front, Af)
             expand(Af, adapters(read_only(theta), front, sizes[0]), A)
@@ -225,14 +205,14 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front):
                 x = Xd[rows[r]]
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
-        if ens and last:
+        if front is not None and k > 1 and last:
             _heads_forward(A, theta, layout, l, Z, k)
         else:
             np.dot(A, W, Z)
     return Z, b
 
 
-@jit_inline
+@jit
 def _heads(theta, layout, l, k):
     """The output layer's weights as ``k`` heads, one ``(k h) x o`` matrix
     (``_ensemble``)."""
@@ -240,7 +220,7 @@ def _heads(theta, layout, l, k):
     return theta[w_off:w_off + fan_in * fan_out].reshape((k * fan_in, fan_out // k))
 
 
-@jit_inline
+@jit
 def _heads_forward(H, theta, layout, l, Z, k):
     """Every copy's rows of ``H`` through its head, into ``Z``'s memory."""
     kn, h = H.shape
@@ -251,20 +231,15 @@ def _heads_forward(H, theta, layout, l, Z, k):
         np.dot(H[i * n:(i + 1) * n], W[i * h:(i + 1) * h], Zc[i * n:(i + 1) * n])
 
 
-@jit_inline
-def _output_bias_activate(Z, b, code, front, full):
-    """``bias_activate`` of the output layer, each copy's with its own
-    intercepts (``_ensemble``)."""
-    ens = _ensembled(front)
-    if ens:
-        k = _copies(front)
-        n = Z.shape[0]
-        o = Z.shape[1] // k
-        Zc = Z.reshape((k * n, o))
-        for i in range(k):
-            bias_activate(Zc[i * n:(i + 1) * n], b[i * o:(i + 1) * o], code, full)
-    else:
-        bias_activate(Z, b, code, full)
+@jit
+def _bias_activate_copies(Z, b, code, k, full):
+    """``bias_activate`` of the output layer of ``k`` copies, each copy's with
+    its own intercepts (``_ensemble``)."""
+    n = Z.shape[0]
+    o = Z.shape[1] // k
+    Zc = Z.reshape((k * n, o))
+    for i in range(k):
+        bias_activate(Zc[i * n:(i + 1) * n], b[i * o:(i + 1) * o], code, full)
 
 
 @jit
@@ -273,10 +248,13 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     activation applied (prediction)."""
     layout, acts = net[1], net[2]
     n_layers = layout.shape[0]
+    k = np.int64(1)
+    if front is not None:
+        k = copies_of(front)
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
-        if l == n_layers - 1:
-            _output_bias_activate(Z, b, acts[l], front, full)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, k)
+        if front is not None and k > 1 and l == n_layers - 1:
+            _bias_activate_copies(Z, b, acts[l], k, full)
         else:
             bias_activate(Z, b, acts[l], full)
 
@@ -287,16 +265,20 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
     hidden layer with a derivative buffer also given its derivatives and its
     dropout masks for update ``step``."""
     layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
-    k = _copies(front)
+    k = np.int64(1)
+    if front is not None:
+        k = copies_of(front)
     n = rows.shape[0] * k
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, k)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
-        if l == n_layers - 1:
-            _output_bias_activate(Z, b, code, front, full)
+        if front is not None and k > 1 and l == n_layers - 1:
+            _bias_activate_copies(Z, b, code, k, full)
+        elif l == n_layers - 1:
+            bias_activate(Z, b, code, full)
         elif full is None:
             bias_activate(Z, b, code, full)
         elif wsl[_DERIV, l + 1] < 0:
@@ -324,22 +306,29 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     Xd, Xdata, Xind, Xptr = X
     layout, acts, wsl = net[1], net[2], net[3]
     n = rows.shape[0]
-    k = _copies(front)
+    k = np.int64(1)
+    if front is not None:
+        k = copies_of(front)
     m = n * k  # rows of the dense layers' matrices (``_product``)
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
     has_front = _has_front(front)
-    ens = _ensembled(front)
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
-    if ens:
+    if front is not None and k > 1:
         loss = _loss_of_copies(Z, Y, sw, rows, loss_code, D, k)
     else:
         loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
     if first:
         g[layout[0, 3]:] = 0.0  # every intercept gradient
-    _output_intercept_gradient(D, g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]], k)
+    gb = g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]]
+    if front is not None and k > 1:
+        _output_intercept_gradient(D, gb, k)
+    else:
+        for r in range(n):
+            for j in range(gb.shape[0]):
+                gb[j] += D[r, j]
     scratch_off = wsl[_ACT, L + 1] * cap
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
@@ -357,7 +346,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     gr = gW[Xind[p]]
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
-        elif ens and last:
+        elif front is not None and k > 1 and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
         else:
@@ -372,12 +361,12 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if ens and last:
+        if front is not None and k > 1 and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
             _back_through(D, W, D_prev)
-        if l == 0 and ens:
+        if l == 0 and front is not None and k > 1:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), front, fan_in), D_prev, Df,
                      adapters(g, front, fan_in))
@@ -432,7 +421,7 @@ def _output_intercept_gradient(D, gb, k):
                 gb[i * o + j] += d[j]
 
 
-@jit_inline
+@jit
 def _heads_backward(H, D, theta, layout, l, g, D_prev, k, first, scratch):
     """Backward of ``_heads_forward`` from the deltas ``D`` of its outputs:
     the heads' weight gradients into ``g`` (overwritten when ``first``),
@@ -827,8 +816,9 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
     work = borrowed(ws)[member]
     sizes = layer_sizes(net[1])
     wsl = net[3]
-    k = _copies(front)
-    ens = _ensembled(front)
+    k = np.int64(1)
+    if front is not None:
+        k = copies_of(front)
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
@@ -840,7 +830,7 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
         r1 = min(n, r0 + cap)
         _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front)
         Z = _block(work, wsl, sizes, cap, _ACT, L, r1 - r0)
-        if ens:
+        if front is not None and k > 1:
             mean_of_copies(Z, k, out[r0:r1])
         else:
             _copy(Z.reshape(-1), out[r0:r1].reshape(-1))
@@ -885,9 +875,11 @@ def predict_few(X, rows, net, out, full, front):
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
     _forward(X, rows, theta, net, ws, sizes, n, full, front)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
-    ens = _ensembled(front)
-    if ens:
-        mean_of_copies(Z, _copies(front), out)
+    k = np.int64(1)
+    if front is not None:
+        k = copies_of(front)
+    if front is not None and k > 1:
+        mean_of_copies(Z, k, out)
     elif Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
             out[i, 0] = 1 - Z[i, 0]

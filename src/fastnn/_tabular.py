@@ -224,6 +224,13 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     column_scaling : bool, default=True
         Whether every encoded column has a learned scale, trained with a
         six times larger step than the network's weights.
+    n_heads : int, default=1
+        Copies of the network trained as one ensemble (TabM-mini): each
+        multiplies the front layer's output by its own learned adapter and
+        has its own output layer; the hidden layers are shared. The loss is
+        the mean of the copies' losses, the prediction the mean of their
+        probabilities (predictions). Costs ``n_heads`` times the rows
+        through the hidden layers.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -367,7 +374,7 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     hidden_layer_sizes, activation, solver, learning_rate, learning_rate_init, \
 beta_2, weight_decay, batch_size, max_iter, early_stopping, \
 validation_fraction, n_iter_no_change, max_categories, n_bins, embedding_size, \
-n_frequencies, column_scaling, max_time, random_state, n_jobs, dtype, verbose
+n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, verbose
         As in :class:`TabularMLPClassifier` (activations and solvers those of
         ``MLPRegressor``).
 
@@ -392,8 +399,8 @@ n_frequencies, column_scaling, max_time, random_state, n_jobs, dtype, verbose
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins=16, embedding_size=16,
-                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None, random_state=None,
-                 n_jobs=None, dtype="float32", verbose=False):
+                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
+                 random_state=None, n_jobs=None, dtype="float32", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout

@@ -38,35 +38,46 @@ def test_cos_sin_turns_against_numpy(dtype, tol):
     np.testing.assert_allclose(s, np.sin(angle), rtol=0, atol=tol)
 
 
-def _network(loss, scale, rng, n_frequencies=4, width=3, hidden=(4,)):
-    front = Front(N_INPUTS, N_PERIODIC, n_frequencies, width, scale)
+def _network(loss, scale, rng, n_frequencies=4, width=3, hidden=(4,), codes=()):
+    front = Front(N_INPUTS + len(codes), N_PERIODIC, n_frequencies, width, scale, codes=codes)
     net = Network([front.n_outputs, *hidden, N_OUT], "tanh", OUTPUT_ACTIVATION[loss],
                   np.float64, front=front)
     net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
     return net
 
 
+def _inputs(rng, n_rows, codes=()):
+    """``N_INPUTS`` numeric columns, then a column of codes per entry of ``codes``."""
+    X = rng.normal(size=(n_rows, N_INPUTS))
+    return np.hstack([X, *[rng.randint(0, c, (n_rows, 1)) for c in codes]]).astype(float)
+
+
 def _front_reference(net, X):
     """The front layer's output, written out in NumPy."""
     f = net.front
+    d = f.n_scaled
     p = net.front_params
-    s = p[:f.n_inputs] * SCALE_GAIN if f.scale else np.ones(f.n_inputs)
-    p = p[f.n_inputs * f.scale:]
+    s = p[:d] * SCALE_GAIN if f.scale else np.ones(d)
+    p = p[d * f.scale:]
     m, k, e = f.n_periodic, f.n_frequencies, f.width
     w, c = p[:m * k].reshape(m, k), p[m * k:2 * m * k].reshape(m, k)
     V = p[2 * m * k:2 * m * k + m * k * e].reshape(m, k, e)
     u = p[2 * m * k + m * k * e:2 * m * k + m * k * e + m * e].reshape(m, e)
     periodic = np.cos(2 * np.pi * (X[:, :m, None] * w + c))  # rows x m x k
     embedded = np.maximum(np.einsum("rfk,fke->rfe", periodic, V) + u, 0.0)
-    return np.hstack([X * s, embedded.reshape(len(X), -1)])
+    tables = p[2 * m * k + m * k * e + m * e:][:sum(f.codes) * e].reshape(-1, e)
+    first = np.concatenate([[0], np.cumsum(f.codes)[:-1]]).astype(int)
+    looked_up = [tables[first[i] + X[:, d + i].astype(int)] for i in range(len(f.codes))]
+    return np.hstack([X[:, :d] * s, embedded.reshape(len(X), -1), *looked_up])
 
 
+@pytest.mark.parametrize("codes", [(), (3, 5)])
 @pytest.mark.parametrize("scale", [False, True])
 @pytest.mark.parametrize("n_rows", [1, 3, 37])  # a row at a time below 4 rows
-def test_forward_matches_numpy(scale, n_rows):
+def test_forward_matches_numpy(scale, n_rows, codes):
     rng = np.random.RandomState(0)
-    net = _network("squared_error", scale, rng)
-    X = rng.normal(size=(n_rows, N_INPUTS))
+    net = _network("squared_error", scale, rng, codes=codes)
+    X = _inputs(rng, n_rows, codes)
     A = _front_reference(net, X)
     for W, b in zip(net.coefs[:-1], net.intercepts[:-1]):
         A = np.tanh(A @ W + b)
@@ -79,10 +90,11 @@ def test_forward_matches_numpy(scale, n_rows):
 @pytest.mark.parametrize("scale", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_rows", [23, 300])  # 300: a lane walks two blocks
-def test_gradient_matches_finite_differences(loss, scale, weighted, n_rows):
+@pytest.mark.parametrize("codes", [(), (3, 5)])
+def test_gradient_matches_finite_differences(loss, scale, weighted, n_rows, codes):
     rng = np.random.RandomState(1)
-    net = _network(loss, scale, rng)
-    X = rng.normal(size=(n_rows, N_INPUTS))
+    net = _network(loss, scale, rng, codes=codes)
+    X = _inputs(rng, n_rows, codes)
     if loss == "log_loss":
         Y = np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
     elif loss == "binary_log_loss":
@@ -96,6 +108,12 @@ def test_gradient_matches_finite_differences(loss, scale, weighted, n_rows):
     numeric = numeric_gradient(lambda t: fun(t)[0], theta0)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
     assert np.abs(grad[net.n_dense_params:]).max() > 1e-3  # the front's part is there
+    if codes:  # every table row of a code seen has a gradient
+        tables = net.front_params[-sum(codes) * net.front.width:]
+        g_tables = grad[-tables.size:].reshape(-1, net.front.width)
+        seen = np.concatenate([np.unique(X[:, N_INPUTS + i]) + sum(codes[:i])
+                               for i in range(len(codes))]).astype(int)
+        assert np.all(np.abs(g_tables[seen]).max(axis=1) > 0)
 
 
 def test_initial_front_is_the_identity_on_the_inputs():
@@ -116,8 +134,8 @@ def test_front_must_match_the_first_layer():
 # --- copies of the network (``_ensemble``) ---------------------------------
 
 
-def _ensemble(loss, scale, rng, copies=3, hidden=(4, 5), n_out=N_OUT):
-    front = Front(N_INPUTS, N_PERIODIC, 4, 3, scale, copies)
+def _ensemble(loss, scale, rng, copies=3, hidden=(4, 5), n_out=N_OUT, codes=(4,)):
+    front = Front(N_INPUTS + len(codes), N_PERIODIC, 4, 3, scale, copies, codes)
     net = Network([front.n_outputs, *hidden, copies * n_out], "tanh", OUTPUT_ACTIVATION[loss],
                   np.float64, front=front)
     net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
@@ -151,7 +169,7 @@ def _ensemble_reference(net, X):
 def test_copies_forward_matches_numpy(loss, hidden, n_rows):
     rng = np.random.RandomState(2)
     net = _ensemble(loss, True, rng, hidden=hidden)
-    X = rng.normal(size=(n_rows, N_INPUTS))
+    X = _inputs(rng, n_rows, net.front.codes)
     expected = _ensemble_reference(net, X)
     out = forward(net, Data(X, None, None, np.float64), n_jobs=2)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
@@ -162,7 +180,7 @@ def test_copies_forward_matches_numpy(loss, hidden, n_rows):
 def test_copies_binary_probabilities():
     rng = np.random.RandomState(3)
     net = _ensemble("binary_log_loss", True, rng, n_out=1)
-    X = rng.normal(size=(5, N_INPUTS))
+    X = _inputs(rng, 5, net.front.codes)
     p = _ensemble_reference(net, X)[:, 0]
     expected = np.column_stack([1 - p, p])
     np.testing.assert_allclose(forward_few(net, X, binary_proba=True), expected, rtol=1e-12)
@@ -177,7 +195,7 @@ def test_copies_binary_probabilities():
 def test_copies_gradient_matches_finite_differences(loss, scale, hidden, n_rows):
     rng = np.random.RandomState(4)
     net = _ensemble(loss, scale, rng, hidden=hidden)
-    X = rng.normal(size=(n_rows, N_INPUTS))
+    X = _inputs(rng, n_rows, net.front.codes)
     if loss == "log_loss":
         Y = np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
     elif loss == "binary_log_loss":
@@ -208,7 +226,8 @@ def _copy_as_network(net, i):
     f = net.front
     o = net.n_outputs
     single = Network([f.n_outputs, *net.sizes[1:-1], o], "tanh", "identity", np.float64,
-                     front=Front(f.n_inputs, f.n_periodic, f.n_frequencies, f.width, f.scale))
+                     front=Front(f.n_inputs, f.n_periodic, f.n_frequencies, f.width, f.scale,
+                                 codes=f.codes))
     coefs, intercepts = list(net.coefs), list(net.intercepts)
     adapter = net.front_params[-f.n_adapters:].reshape(net.copies, -1)[i]
     coefs[-1] = coefs[-1].reshape(net.copies, -1, o)[i]

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from subproc import last_json, run_script, write_script
 
 from fastnn import TabularMLPClassifier, TabularMLPRegressor
-from fastnn._table import TableEncoder
+from fastnn._table import MAX_CODES, TableEncoder
 
 pd = pytest.importorskip("pandas")
 
@@ -80,6 +80,29 @@ def test_one_hot_keeps_the_most_frequent_values_and_an_other_column():
     # columns: a, b, other, missing
     np.testing.assert_array_equal(out, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0],
                                         [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
+
+
+def test_a_column_of_many_values_encodes_as_codes_for_an_embedding():
+    col = np.array(["a"] * 5 + ["b"] * 4 + ["c"] * 2 + ["d"] + [None], dtype=object)
+    X = np.column_stack([col, ["x", "y"] * 6 + ["x"]])
+    enc = TableEncoder(max_categories=3, embed=True, n_bins=0).fit(X)
+    assert enc.n_codes_ == [6]  # a, b, c, d, other, missing
+    new = np.array([["a", "x"], ["c", "y"], ["d", "y"], [None, "x"], ["never seen", "x"]],
+                   dtype=object)
+    # columns: x, y (one-hot: two values), then the first column's codes
+    np.testing.assert_array_equal(enc.transform(new), [[1, 0, 0], [0, 1, 2], [0, 1, 3],
+                                                       [1, 0, 5], [1, 0, 4]])
+    # few rows take another path
+    np.testing.assert_array_equal(enc.transform(pd.DataFrame(new[:2])),
+                                  enc.transform(new[:2]))
+
+
+def test_codes_keep_the_most_frequent_values():
+    values = np.array([f"v{i}" for i in range(MAX_CODES + 10)] + ["v7"] * 3, dtype=object)
+    enc = TableEncoder(embed=True, n_bins=0).fit(values[:, None])
+    assert enc.n_codes_ == [MAX_CODES]
+    codes = enc.transform(np.array([["v7"], [f"v{MAX_CODES + 9}"]], dtype=object))[:, 0]
+    np.testing.assert_array_equal(codes, [0, MAX_CODES - 2])  # the most frequent; "other"
 
 
 def test_a_value_never_seen_encodes_as_zeros_without_an_other_column():
@@ -182,6 +205,21 @@ def test_each_front_layer_learns_and_pickles(front):
     np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:501]),
                                   model.predict_proba(X[500:501]))
+
+
+def test_a_column_of_many_categories_is_embedded():
+    X, y, score = _table(600)
+    rng = np.random.RandomState(1)
+    shop = rng.randint(0, 80, len(X))
+    X["shop"] = pd.Categorical([f"s{i}" for i in shop])
+    y = np.where(score + rng.normal(size=80)[shop] > 0, "yes", "no")
+    model = TabularMLPClassifier(random_state=0, max_iter=20).fit(X[:500], y[:500])
+    assert model.model_.front.codes == (82,)  # 80 shops, other, missing
+    assert model.score(X[500:], y[500:]) > 0.75
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
+    one_hot = TabularMLPClassifier(random_state=0, max_iter=20, embedding_size=0).fit(X, y)
+    assert one_hot.model_.front.codes == () and one_hot.encoder_.n_codes_ == []
 
 
 def test_a_table_without_numeric_columns_gets_column_scaling_only():

@@ -1,10 +1,12 @@
-"""The front layer of tabular networks: column scaling and periodic embeddings.
+"""The front layer of tabular networks: column scaling, periodic embeddings
+of numeric columns, embeddings of categorical codes.
 
 Between an encoded table row ``x`` (``d`` columns, the first ``m`` of them
-numeric) and the first dense layer, the front layer computes the dense
-layer's input
+numeric, then ``q`` columns of categorical codes) and the first dense
+layer, the front layer computes the dense layer's input
 
-    A_0 = [g s_j x_j  for every column j,   e_f  for every numeric column f]
+    A_0 = [g s_j x_j  for every column j,   e_f  for every numeric column f,
+           T_i[x_{d + i}]  for every code column i]
     e_f = relu(cos(2 pi (w_f x_f + c_f)) V_f + u_f)
 
 * ``s`` is a learned scale per column (RealMLP's scaling layer), kept as
@@ -15,14 +17,20 @@ layer's input
   embeddings of Gorishniy et al., "On Embeddings for Numerical Features in
   Tabular Deep Learning", 2022): ``K`` frequencies ``w_f`` and phases
   ``c_f`` (in turns), a ``K x E`` linear map ``V_f`` with intercepts
-  ``u_f``, and a ReLU.
+  ``u_f``, and a ReLU;
+* ``T_i`` is the table of code column ``i``: a learned row of ``E`` values
+  per code (the code column is an integer in a float column, as
+  ``_table`` writes it); its gradient is a scatter-add into the rows of
+  the codes seen.
 
 The layer is described by ``front``, an int64 vector (``FRONT_*`` below):
 ``d``, ``m``, ``K``, ``E`` and the offsets of ``s`` (-1: no scaling), ``w``,
-``c``, ``V`` and ``u`` in the flat parameter vector; then the number of
+``c``, ``V`` and ``u`` in the flat parameter vector; ``q`` and the offset
+of the tables (all codes' rows, one table after another); the number of
 copies of the network behind it and the offset of their adapters (-1 for
-one copy; ``_ensemble``).  Both kernels work on a block of rows given by
-their indices into the dense input ``Xd``.
+one copy; ``_ensemble``); then the first row of each code column's table
+in the tables, and past the last.  Both kernels work on a block of rows
+given by their indices into the dense input ``Xd``.
 """
 
 import math
@@ -34,8 +42,8 @@ from ._elementary import cos_sin_turns
 
 # Entries of the ``front`` vector.
 (FRONT_INPUTS, FRONT_PERIODIC, FRONT_FREQUENCIES, FRONT_WIDTH, FRONT_SCALE, FRONT_W, FRONT_C,
- FRONT_V, FRONT_U, FRONT_COPIES, FRONT_ADAPTER) = range(11)
-FRONT_SIZE = 11
+ FRONT_V, FRONT_U, FRONT_CODED, FRONT_TABLES, FRONT_COPIES, FRONT_ADAPTER) = range(13)
+FRONT_SIZE = 13  # then the first row of each code column's table, and past the last
 
 # The scale's gain (module docstring): RealMLP's learning-rate factor for it.
 SCALE_GAIN = 6.0
@@ -65,6 +73,39 @@ def _scale_forward(Xd, rows, theta, front, A):
         else:
             for j in range(d):
                 a[j] = x[j]
+
+
+@jit
+def _code_rows(Xd, rows, theta, front, A):
+    """``A[r, d + m E + i E:...] = T_i[code]``: every code column's embedding."""
+    d, m, E, q = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH], \
+        front[FRONT_CODED]
+    tables = front[FRONT_TABLES]
+    for i in range(q):
+        first, end = front[FRONT_SIZE + i], front[FRONT_SIZE + i + 1]
+        col = d + (m + i) * E
+        for r in range(rows.shape[0]):
+            code = min(max(int(Xd[rows[r], d + i]), 0), end - first - 1)
+            t = tables + (first + code) * E
+            for j in range(E):
+                A[r, col + j] = theta[t + j]
+
+
+@jit
+def _code_gradient(Xd, rows, front, D, g):
+    """Add the deltas ``D`` of the code columns' embeddings to the table rows
+    of their codes (a scatter-add)."""
+    d, m, E, q = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH], \
+        front[FRONT_CODED]
+    tables = front[FRONT_TABLES]
+    for i in range(q):
+        first, end = front[FRONT_SIZE + i], front[FRONT_SIZE + i + 1]
+        col = d + (m + i) * E
+        for r in range(rows.shape[0]):
+            code = min(max(int(Xd[rows[r], d + i]), 0), end - first - 1)
+            t = tables + (first + code) * E
+            for j in range(E):
+                g[t + j] += D[r, col + j]
 
 
 @jit
@@ -115,6 +156,8 @@ def front_forward(Xd, rows, theta, front, A):
     dt = A.dtype.type
     n = rows.shape[0]
     _scale_forward(Xd, rows, theta, front, A)
+    if front[FRONT_CODED] > 0:
+        _code_rows(Xd, rows, theta, front, A)
     if n < _FEW_ROWS:
         _embed_rows(Xd, rows, theta, front, A)
         return
@@ -152,6 +195,8 @@ def front_backward(Xd, rows, theta, front, A, D, g):
     dt = A.dtype.type
     n = rows.shape[0]
     s_off = front[FRONT_SCALE]
+    if front[FRONT_CODED] > 0:
+        _code_gradient(Xd, rows, front, D, g)
     if s_off >= 0:
         gain = dt(SCALE_GAIN)
         for r in range(n):

@@ -20,7 +20,9 @@ schemes set intercepts to zero.
 A front layer (``_embeddings``) starts as the identity on the input
 columns (every scale 1), with frequencies of its periodic embeddings drawn
 from N(0, ``PERIODIC_SIGMA``), phases uniform over a turn, and each
-embedding's linear map He-uniform (intercepts zero); with copies
+embedding's linear map He-uniform (intercepts zero), the embeddings of
+categorical codes from N(0, 1 / E) (rows of about unit norm, as a one-hot
+row); with copies
 (``_ensemble``), each copy's adapter is a random sign per column (TabM's
 initialisation), so that the copies start as different networks.
 """
@@ -85,11 +87,12 @@ def init_layer(scheme, rng, fan_in, fan_out, activation, sklearn_activation, dty
 def init_front(front, rng, dtype):
     """The parameters of the front layer ``front`` (``Network.front_params``' layout)."""
     m, k, e = front.n_periodic, front.n_frequencies, front.width
-    scale = np.full(front.n_inputs * front.scale, 1.0 / SCALE_GAIN)
+    scale = np.full(front.n_scaled * front.scale, 1.0 / SCALE_GAIN)
     frequencies = rng.normal(0.0, PERIODIC_SIGMA, m * k)
     phases = rng.uniform(-0.5, 0.5, m * k)
     bound = np.sqrt(3.0 / k)
     maps = rng.uniform(-bound, bound, m * k * e)
+    tables = rng.normal(0.0, 1.0 / np.sqrt(max(e, 1)), sum(front.codes) * e)
     signs = 2.0 * rng.randint(0, 2, front.n_adapters) - 1.0
-    return np.concatenate([scale, frequencies, phases, maps, np.zeros(m * e),
+    return np.concatenate([scale, frequencies, phases, maps, np.zeros(m * e), tables,
                            signs]).astype(dtype)

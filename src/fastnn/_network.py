@@ -24,7 +24,8 @@ DENSE = 0
 @dataclass(frozen=True)
 class Front:
     """A front layer (``_embeddings``): between ``n_inputs`` input columns, the
-    first ``n_periodic`` of them numeric, and the first dense layer.
+    first ``n_periodic`` of them numeric and the last ``len(codes)`` of them
+    categorical codes, and the first dense layer.
 
     Parameters
     ----------
@@ -42,6 +43,9 @@ class Front:
         Copies of the network behind the front layer (``_ensemble``): each
         has a multiplicative adapter on the front layer's output and its own
         output layer.
+    codes : tuple of int, default=()
+        Codes of each code column; each code has a learned embedding of
+        ``width`` outputs.
     """
 
     n_inputs: int
@@ -50,11 +54,17 @@ class Front:
     width: int = 8
     scale: bool = True
     copies: int = 1
+    codes: tuple = ()
+
+    @property
+    def n_scaled(self):
+        """Input columns that are not codes (each scaled, when ``scale``)."""
+        return self.n_inputs - len(self.codes)
 
     @property
     def n_outputs(self):
         """Columns of the first dense layer's input."""
-        return self.n_inputs + self.n_periodic * self.width
+        return self.n_scaled + (self.n_periodic + len(self.codes)) * self.width
 
     @property
     def n_adapters(self):
@@ -64,22 +74,29 @@ class Front:
     @property
     def n_params(self):
         m, k, e = self.n_periodic, self.n_frequencies, self.width
-        return self.n_inputs * self.scale + m * (2 * k + k * e + e) + self.n_adapters
+        return (self.n_scaled * self.scale + m * (2 * k + k * e + e) + sum(self.codes) * e
+                + self.n_adapters)
 
     def spec(self, offset):
         """The kernels' ``front`` vector, the parameters starting at ``offset``."""
-        v = np.zeros(E.FRONT_SIZE, dtype=np.int64)
+        q = len(self.codes)
+        v = np.zeros(E.FRONT_SIZE + q + 1, dtype=np.int64)
         m, k, e = self.n_periodic, self.n_frequencies, self.width
         v[[E.FRONT_INPUTS, E.FRONT_PERIODIC, E.FRONT_FREQUENCIES, E.FRONT_WIDTH]] = (
-            self.n_inputs, m, k, e)
+            self.n_scaled, m, k, e)
         v[E.FRONT_SCALE] = offset if self.scale else -1
-        offset += self.n_inputs * self.scale
+        offset += self.n_scaled * self.scale
         v[E.FRONT_W] = offset
         v[E.FRONT_C] = offset + m * k
         v[E.FRONT_V] = offset + 2 * m * k
         v[E.FRONT_U] = offset + 2 * m * k + m * k * e
+        offset += 2 * m * k + m * k * e + m * e
+        v[E.FRONT_CODED] = q
+        v[E.FRONT_TABLES] = offset
+        v[E.FRONT_SIZE:] = np.concatenate([[0], np.cumsum(self.codes, dtype=np.int64)])
+        offset += sum(self.codes) * e
         v[E.FRONT_COPIES] = self.copies
-        v[E.FRONT_ADAPTER] = offset + 2 * m * k + m * k * e + m * e if self.n_adapters else -1
+        v[E.FRONT_ADAPTER] = offset if self.n_adapters else -1
         return v
 
 

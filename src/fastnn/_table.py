@@ -15,7 +15,12 @@ missing values at fit time, sets an indicator column.  Categorical columns
 are one-hot encoded over their ``max_categories - 1`` most frequent values
 seen at fit time plus one column for all others; missing values get a
 column of their own where the fit saw them, and values never seen encode
-as "other" (or as zeros, where no value fell into "other").
+as "other" (or as zeros, where no value fell into "other").  With
+``embed``, a column of more than ``max_categories`` values is encoded
+instead as one column of codes, for a learned embedding
+(``_embeddings``): its ``MAX_CODES - 2`` most frequent values seen at fit
+time numbered from 0 by frequency, then a code for all others (and values
+never seen), then one for missing values.
 
 Each numeric column also gets a piecewise-linear encoding over ``n_bins``
 quantile bins of its training values (Gorishniy et al., "On Embeddings for
@@ -24,7 +29,7 @@ Numerical Features in Tabular Deep Learning", 2022): one output per bin,
 
 The output is a float32 (or float64) C-contiguous matrix: the scaled
 numeric columns, their missing-value indicators, the piecewise-linear
-blocks, then the one-hot blocks, each in column order.
+blocks, the one-hot blocks, then the code columns, each in column order.
 """
 
 import numbers
@@ -36,6 +41,9 @@ _CLIP = 3.0
 
 # Pandas tables of at most this many rows are read row by row (``_few_rows``).
 _FEW_ROWS = 4
+
+# Codes of an embedded categorical column at most (module docstring).
+MAX_CODES = 1024
 
 
 def _is_missing(v):
@@ -134,14 +142,34 @@ class TableEncoder:
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of a numeric column
         (fewer where the column has fewer distinct quantiles; 0: none).
+    embed : bool, default=False
+        Whether a categorical column of more than ``max_categories`` values
+        is encoded as a column of codes, for an embedding, instead of
+        one-hot.
     dtype : {"float32", "float64"}, default="float32"
         The output's dtype.
+
+    Attributes
+    ----------
+    n_codes_ : list of int
+        Codes of each code column (the last ``len(n_codes_)`` columns of
+        the output).
     """
 
-    def __init__(self, max_categories=32, n_bins=16, dtype="float32"):
+    def __init__(self, max_categories=32, n_bins=16, embed=False, dtype="float32"):
         self.max_categories = max_categories
         self.n_bins = n_bins
+        self.embed = embed
         self.dtype = dtype
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # pickled before code columns existed
+        self.__dict__.setdefault("embed", False)
+        self.__dict__.setdefault("embedded_", {})
+        if "n_outputs_" in state:
+            self.__dict__.setdefault("code_start_", self.n_outputs_)
+            self.__dict__.setdefault("n_codes_", [])
 
     def fit(self, X):
         """Learn the columns' kinds, scalings, bins and categories from ``X``.
@@ -164,6 +192,7 @@ class TableEncoder:
         self.dtypes_ = list(X.dtypes) if _frame_kind(X) == "pandas" else None
         self.center_, self.scale_, self.indicate_, self.edges_ = {}, {}, {}, {}
         self.levels_, self.has_other_, self.has_missing_ = {}, {}, {}
+        self.embedded_ = {}  # embedded column -> its number of codes
         for j, (name, cat, col) in enumerate(zip(names, flags, cols)):
             if cat:
                 self._fit_categorical(j, col)
@@ -206,6 +235,11 @@ class TableEncoder:
         present = col[~missing]
         values, counts = _unique_counts(present)
         order = np.argsort(-counts, kind="stable")
+        if self.embed and len(values) > self.max_categories:
+            # codes: the levels, "other", "missing"
+            self.levels_[j] = {values[i]: k for k, i in enumerate(order[:MAX_CODES - 2])}
+            self.embedded_[j] = len(self.levels_[j]) + 2
+            return
         keep = self.max_categories - 1 if len(values) > self.max_categories else len(values)
         self.levels_[j] = {values[i]: k for k, i in enumerate(order[:keep])}
         self.has_other_[j] = len(values) > keep
@@ -234,12 +268,14 @@ class TableEncoder:
         offset = self.ple_start_ + len(src)
         self.block_ = {}
         for j, cat in enumerate(self.categorical_):
-            if cat:
+            if cat and j not in self.embedded_:
                 width = len(self.levels_[j]) + self.has_other_[j] + self.has_missing_[j]
                 self.block_[j] = (offset, width)
                 offset += width
         self.block_offsets_ = np.array([o for o, _ in self.block_.values()], dtype=np.intp)
-        self.n_outputs_ = offset
+        self.code_start_ = offset
+        self.n_codes_ = list(self.embedded_.values())
+        self.n_outputs_ = offset + len(self.embedded_)
 
     def fit_transform(self, X):
         """``fit(X)``, then ``transform(X)``, reading the table once."""
@@ -277,7 +313,7 @@ class TableEncoder:
         """``_encode``'s arguments from the columns of a table."""
         numbers = [cols[j] for j in self.numeric_]
         N = np.column_stack(numbers) if numbers else np.empty((len(cols[0]), 0))
-        return N, [cols[j] for j in self.block_]
+        return N, [cols[j] for j in (*self.block_, *self.embedded_)]
 
     def _few_rows(self, X):
         """``_encode``'s arguments for a pandas table of a few rows with the
@@ -289,11 +325,12 @@ class TableEncoder:
         rows = [X.iloc[i].tolist() for i in range(len(X))]
         N = np.array([[np.nan if _is_missing(row[j]) else row[j] for j in self.numeric_]
                       for row in rows], dtype=np.float64).reshape(len(rows), -1)
-        return N, [[row[j] for row in rows] for j in self.block_]
+        return N, [[row[j] for row in rows] for j in (*self.block_, *self.embedded_)]
 
     def _encode(self, N, categories):
         """The output for the numeric columns ``N`` (rows by columns) and the
-        values of each categorical column (``block_``'s order)."""
+        values of each categorical column (one-hot ones in ``block_``'s
+        order, then embedded ones in ``embedded_``'s)."""
         n = N.shape[0]
         out = np.zeros((n, self.n_outputs_), dtype=self.dtype)
         if N.shape[1]:
@@ -320,6 +357,12 @@ class TableEncoder:
                 self._codes(j, values, codes[:, c])
             rows, which = np.nonzero(codes >= 0)
             out[rows, self.block_offsets_[which] + codes[rows, which]] = 1.0
+        if self.embedded_:
+            codes = np.empty(n, dtype=np.intp)
+            embedded = categories[len(self.block_):]
+            for c, (j, values) in enumerate(zip(self.embedded_, embedded)):
+                self._codes(j, values, codes)
+                out[:, self.code_start_ + c] = codes
         return out
 
     def _codes(self, j, col, codes):
@@ -327,8 +370,11 @@ class TableEncoder:
         none, into ``codes``."""
         levels = self.levels_[j]
         n_levels = len(levels)
-        other = n_levels if self.has_other_[j] else -1
-        missing = n_levels + self.has_other_[j] if self.has_missing_[j] else -1
+        if j in self.embedded_:
+            other, missing = n_levels, n_levels + 1
+        else:
+            other = n_levels if self.has_other_[j] else -1
+            missing = n_levels + self.has_other_[j] if self.has_missing_[j] else -1
         for i, v in enumerate(col):
             # a known value first (the common case: one dictionary lookup);
             # missing values are never keys of ``levels``

@@ -108,9 +108,10 @@ class _TabularMLP(BaseEstimator):
         n_rows, n_columns = shape
         model = cls(**self._model_parameters(n_rows), **params)
         n_numeric = len(self.encoder_.numeric_) if self.embedding_size else 0
-        if n_numeric or self.column_scaling or self.n_heads > 1:
+        codes = tuple(self.encoder_.n_codes_)
+        if n_numeric or codes or self.column_scaling or self.n_heads > 1:
             model.front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
-                                self.column_scaling, self.n_heads)
+                                self.column_scaling, self.n_heads, codes)
         return model
 
     def _encode(self, X, reset):
@@ -127,7 +128,7 @@ class _TabularMLP(BaseEstimator):
                               ensure_all_finite=False)
         if reset:
             encoder = TableEncoder(max_categories=self.max_categories, n_bins=self.n_bins,
-                                   dtype=self.dtype)
+                                   embed=self.embedding_size > 0, dtype=self.dtype)
             Z = encoder.fit_transform(X)
             self.encoder_ = encoder
             return Z
@@ -211,14 +212,19 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     n_iter_no_change : int, default=40
         Epochs without improvement on the held-out rows before training stops.
     max_categories : int, default=32
-        One-hot columns per categorical column at most.
+        One-hot columns per categorical column at most: a column with more
+        values gets a learned embedding of ``embedding_size`` outputs
+        instead (its 1,022 most frequent values, all others, missing), or
+        with ``embedding_size=0``, one-hot columns for its most frequent
+        values and one for all others.
     n_bins : int, default=16
         Quantile bins of the piecewise-linear encoding of each numeric
         column (0: the scaled value alone).
     embedding_size : int, default=16
         Outputs of each numeric column's learned periodic embedding (0:
         none): ``n_frequencies`` cosines of the scaled value, a linear map
-        and a ReLU, trained with the network.
+        and a ReLU, trained with the network; and of each embedded
+        categorical column's (``max_categories``).
     n_frequencies : int, default=16
         Learned frequencies of each periodic embedding.
     column_scaling : bool, default=True

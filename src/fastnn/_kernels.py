@@ -47,7 +47,11 @@ Their last argument, ``front``, is None, or for a network with a front
 layer (tabular networks, ``_embeddings``; dense input only) the ``front``
 vector describing it.  Its code is left out of the kernels where it is
 None, so that only tabular networks compile it, in full kernels of their
-own (``entry_signatures(dtype, front=True)``).
+own (``entry_signatures(dtype, front=True)``).  A tabular network may also
+be ``k`` copies of one (``_ensemble``): its front vector says how many,
+and a block of ``n`` rows then has ``k n`` rows in the matrices of the
+dense layers, which the workspace layout sizes for; code for copies sits
+under conditions on ``front``'s type too.
 """
 
 import numpy as np

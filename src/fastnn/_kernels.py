@@ -210,7 +210,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, k):
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
         if front is not None and k > 1 and last:
-            _heads_forward(A, theta, layout, l, Z, k)
+            _heads_forward(A, read_only(theta), layout, l, Z, k)
         else:
             np.dot(A, W, Z)
     return Z, b
@@ -226,7 +226,8 @@ def _heads(theta, layout, l, k):
 
 @jit
 def _heads_forward(H, theta, layout, l, Z, k):
-    """Every copy's rows of ``H`` through its head, into ``Z``'s memory."""
+    """Every copy's rows of ``H`` through its head, into ``Z``'s memory
+    (``theta`` read-only: training and prediction share one compilation)."""
     kn, h = H.shape
     n = kn // k
     W = _heads(theta, layout, l, k)
@@ -238,7 +239,7 @@ def _heads_forward(H, theta, layout, l, Z, k):
 @jit
 def _bias_activate_copies(Z, b, code, k, full):
     """``bias_activate`` of the output layer of ``k`` copies, each copy's with
-    its own intercepts (``_ensemble``)."""
+    its own intercepts (``_ensemble``; ``b`` read-only, as for ``_heads_forward``)."""
     n = Z.shape[0]
     o = Z.shape[1] // k
     Zc = Z.reshape((k * n, o))
@@ -258,7 +259,7 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
     for l in range(n_layers):
         Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, k)
         if front is not None and k > 1 and l == n_layers - 1:
-            _bias_activate_copies(Z, b, acts[l], k, full)
+            _bias_activate_copies(Z, read_only(b), acts[l], k, full)
         else:
             bias_activate(Z, b, acts[l], full)
 
@@ -280,7 +281,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
         if front is not None and k > 1 and l == n_layers - 1:
-            _bias_activate_copies(Z, b, code, k, full)
+            _bias_activate_copies(Z, read_only(b), code, k, full)
         elif l == n_layers - 1:
             bias_activate(Z, b, code, full)
         elif full is None:

@@ -180,25 +180,31 @@ import json
 
 from fastnn import _embeddings, _ensemble, _kernels
 
-for kernel, args in _kernels.entry_signatures("float32"):
-    kernel.compile(args)
 front = (_embeddings.front_forward, _embeddings.front_backward)
 copies = (_ensemble.expand, _ensemble.collapse, _ensemble.mean_of_copies,
           _kernels._loss_of_copies, _kernels._heads_forward, _kernels._heads_backward,
           _kernels._bias_activate_copies)
-print(json.dumps({"front_kernels": sum(len(f.overloads) for f in front),
-                  "copies_kernels": sum(len(f.overloads) for f in copies)}))
+counts = {}
+for tabular in (False, True):
+    for kernel, args in _kernels.entry_signatures("float32", front=tabular):
+        kernel.compile(args)
+    counts["tabular" if tabular else "mlp"] = {
+        "front": sum(len(f.overloads) for f in front),
+        "copies": sum(len(f.overloads) for f in copies)}
+print(json.dumps(counts))
 """
 
 
 @pytest.mark.slow
-def test_kernels_without_a_front_layer_leave_its_code_out(tmp_path):
+def test_kernels_leave_out_the_code_their_networks_do_not_have(tmp_path):
     """Networks without a front layer (every MLP*) do not pay for compiling
-    it, nor the code of copies (``_ensemble``)."""
+    it, nor tabular networks without copies for the code of copies
+    (``_ensemble``)."""
     env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
     script = write_script(tmp_path, _PRUNED_CHILD)
-    assert last_json(run_script(script, env=env, timeout=900).stdout) == {
-        "front_kernels": 0, "copies_kernels": 0}
+    counts = last_json(run_script(script, env=env, timeout=900).stdout)
+    assert counts["mlp"] == {"front": 0, "copies": 0}
+    assert counts["tabular"]["front"] > 0 and counts["tabular"]["copies"] == 0
 
 
 def test_compile_kernels_rejects_a_bad_job_count():
@@ -285,7 +291,7 @@ _kernels.train_member.compile(full)
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 5))
 fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
-print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False],
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False],
                   "basic_compiled": basic in _kernels.train_member.overloads}))
 """
 

@@ -26,11 +26,10 @@ layer, the front layer computes the dense layer's input
 The layer is described by ``front``, an int64 vector (``FRONT_*`` below):
 ``d``, ``m``, ``K``, ``E`` and the offsets of ``s`` (-1: no scaling), ``w``,
 ``c``, ``V`` and ``u`` in the flat parameter vector; ``q`` and the offset
-of the tables (all codes' rows, one table after another); the number of
-copies of the network behind it and the offset of their adapters (-1 for
-one copy; ``_ensemble``); then the first row of each code column's table
-in the tables, and past the last.  Both kernels work on a block of rows
-given by their indices into the dense input ``Xd``.
+of the tables (all codes' rows, one table after another); then the first
+row of each code column's table in the tables, and past the last.  Both
+kernels work on a block of rows given by their indices into the dense
+input ``Xd``.
 """
 
 import math
@@ -42,8 +41,8 @@ from ._elementary import cos_sin_turns
 
 # Entries of the ``front`` vector.
 (FRONT_INPUTS, FRONT_PERIODIC, FRONT_FREQUENCIES, FRONT_WIDTH, FRONT_SCALE, FRONT_W, FRONT_C,
- FRONT_V, FRONT_U, FRONT_CODED, FRONT_TABLES, FRONT_COPIES, FRONT_ADAPTER) = range(13)
-FRONT_SIZE = 13  # then the first row of each code column's table, and past the last
+ FRONT_V, FRONT_U, FRONT_CODED, FRONT_TABLES) = range(11)
+FRONT_SIZE = 11  # then the first row of each code column's table, and past the last
 
 # The scale's gain (module docstring): RealMLP's learning-rate factor for it.
 SCALE_GAIN = 6.0

@@ -264,13 +264,13 @@ class Kernels:
         acc = (np.zeros(bufs[0].shape[0]), np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(1))
         steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), acc,
                           (*data.arrays, data.Y, data.sw, order), net.spec(), opt, bufs,
-                          batch_size, full, net.front_spec)
+                          batch_size, full, net.front_spec, net.copies_spec)
         return acc[3][0], steps
 
     def predict(self, data, rows, net, ws, cap, out):
         """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
         _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), data.arrays, rows,
-                  net.spec(writable=False), ws, cap, out, True, net.front_spec)
+                  net.spec(writable=False), ws, cap, out, True, net.front_spec, net.copies_spec)
 
 
 def max_lanes(net, n_rows):
@@ -363,7 +363,8 @@ def forward_few(net, X, binary_proba=False):
     rows = _FEW_ROWS[n] if n < len(_FEW_ROWS) else _readonly(np.arange(n, dtype=np.int64))
     # (read-only views and tuples prepared ahead: this path is microseconds)
     if not K.predict_few((_readonly(X), *_EMPTY_INPUTS[dtype]), rows,
-                         net.spec(writable=False), out, True, net.front_spec):
+                         net.spec(writable=False), out, True, net.front_spec,
+                         net.copies_spec):
         raise ValueError("Input X contains NaN or infinity.")
     return out
 
@@ -386,15 +387,16 @@ def _full(needed):
 
 @functools.cache
 def _entry_signatures(dtype):
-    return {(kernel, K.is_full(args), K.has_front(args)): args
-            for front in (False, True) for kernel, args in K.entry_signatures(dtype, front)}
+    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args)): args
+            for front, copies in ((False, False), (True, False), (True, True))
+            for kernel, args in K.entry_signatures(dtype, front, copies)}
 
 
-def load_training_kernel(dtype, full, front=False):
+def load_training_kernel(dtype, full, front=False, copies=False):
     """Load the training kernel for ``dtype`` (compiling it on a cold cache)
     before a fit's first call to any kernel; returns the ``full`` argument
     to train with (``front``: for a network with a front layer, which
-    trains with the full kernel of its own).
+    trains with the full kernel of its own; ``copies``: with copies too).
 
     A model the basic kernel can train (``full`` None) is trained by the
     full kernel when only that one is compiled, in this process or in the
@@ -404,15 +406,16 @@ def load_training_kernel(dtype, full, front=False):
     background (``_compile.compile_ahead``); the epoch shuffle, called
     first otherwise, says nothing of the dtype.
     """
-    key = (np.dtype(dtype), bool(full), bool(front))
+    key = (np.dtype(dtype), bool(full), bool(front), bool(copies))
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
         return _LOADED[key]
     signatures = _entry_signatures(key[0].name)
     kernel = K.train_member
     if front:
-        kernel.compile(signatures[kernel, True, True])
+        kernel.compile(signatures[kernel, True, True, bool(copies)])
     else:
-        basic, complete = signatures[kernel, False, False], signatures[kernel, True, False]
+        basic = signatures[kernel, False, False, False]
+        complete = signatures[kernel, True, False, False]
         if full is None and not kernel.load_cached(basic) and kernel.load_cached(complete):
             full = True
         else:
@@ -421,8 +424,8 @@ def load_training_kernel(dtype, full, front=False):
     return full
 
 
-# (dtype, whether full, whether with a front layer) -> the full argument its
-# fits train with
+# (dtype, whether full, whether with a front layer, whether with copies) ->
+# the full argument its fits train with
 _LOADED = {}
 
 
@@ -432,7 +435,7 @@ class EpochRunner:
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
         self.full = load_training_kernel(
             net.theta.dtype, _full(net.extended or net.uses_dropout or optimizer.extended),
-            net.front is not None)
+            net.front is not None, net.copies_spec is not None)
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
@@ -604,7 +607,7 @@ class LossGradient:
 
     def __init__(self, net, data, loss_code, alpha, n_jobs):
         self.full = load_training_kernel(net.theta.dtype, _full(net.extended or net.uses_dropout),
-                                         net.front is not None)
+                                         net.front is not None, net.copies_spec is not None)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)

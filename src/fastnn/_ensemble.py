@@ -19,24 +19,31 @@ layer's outputs, ``k n x o`` (``o`` outputs), likewise, in the memory of
 its ``n x k o`` workspace matrix.  The output layer's weights are ``k``
 consecutive ``h x o`` matrices, one per head (``(k h) x o`` as one
 matrix), its intercepts ``k`` consecutive vectors.  The adapters are a
-``k x d`` matrix in the front layer's parameters (``FRONT_ADAPTER``).
+``k x d`` matrix in the front layer's parameters.
+
+The kernels take a network with copies by the argument ``copies``, an
+int64 vector: ``k`` (``COPIES``) and the offset of the adapters in the flat
+parameter vector (``ADAPTERS``); None for other networks, whose kernels
+leave the code of copies out by that argument's type.
 """
 
 from ._config import jit
-from ._embeddings import FRONT_ADAPTER, FRONT_COPIES
+
+# Entries of the ``copies`` vector.
+COPIES, ADAPTERS = range(2)
 
 
 @jit
-def copies_of(front):
-    """The number of copies of a front layer's network."""
-    return front[FRONT_COPIES]
+def copies_of(copies):
+    """The number of copies (``copies``: the kernels' vector)."""
+    return copies[COPIES]
 
 
 @jit
-def adapters(theta, front, d):
+def adapters(theta, copies, d):
     """The ``k x d`` adapters' view of the parameter vector ``theta`` (or of a
     gradient laid out as it)."""
-    k, off = front[FRONT_COPIES], front[FRONT_ADAPTER]
+    k, off = copies[COPIES], copies[ADAPTERS]
     return theta[off:off + k * d].reshape((k, d))
 
 

@@ -33,7 +33,7 @@ Data layout (shared with ``Network`` in ``_engine.py``):
   a fixed order, so results do not depend on the number of threads.
 
 Every entry point but ``all_finite`` takes an argument ``full``, None or
-True, next to last.  With None, Numba leaves out (by the argument's type)
+True, third from last.  With None, Numba leaves out (by the argument's type)
 what scikit-learn's recipe does not use: the activations after
 scikit-learn's four, stored derivatives and dropout, the solvers other than
 sgd and adam, per-step schedules and clipping.  A first fit of a model
@@ -43,15 +43,15 @@ model then trains with it (``_engine.load_training_kernel``).  Prediction
 is compiled full only.
 Results are the same with either kernel.
 
-Their last argument, ``front``, is None, or for a network with a front
-layer (tabular networks, ``_embeddings``; dense input only) the ``front``
+Their next to last argument, ``front``, is None, or for a network with a
+front layer (tabular networks, ``_embeddings``; dense input only) the ``front``
 vector describing it.  Its code is left out of the kernels where it is
 None, so that only tabular networks compile it, in full kernels of their
 own (``entry_signatures(dtype, front=True)``).  A tabular network may also
-be ``k`` copies of one (``_ensemble``): its front vector says how many,
-and a block of ``n`` rows then has ``k n`` rows in the matrices of the
-dense layers, which the workspace layout sizes for; code for copies sits
-under conditions on ``front``'s type too.
+be ``k`` copies of one (``_ensemble``): then the last argument,
+``copies``, says how many (else it is None, and their code is left out as
+the front layer's is), and a block of ``n`` rows has ``k n`` rows in the
+matrices of the dense layers, which the workspace layout sizes for.
 """
 
 import numpy as np
@@ -170,7 +170,7 @@ def _front_blocks(ws, wsl, sizes, cap, n):
 
 
 @jit_inline
-def _product(X, rows, theta, net, ws, sizes, cap, l, front, k):
+def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts.
 
@@ -198,10 +198,10 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, k):
         np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
-        if l == 0 and front is not None and k > 1:
+        if l == 0 and copies is not None:
             Af = _front_blocks(ws, wsl, sizes, cap, n)[0]
             front_forward(Xd, rows, read_only(theta), front, Af)
-            expand(Af, adapters(read_only(theta), front, sizes[0]), A)
+            expand(Af, adapters(read_only(theta), copies, sizes[0]), A)
         elif l == 0 and has_front:
             front_forward(Xd, rows, read_only(theta), front, A)
         elif l == 0:
@@ -209,7 +209,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, k):
                 x = Xd[rows[r]]
                 for j in range(A.shape[1]):
                     A[r, j] = x[j]
-        if front is not None and k > 1 and last:
+        if copies is not None and last:
             _heads_forward(A, read_only(theta), layout, l, Z, k)
         else:
             np.dot(A, W, Z)
@@ -248,39 +248,39 @@ def _bias_activate_copies(Z, b, code, k, full):
 
 
 @jit
-def _forward(X, rows, theta, net, ws, sizes, cap, full, front):
+def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies):
     """Fill the activations of every layer for the sample ``rows``, output
     activation applied (prediction)."""
     layout, acts = net[1], net[2]
     n_layers = layout.shape[0]
     k = np.int64(1)
-    if front is not None:
-        k = copies_of(front)
+    if copies is not None:
+        k = copies_of(copies)
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, k)
-        if front is not None and k > 1 and l == n_layers - 1:
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k)
+        if copies is not None and l == n_layers - 1:
             _bias_activate_copies(Z, read_only(b), acts[l], k, full)
         else:
             bias_activate(Z, b, acts[l], full)
 
 
 @jit
-def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
+def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front, copies):
     """``_forward`` for training: the output left as pre-activation, and a
     hidden layer with a derivative buffer also given its derivatives and its
     dropout masks for update ``step``."""
     layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
     k = np.int64(1)
-    if front is not None:
-        k = copies_of(front)
+    if copies is not None:
+        k = copies_of(copies)
     n = rows.shape[0] * k
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, k)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
-        if front is not None and k > 1 and l == n_layers - 1:
+        if copies is not None and l == n_layers - 1:
             _bias_activate_copies(Z, read_only(b), code, k, full)
         elif l == n_layers - 1:
             bias_activate(Z, b, code, full)
@@ -302,7 +302,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front):
 
 
 @jit_inline
-def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full, front):
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full, front, copies):
     """Backpropagate one block whose forward pass is in ``ws``.
 
     Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
@@ -312,8 +312,8 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     layout, acts, wsl = net[1], net[2], net[3]
     n = rows.shape[0]
     k = np.int64(1)
-    if front is not None:
-        k = copies_of(front)
+    if copies is not None:
+        k = copies_of(copies)
     m = n * k  # rows of the dense layers' matrices (``_product``)
     n_layers = layout.shape[0]
     sparse = Xptr.shape[0] > 0
@@ -321,14 +321,14 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
     L = n_layers
     D = _block(ws, wsl, sizes, cap, _DELTA, L, n)
     Z = _block(ws, wsl, sizes, cap, _ACT, L, n)
-    if front is not None and k > 1:
+    if copies is not None:
         loss = _loss_of_copies(Z, Y, sw, rows, loss_code, D, k)
     else:
         loss = loss_and_delta(Z, Y, sw, rows, loss_code, D)
     if first:
         g[layout[0, 3]:] = 0.0  # every intercept gradient
     gb = g[layout[L - 1, 3]:layout[L - 1, 3] + layout[L - 1, 1]]
-    if front is not None and k > 1:
+    if copies is not None:
         _output_intercept_gradient(D, gb, k)
     else:
         for r in range(n):
@@ -351,7 +351,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                     gr = gW[Xind[p]]
                     for j in range(fan_out):
                         gr[j] += v * D[r, j]
-        elif front is not None and k > 1 and last:
+        elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
         else:
@@ -366,15 +366,15 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
                 for i in range(fan_in):
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
-        if front is not None and k > 1 and last:
+        if copies is not None and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
             _back_through(D, W, D_prev)
-        if l == 0 and front is not None and k > 1:
+        if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
-            collapse(Af, adapters(read_only(theta), front, fan_in), D_prev, Df,
-                     adapters(g, front, fan_in))
+            collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
+                     adapters(g, copies, fan_in))
             front_backward(Xd, rows, read_only(theta), front, Af, Df, g)
         elif l == 0 and has_front:
             front_backward(Xd, rows, read_only(theta), front,
@@ -471,14 +471,14 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full, front):
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full, front, copies):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full, front)
+        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full, front, copies)
         loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0,
-                          full, front)
+                          full, front, copies)
     return loss
 
 
@@ -682,7 +682,7 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, front):
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, front, copies):
     """Member ``member`` of a team of threads training on ``order``.
 
     Arguments, grouped:
@@ -764,7 +764,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, fron
             if k < 0:
                 break
             lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
-                                 grads[k], work, sizes, cap, step_number, full, front)
+                                 grads[k], work, sizes, cap, step_number, full, front, copies)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
@@ -807,7 +807,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, fron
 
 
 @jit_entry
-def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
+def predict_member(member, sync, X, rows, net, ws, cap, out, full, front, copies):
     """Member ``member`` of a team computing the network's output for ``rows``.
 
     Output activation applied, into ``out``.  Each thread of the team runs
@@ -822,8 +822,8 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
     sizes = layer_sizes(net[1])
     wsl = net[3]
     k = np.int64(1)
-    if front is not None:
-        k = copies_of(front)
+    if copies is not None:
+        k = copies_of(copies)
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
@@ -833,9 +833,9 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front):
             break
         r0 = blk * cap
         r1 = min(n, r0 + cap)
-        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front)
+        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front, copies)
         Z = _block(work, wsl, sizes, cap, _ACT, L, r1 - r0)
-        if front is not None and k > 1:
+        if copies is not None:
             mean_of_copies(Z, k, out[r0:r1])
         else:
             _copy(Z.reshape(-1), out[r0:r1].reshape(-1))
@@ -857,7 +857,7 @@ def all_finite(x):
 
 
 @jit_entry
-def predict_few(X, rows, net, out, full, front):
+def predict_few(X, rows, net, out, full, front, copies):
     """Network output for every row of a small dense input into ``out``.
 
     The latency path for a few rows: ``X`` is dense (``X[0]``, the others
@@ -878,12 +878,12 @@ def predict_few(X, rows, net, out, full, front):
     wsl = net[3]
     L = sizes.shape[0] - 1
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
-    _forward(X, rows, theta, net, ws, sizes, n, full, front)
+    _forward(X, rows, theta, net, ws, sizes, n, full, front, copies)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     k = np.int64(1)
-    if front is not None:
-        k = copies_of(front)
-    if front is not None and k > 1:
+    if copies is not None:
+        k = copies_of(copies)
+    if copies is not None:
         mean_of_copies(Z, k, out)
     elif Z.shape[1] == 1 and out.shape[1] == 2:
         for i in range(n):
@@ -921,13 +921,19 @@ def _rw(dt, ndim):
 
 def is_full(args):
     """Whether the argument types ``args`` are those of a full kernel (module docstring)."""
-    return len(args) > 1 and args[-2] == types.boolean
+    return len(args) > 2 and args[-3] == types.boolean
 
 
 def has_front(args):
     """Whether the argument types ``args`` are those of a kernel for networks
     with a front layer (module docstring)."""
-    return len(args) > 1 and isinstance(args[-1], types.Array)
+    return len(args) > 2 and isinstance(args[-2], types.Array)
+
+
+def has_copies(args):
+    """Whether the argument types ``args`` are those of a kernel for networks
+    with copies (module docstring)."""
+    return len(args) > 2 and isinstance(args[-1], types.Array)
 
 
 def training_parts(dtype, full, front=False):
@@ -965,7 +971,7 @@ def training_parts(dtype, full, front=False):
     return parts
 
 
-def entry_signatures(dtype, front=False):
+def entry_signatures(dtype, front=False, copies=False):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
     One signature per kernel and dtype (float32 or float64): arrays a kernel
@@ -974,8 +980,10 @@ def entry_signatures(dtype, front=False):
     views, ``_engine._readonly``), so that ``fastnn.compile_kernels``, which
     compiles this list, leaves nothing to compile later.  With ``front``,
     the kernels of networks with a front layer instead (full training and
-    prediction, the front vector's type last), which ``compile_kernels``
-    builds only when asked to.
+    prediction, the front vector's type next to last), which
+    ``compile_kernels`` builds only when asked to; with ``copies`` too, those
+    of networks with copies (the copies vector's type last), which only a
+    model with copies compiles.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -988,14 +996,14 @@ def entry_signatures(dtype, front=False):
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:
-        full = (types.boolean, _ro(i, 1))
+        full = (types.boolean, _ro(i, 1), _ro(i, 1) if copies else types.none)
         return [(train_member, (*train, *full)), (predict_member, (*prediction, *full)),
                 (predict_few, (*few, *full))]
     # training basic and full (``fastnn.compile_kernels`` compiles the full
     # one only); prediction full only
-    none, full = types.none, (types.boolean, types.none)
+    none, full = types.none, (types.boolean, types.none, types.none)
     return [
-        (train_member, (*train, none, none)),
+        (train_member, (*train, none, none, none)),
         (train_member, (*train, *full)),
         (predict_member, (*prediction, *full)),
         (predict_few, (*few, *full)),

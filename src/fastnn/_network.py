@@ -94,10 +94,15 @@ class Front:
         v[E.FRONT_CODED] = q
         v[E.FRONT_TABLES] = offset
         v[E.FRONT_SIZE:] = np.concatenate([[0], np.cumsum(self.codes, dtype=np.int64)])
-        offset += sum(self.codes) * e
-        v[E.FRONT_COPIES] = self.copies
-        v[E.FRONT_ADAPTER] = offset if self.n_adapters else -1
         return v
+
+    def copies_spec(self, offset):
+        """The kernels' ``copies`` vector (``_ensemble``), the front layer's
+        parameters starting at ``offset``; None for one copy."""
+        if self.copies == 1:
+            return None
+        adapters = offset + self.n_params - self.n_adapters
+        return np.array([self.copies, adapters], dtype=np.int64)
 
 
 def _readonly(a):
@@ -189,6 +194,10 @@ class Network:
         # the kernels' last argument (``_kernels``)
         self.front_spec = (None if self.front is None
                            else _readonly(self.front.spec(self.n_dense_params)))
+        self.copies_spec = (None if self.front is None
+                            else self.front.copies_spec(self.n_dense_params))
+        if self.copies_spec is not None:
+            self.copies_spec = _readonly(self.copies_spec)
 
     def _workspace_layout(self):
         """Per-row offsets of the workspace matrices (see ``_kernels``).
@@ -261,7 +270,7 @@ class Network:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for derived in ("theta_view", "wsl", "front_spec", "_specs"):
+        for derived in ("theta_view", "wsl", "front_spec", "copies_spec", "_specs"):
             del state[derived]
         return state
 

@@ -52,6 +52,14 @@ def _inputs(rng, n_rows, codes=()):
     return np.hstack([X, *[rng.randint(0, c, (n_rows, 1)) for c in codes]]).astype(float)
 
 
+def _targets(loss, rng, n_rows):
+    if loss == "log_loss":
+        return np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
+    if loss == "binary_log_loss":
+        return (rng.uniform(size=(n_rows, N_OUT)) < 0.5).astype(float)
+    return rng.normal(size=(n_rows, N_OUT))
+
+
 def _front_reference(net, X):
     """The front layer's output, written out in NumPy."""
     f = net.front
@@ -95,12 +103,7 @@ def test_gradient_matches_finite_differences(loss, scale, weighted, n_rows, code
     rng = np.random.RandomState(1)
     net = _network(loss, scale, rng, codes=codes)
     X = _inputs(rng, n_rows, codes)
-    if loss == "log_loss":
-        Y = np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
-    elif loss == "binary_log_loss":
-        Y = (rng.uniform(size=(n_rows, N_OUT)) < 0.5).astype(float)
-    else:
-        Y = rng.normal(size=(n_rows, N_OUT))
+    Y = _targets(loss, rng, n_rows)
     sw = rng.uniform(0.1, 3.0, n_rows) if weighted else None
     fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=1)
     theta0 = net.theta.copy()
@@ -196,12 +199,7 @@ def test_copies_gradient_matches_finite_differences(loss, scale, hidden, n_rows)
     rng = np.random.RandomState(4)
     net = _ensemble(loss, scale, rng, hidden=hidden)
     X = _inputs(rng, n_rows, net.front.codes)
-    if loss == "log_loss":
-        Y = np.eye(N_OUT)[rng.randint(N_OUT, size=n_rows)]
-    elif loss == "binary_log_loss":
-        Y = (rng.uniform(size=(n_rows, N_OUT)) < 0.5).astype(float)
-    else:
-        Y = rng.normal(size=(n_rows, N_OUT))
+    Y = _targets(loss, rng, n_rows)
     sw = rng.uniform(0.1, 3.0, n_rows)
     fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=1)
     theta0 = net.theta.copy()

@@ -75,17 +75,23 @@ def _scale_forward(Xd, rows, theta, front, A):
 
 
 @jit
+def _code_offset(Xd, row, front, i):
+    """Where the table row of code column ``i``'s value in input row ``row``
+    starts in the parameter vector (an out-of-range code: the nearest row)."""
+    d, E = front[FRONT_INPUTS], front[FRONT_WIDTH]
+    first, end = front[FRONT_SIZE + i], front[FRONT_SIZE + i + 1]
+    code = min(max(int(Xd[row, d + i]), 0), end - first - 1)
+    return front[FRONT_TABLES] + (first + code) * E
+
+
+@jit
 def _code_rows(Xd, rows, theta, front, A):
     """``A[r, d + m E + i E:...] = T_i[code]``: every code column's embedding."""
-    d, m, E, q = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH], \
-        front[FRONT_CODED]
-    tables = front[FRONT_TABLES]
-    for i in range(q):
-        first, end = front[FRONT_SIZE + i], front[FRONT_SIZE + i + 1]
+    d, m, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH]
+    for i in range(front[FRONT_CODED]):
         col = d + (m + i) * E
         for r in range(rows.shape[0]):
-            code = min(max(int(Xd[rows[r], d + i]), 0), end - first - 1)
-            t = tables + (first + code) * E
+            t = _code_offset(Xd, rows[r], front, i)
             for j in range(E):
                 A[r, col + j] = theta[t + j]
 
@@ -94,15 +100,11 @@ def _code_rows(Xd, rows, theta, front, A):
 def _code_gradient(Xd, rows, front, D, g):
     """Add the deltas ``D`` of the code columns' embeddings to the table rows
     of their codes (a scatter-add)."""
-    d, m, E, q = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH], \
-        front[FRONT_CODED]
-    tables = front[FRONT_TABLES]
-    for i in range(q):
-        first, end = front[FRONT_SIZE + i], front[FRONT_SIZE + i + 1]
+    d, m, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH]
+    for i in range(front[FRONT_CODED]):
         col = d + (m + i) * E
         for r in range(rows.shape[0]):
-            code = min(max(int(Xd[rows[r], d + i]), 0), end - first - 1)
-            t = tables + (first + code) * E
+            t = _code_offset(Xd, rows[r], front, i)
             for j in range(E):
                 g[t + j] += D[r, col + j]
 

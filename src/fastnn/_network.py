@@ -191,7 +191,7 @@ class Network:
         self.acts = _readonly(self.acts)
         self.drop = _readonly(self.drop)
         self.wsl = _readonly(self._workspace_layout())
-        # the kernels' last argument (``_kernels``)
+        # the kernels' last two arguments (``_kernels``)
         self.front_spec = (None if self.front is None
                            else _readonly(self.front.spec(self.n_dense_params)))
         self.copies_spec = (None if self.front is None

@@ -157,8 +157,7 @@ def front_forward(Xd, rows, theta, front, A):
     dt = A.dtype.type
     n = rows.shape[0]
     _scale_forward(Xd, rows, theta, front, A)
-    if front[FRONT_CODED] > 0:
-        _code_rows(Xd, rows, theta, front, A)
+    _code_rows(Xd, rows, theta, front, A)
     if n < _FEW_ROWS:
         _embed_rows(Xd, rows, theta, front, A)
         return
@@ -196,8 +195,7 @@ def front_backward(Xd, rows, theta, front, A, D, g):
     dt = A.dtype.type
     n = rows.shape[0]
     s_off = front[FRONT_SCALE]
-    if front[FRONT_CODED] > 0:
-        _code_gradient(Xd, rows, front, D, g)
+    _code_gradient(Xd, rows, front, D, g)
     if s_off >= 0:
         gain = dt(SCALE_GAIN)
         for r in range(n):

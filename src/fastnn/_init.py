@@ -22,9 +22,9 @@ columns (every scale 1), with frequencies of its periodic embeddings drawn
 from N(0, ``PERIODIC_SIGMA``), phases uniform over a turn, and each
 embedding's linear map He-uniform (intercepts zero), the embeddings of
 categorical codes from N(0, 1 / E) (rows of about unit norm, as a one-hot
-row); with copies
-(``_ensemble``), each copy's adapter is a random sign per column (TabM's
-initialisation), so that the copies start as different networks.
+row); with copies (``_ensemble``), each copy's adapter is a random sign
+per column (TabM's initialisation), so that the copies start as different
+networks.
 """
 
 from dataclasses import dataclass

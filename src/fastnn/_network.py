@@ -194,10 +194,8 @@ class Network:
         # the kernels' last two arguments (``_kernels``)
         self.front_spec = (None if self.front is None
                            else _readonly(self.front.spec(self.n_dense_params)))
-        self.copies_spec = (None if self.front is None
-                            else self.front.copies_spec(self.n_dense_params))
-        if self.copies_spec is not None:
-            self.copies_spec = _readonly(self.copies_spec)
+        copies = None if self.front is None else self.front.copies_spec(self.n_dense_params)
+        self.copies_spec = None if copies is None else _readonly(copies)
 
     def _workspace_layout(self):
         """Per-row offsets of the workspace matrices (see ``_kernels``).

@@ -4,11 +4,11 @@ They take a table as it comes (a pandas or polars DataFrame, or an array;
 categorical columns found from their dtype; missing values allowed;
 categories not seen in training allowed), encode it (``_table``), and train
 an MLP of the training toolbox on it with a recipe for tabular data: a
-front layer that scales every column and embeds every numeric one
-(``_embeddings``), a wide three-layer network, AdamW with a short warm-up
-and a cosine decay, dropout and label smoothing for classification, a
-standardised target for regression, and the best epoch on a held-out part
-of the training rows.  The network is an ``MLPClassifier`` /
+front layer that scales every column and embeds every numeric one and
+every categorical one of many values (``_embeddings``), a wide three-layer
+network, AdamW with a short warm-up and a cosine decay, dropout and label
+smoothing for classification, a standardised target for regression, and
+the best epoch on a held-out part of the training rows.  The network is an ``MLPClassifier`` /
 ``MLPRegressor`` with that front layer, fitted as ``model_``.
 """
 
@@ -170,13 +170,14 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     """Multilayer perceptron classifier for raw tables.
 
     Categorical columns (pandas ``category``, object, string and bool
-    dtypes) are one-hot encoded, numeric columns scaled robustly and clipped
-    smoothly, missing values encoded with indicator columns; then a network
-    of a front layer (a learned scale for every encoded column, a learned
-    periodic embedding for every numeric one) and three dense layers is
-    trained with dropout, AdamW and a one-cycle learning-rate schedule, on
-    all but ``validation_fraction`` of the rows, keeping the epoch that
-    scores best on those.
+    dtypes) of at most ``max_categories`` values are one-hot encoded,
+    numeric columns scaled robustly and clipped smoothly, missing values
+    encoded with indicator columns; then a network of a front layer (a
+    learned scale for every encoded column, a learned periodic embedding for
+    every numeric one, a learned embedding for every categorical one of more
+    values) and three dense layers is trained with dropout, AdamW and a
+    one-cycle learning-rate schedule, on all but ``validation_fraction`` of
+    the rows, keeping the epoch that scores best on those.
 
     Parameters
     ----------

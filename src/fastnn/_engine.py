@@ -91,12 +91,35 @@ class Data:
 # Threads
 # ---------------------------------------------------------------------------
 
+def _process_thread_limit():
+    """The threads this process should use, as far as its environment says, or None.
+
+    That is the ``OMP_NUM_THREADS`` variable (its first entry), which
+    joblib's loky workers and Dask's worker processes set to their share of
+    the cores so that parallel fits do not oversubscribe them, and the CPUs
+    the process may run on (a container's or ``taskset``'s).  It is read at
+    every fit, so a change to the variable takes effect at once.
+    """
+    limits = []
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) > 0:
+        limits.append(int(value))
+    if hasattr(os, "sched_getaffinity"):
+        limits.append(len(os.sched_getaffinity(0)))
+    return min(limits, default=None)
+
+
 def resolve_n_jobs(n_jobs):
-    """Number of threads for ``n_jobs`` (None or -1: ``NUMBA_NUM_THREADS``, by default
-    every core)."""
+    """Number of threads for ``n_jobs``.
+
+    None: ``NUMBA_NUM_THREADS`` (by default every core), but no more than
+    the process's limit (``_process_thread_limit``); -1: every one of
+    ``NUMBA_NUM_THREADS``; -k: all but k - 1 of them.
+    """
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
-        return available
+        limit = _process_thread_limit()
+        return available if limit is None else max(1, min(available, limit))
     if n_jobs < 0:
         return max(1, available + 1 + n_jobs)
     return max(1, min(int(n_jobs), available))
@@ -499,7 +522,7 @@ class TrainingLog:
 
 def fit_stochastic(runner, log, *, shuffle, rng, max_iter, tol, n_iter_no_change, incremental,
                    verbose, validation=None, early_stopping=False, max_time=None,
-                   on_epoch_end=None):
+                   on_epoch_begin=None, on_epoch_end=None):
     """The epoch loop with scikit-learn's stopping rules.
 
     ``log`` (a ``TrainingLog``) receives the history and keeps the stopping
@@ -508,8 +531,8 @@ def fit_stochastic(runner, log, *, shuffle, rng, max_iter, tol, n_iter_no_change
     epoch; with ``early_stopping`` the score decides when to stop, and the
     parameters of the best epoch are restored at the end.  ``max_time``
     (seconds) stops the loop after the epoch that exceeds it;
-    ``on_epoch_end(log)`` is called after every epoch and stops it by
-    returning True.
+    ``on_epoch_begin()`` is called before every epoch, and
+    ``on_epoch_end(log)`` after every epoch, which it stops by returning True.
     """
     net, optimizer, n = runner.net, runner.optimizer, runner.data.n
     order = np.arange(n, dtype=np.int64)
@@ -519,6 +542,8 @@ def fit_stochastic(runner, log, *, shuffle, rng, max_iter, tol, n_iter_no_change
         log.n_iter = 0
         for _ in range(max_iter):
             epoch_start = time.perf_counter()
+            if on_epoch_begin is not None:
+                on_epoch_begin()
             if shuffle:
                 # permute the previous order, as scikit-learn does: the same
                 # draws and order as order[rng.permutation(n)], in place and
@@ -631,10 +656,13 @@ class LossGradient:
         return float(loss), self.out[0].astype(np.float64)
 
 
-def fit_lbfgs(net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose, n_jobs):
+def fit_lbfgs(net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose, n_jobs,
+              on_iteration=None):
     """Minimise the full-batch loss with SciPy's L-BFGS-B over the compiled gradient.
 
     Leaves the result in ``net.theta``; returns the iterations and the loss.
+    ``on_iteration()`` is called after every iteration, with ``net.theta``
+    holding its parameters, and stops the minimisation by returning True.
     """
     fun = LossGradient(net, data, loss_code, alpha, n_jobs)
     state = {"x": net.theta.astype(np.float64), "it": 0}
@@ -644,6 +672,10 @@ def fit_lbfgs(net, data, *, loss_code, alpha, max_iter, max_fun, tol, verbose, n
         state["it"] += 1
         if verbose:
             print("Iteration %d, loss = %.8f" % (state["it"], intermediate_result.fun))
+        if on_iteration is not None:
+            net.theta[:] = intermediate_result.x
+            if on_iteration():
+                raise StopIteration
 
     try:
         res = scipy.optimize.minimize(

@@ -21,6 +21,7 @@ from sklearn.utils.validation import validate_data
 
 from . import _engine
 from ._base import InputsMixin, NetworkMixin, ParametersMixin
+from ._callbacks import CallbackSupportMixin, FitTasks, snapshot, with_callbacks
 from ._init import init_front, init_layer
 from ._network import Network
 from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
@@ -33,7 +34,8 @@ _STOCHASTIC_SOLVERS = tuple(OPTIMIZERS)
 _CHECKED_ROWS = 256
 
 
-class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseEstimator):
+class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixin, NetworkMixin,
+                               BaseEstimator):
     """Fitting and prediction shared by the two estimators; use a subclass."""
 
 
@@ -103,6 +105,7 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
         hidden = self._hidden_layer_sizes()
         dtype = np.dtype(self.dtype)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        given = X, y
         X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
         sample_weight = self._check_sample_weight(sample_weight, X.shape[0], dtype)
         if y.ndim == 1:
@@ -137,19 +140,36 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
             # e.g. loaded by joblib.load(..., mmap_mode="r"): train a copy
             net = copy.copy(net)
             net.theta = net.theta.copy()
+        # the callbacks see the data as given: their scorers predict with it
+        tasks = FitTasks.begin(self, *given, sample_weight, 1 if incremental else self.max_iter,
+                               self._fitted_as(net))
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(net, X, y, sample_weight, incremental, validation)
+            self._fit_stochastic(net, X, y, sample_weight, incremental, validation, tasks)
         else:
             self.n_iter_, self.loss_ = _engine.fit_lbfgs(
                 net, _engine.Data(X, self._smoothed(y), sample_weight, dtype),
                 loss_code=LOSSES[self._loss_name()], alpha=self.alpha,
                 max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol,
                 verbose=self.verbose, n_jobs=self.n_jobs,
+                on_iteration=None if tasks is None else tasks.iteration,
             )
             self.history_ = None
         self._store_network(net)
         self._check_not_diverged(net, X, incremental)
+        if tasks is not None:
+            tasks.end()
         return self
+
+    def _fitted_as(self, net):
+        """The attributes that make a copy of this estimator predict with the
+        weights ``net`` has now (for the callbacks' ``fitted_estimator``)."""
+
+        def attributes():
+            trained = snapshot(net)
+            return {"_net": trained, "coefs_": trained.coefs,
+                    "intercepts_": trained.intercepts}
+
+        return attributes
 
     def _class_weights(self, Y, sample_weight, dtype):
         """``sample_weight`` times the class weights (classifiers)."""
@@ -190,7 +210,7 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
                 " need to be preprocessed, or the learning rate may be too large."
             )
 
-    def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation):
+    def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation, tasks=None):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         dtype = net.theta.dtype
@@ -240,6 +260,8 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, incremental=incremental,
             verbose=self.verbose, validation=evaluate, early_stopping=self.early_stopping,
             max_time=self.max_time,
+            on_epoch_begin=None if tasks is None else tasks.epoch_begins,
+            on_epoch_end=None if tasks is None else tasks.epoch_ends,
         )
         self._publish_log(log)
 
@@ -265,6 +287,7 @@ class BaseMultilayerPerceptron(ParametersMixin, InputsMixin, NetworkMixin, BaseE
 
         return evaluate
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -398,7 +421,11 @@ default='constant'
     dtype : {'float32', 'float64'}, default='float32'
         Precision of the weights and of all computation.
     n_jobs : int or None, default=None
-        Threads used by the kernels; None or -1 means all cores.
+        Threads used by the kernels. None means all cores, or fewer where
+        the process is limited: by the ``OMP_NUM_THREADS`` environment
+        variable (which joblib's loky workers and Dask's worker processes
+        set to their share of the cores) or by its CPU affinity. -1 means
+        all cores whatever the limit, -k all but k - 1.
     weight_init : str, default='sklearn'
         'sklearn' (scikit-learn's uniform scheme), or 'glorot_uniform',
         'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
@@ -655,6 +682,7 @@ default='constant'
         return self._labels(self._forward_pass_fast(X))
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the stochastic solver over the given data.
 
@@ -888,6 +916,7 @@ scoring, max_time
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the stochastic solver over the given data.
 

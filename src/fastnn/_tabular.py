@@ -18,11 +18,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, with_callbacks
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
@@ -59,15 +60,7 @@ class _FrontMLPRegressor(_FrontMixin, MLPRegressor):
     pass
 
 
-def _fit_quietly(model, X, y, sample_weight):
-    """Fit ``model`` without its warning that ``max_iter`` ended the training:
-    the recipe trains ``max_iter`` epochs by design (its schedule ends there)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        return model.fit(X, y, sample_weight=sample_weight)
-
-
-class _TabularMLP(BaseEstimator):
+class _TabularMLP(CallbackSupportMixin, BaseEstimator):
     """What the two tabular estimators share; use a subclass."""
 
     _parameter_constraints = {
@@ -89,8 +82,10 @@ class _TabularMLP(BaseEstimator):
         try:
             yield
         except BaseException:
+            # (the open callback context stays, for its teardown)
+            context = {k: v for k, v in vars(self).items() if k in CONTEXT_ATTRIBUTES}
             vars(self).clear()
-            vars(self).update(saved)
+            vars(self).update(saved, **context)
             raise
 
     def _model_parameters(self, n_rows):
@@ -101,6 +96,21 @@ class _TabularMLP(BaseEstimator):
             n_train = n_rows - held_out
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 16, 16, 256))))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
+
+    def _fit_model(self, model, Z, y, sample_weight, given):
+        """Fit ``model`` to the encoded table ``Z``, as ``model_``, without its
+        warning that ``max_iter`` ended the training (the recipe trains
+        ``max_iter`` epochs by design: its schedule ends there).
+
+        The callbacks see the table as ``given`` (``X``, ``y``); the
+        propagating ones follow the network's fit."""
+        with fit_of_part(self, *given, sample_weight, model, "fit-network"):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=ConvergenceWarning)
+                self.model_ = model.fit(Z, y, sample_weight=sample_weight)
+            self.n_iter_ = model.n_iter_
+            if is_classifier(self):
+                self.classes_ = model.classes_
 
     def _model(self, cls, shape, **params):
         """The network to fit on an encoded table of ``shape``: a ``cls``
@@ -243,7 +253,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffles, dropout and the held-out split.
     n_jobs : int, default=None
-        Threads.
+        Threads, as in ``MLPClassifier``: None means all cores, or fewer
+        where ``OMP_NUM_THREADS`` or the CPU affinity limit the process.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the network.
     verbose : bool, default=False
@@ -303,6 +314,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         self.dtype = dtype
         self.verbose = verbose
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the encoding and the network to the table ``X`` and labels ``y``.
 
@@ -329,8 +341,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             check_classification_targets(y)
             model = self._model(_FrontMLPClassifier, Z.shape,
                                 label_smoothing=self.label_smoothing)
-            self.model_ = _fit_quietly(model, Z, y, sample_weight)
-            self.classes_, self.n_iter_ = model.classes_, model.n_iter_
+            self._fit_model(model, Z, y, sample_weight, (X, y))
         return self
 
     def predict_proba(self, X):
@@ -433,6 +444,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
         self.dtype = dtype
         self.verbose = verbose
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the encoding and the network to the table ``X`` and target ``y``.
 
@@ -459,9 +471,8 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
             mean, scale = y.mean(axis=0), y.std(axis=0)
             scale = np.where(scale > 0, scale, 1.0)
             model = self._model(_FrontMLPRegressor, Z.shape)
-            self.model_ = _fit_quietly(model, Z, (y - mean) / scale, sample_weight)
             self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
-            self.n_iter_ = model.n_iter_
+            self._fit_model(model, Z, (y - mean) / scale, sample_weight, (X, y))
         return self
 
     def predict(self, X):

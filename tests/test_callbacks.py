@@ -207,7 +207,8 @@ def test_loss_curve_display_draws_the_history(pyplot, digits):
 
 def test_loss_curve_display_without_validation_and_on_given_axes(pyplot, digits):
     X, y = digits
-    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y.astype(float))
+    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    model.fit(X, y.astype(float))
     _, ax = pyplot.subplots()
     display = fastnn.LossCurveDisplay.from_estimator(model, ax=ax, loss_kw={"color": "k"})
     assert display.ax_ is ax and display.score_ax_ is None

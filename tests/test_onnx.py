@@ -8,12 +8,9 @@ float64 models, float and double input) is converted with
 1e-5 (float32 anywhere, or gelu) or 1e-12 (float64 model and input).
 """
 
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -39,12 +36,6 @@ TARGETS = {
     "booleans": X[:, 3] > 0,
     "floats": np.digitize(X[:, 0], [0.0]) * 2.0 - 1.0,
 }
-
-
-def _fit(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
 
 
 def _onnx_outputs(model, X, **kwargs):
@@ -76,8 +67,8 @@ def test_activation_values(activation, dtype):
     ``f`` equals fastnn's and the NumPy reference over [-40, 40] (past the
     thresholds and saturations)."""
     z = np.linspace(-40, 40, 801).reshape(-1, 1).astype(dtype)
-    reg = _fit(MLPRegressor(hidden_layer_sizes=(1,), activation=activation, max_iter=1,
-                            dtype=dtype, random_state=0), z, z.ravel())
+    reg = MLPRegressor(hidden_layer_sizes=(1,), activation=activation, max_iter=1,
+                       dtype=dtype, random_state=0).fit(z, z.ravel())
     for coef, intercept in zip(reg.coefs_, reg.intercepts_):
         coef[:] = 1
         intercept[:] = 0
@@ -94,8 +85,8 @@ def test_activation_values(activation, dtype):
 def test_activations_in_a_network(activation, dtype):
     """Two hidden layers of every activation (and one per layer), in
     onnxruntime as in fastnn."""
-    reg = _fit(MLPRegressor(hidden_layer_sizes=(6, 5), activation=activation, max_iter=20,
-                            dtype=dtype, random_state=0), X, X @ [1.0, -2.0, 0.5, 0.0])
+    reg = MLPRegressor(hidden_layer_sizes=(6, 5), activation=activation, max_iter=20,
+                       dtype=dtype, random_state=0).fit(X, X @ [1.0, -2.0, 0.5, 0.0])
     Xd = X.astype(dtype)
     np.testing.assert_allclose(_onnx_outputs(reg, Xd)[0].ravel(), reg.predict(Xd),
                                **_tolerance(reg, Xd))
@@ -105,8 +96,8 @@ def test_activations_in_a_network(activation, dtype):
                 ids="-".join)
 def classifier(request):
     kind, dtype = request.param
-    return _fit(MLPClassifier(hidden_layer_sizes=(5,), activation="tanh", max_iter=50,
-                              dtype=dtype, random_state=0), X, TARGETS[kind])
+    return MLPClassifier(hidden_layer_sizes=(5,), activation="tanh", max_iter=50,
+                         dtype=dtype, random_state=0).fit(X, TARGETS[kind])
 
 
 @pytest.mark.parametrize("input_dtype", [np.float32, np.float64])
@@ -133,8 +124,8 @@ def test_classifier_zipmap(classifier):
 def test_classifier_options():
     """``zipmap='columns'``, ``nocl`` and ``output_class_labels`` as for
     scikit-learn's classifiers."""
-    clf = _fit(MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0), X,
-               TARGETS["strings"])
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0).fit(
+        X, TARGETS["strings"])
     Xf = X.astype(np.float32)
     proba = clf.predict_proba(Xf)
     label, *columns = _onnx_outputs(clf, Xf, options={"zipmap": "columns"})
@@ -153,8 +144,8 @@ def test_classifier_options():
 def test_regressor(loss, n_outputs, dtype):
     """Every loss's output (exp for Poisson), one or several outputs, shape (n, n_outputs)."""
     y = np.exp(0.5 * X[:, :n_outputs])
-    reg = _fit(MLPRegressor(loss=loss, hidden_layer_sizes=(5,), max_iter=50, dtype=dtype,
-                            random_state=0), X, y.ravel() if n_outputs == 1 else y)
+    reg = MLPRegressor(loss=loss, hidden_layer_sizes=(5,), max_iter=50, dtype=dtype,
+                       random_state=0).fit(X, y.ravel() if n_outputs == 1 else y)
     for Xi in (X.astype(np.float32), X):
         out, = _onnx_outputs(reg, Xi)
         assert out.shape == (len(X), n_outputs) and out.dtype == Xi.dtype
@@ -164,10 +155,10 @@ def test_regressor(loss, n_outputs, dtype):
 
 def test_pipeline():
     """A Pipeline with a scaler in front, from float input."""
-    pipe = _fit(Pipeline([("scale", StandardScaler()),
-                          ("mlp", MLPClassifier(hidden_layer_sizes=(5,), max_iter=50,
-                                                random_state=0))]),
-                3 * X + 1, TARGETS["multiclass"])
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("mlp", MLPClassifier(hidden_layer_sizes=(5,), max_iter=50,
+                                           random_state=0))])
+    pipe.fit(3 * X + 1, TARGETS["multiclass"])
     Xf = (3 * X + 1).astype(np.float32)
     label, proba = _onnx_outputs(pipe, Xf, options={MLPClassifier: {"zipmap": False}})
     np.testing.assert_array_equal(label, pipe.predict(Xf))
@@ -180,11 +171,11 @@ def test_column_transformer():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"a": X[:, 0], "b": 5 * X[:, 1] + 2,
                        "colour": np.array(["red", "green", "blue"])[TARGETS["multiclass"]]})
-    pipe = _fit(Pipeline([
+    pipe = Pipeline([
         ("columns", ColumnTransformer([("num", StandardScaler(), ["a", "b"]),
                                        ("cat", OneHotEncoder(), ["colour"])])),
         ("mlp", MLPRegressor(hidden_layer_sizes=(5,), max_iter=50, random_state=0)),
-    ]), df, X[:, 0] + X[:, 2])
+    ]).fit(df, X[:, 0] + X[:, 2])
     onx = to_onnx(pipe, df[:1])
     session = ort.InferenceSession(onx.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
@@ -194,7 +185,7 @@ def test_column_transformer():
 
 def test_unsupported():
     """Clear errors: one class, tabular estimators."""
-    clf = _fit(MLPClassifier(hidden_layer_sizes=(3,), max_iter=5), X, np.zeros(len(X)))
+    clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5).fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match="single class"):
         to_onnx(clf, X[:1], options={"zipmap": False})
     with pytest.raises(TypeError, match="TabularMLPRegressor cannot be exported"):

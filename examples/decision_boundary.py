@@ -1,10 +1,16 @@
-"""A one-hidden-layer network learns a curved decision boundary (two moons).
+"""
+Decision boundary on two moons
+==============================
+
+A one-hidden-layer network learns a curved decision boundary (two moons).
 
 ``make_moons`` draws two interleaving half circles: no straight line separates
 them, but one hidden layer of a few tanh units can bend the boundary around
 them.  The script prints the accuracy and draws the boundary: a PNG
 (``decision_boundary.png`` in the current directory, or the path given as the
 first argument) when matplotlib is installed, otherwise an ASCII picture.
+
+Run it with::
 
     python examples/decision_boundary.py [out.png]
 """

@@ -1,4 +1,8 @@
-"""Handwritten digit recognition, MNIST-style, on scikit-learn's 8x8 digits.
+"""
+Handwritten digits (8x8)
+========================
+
+Handwritten digit recognition, MNIST-style, on scikit-learn's 8x8 digits.
 
 ``load_digits`` holds 1,797 grey-scale images of 8x8 pixels (values 0-16),
 a small cousin of MNIST that ships with scikit-learn.  Each image is
@@ -6,6 +10,8 @@ flattened to 64 inputs; one hidden layer of 64 ReLU units feeds a 10-way
 softmax output, trained with Adam on mini-batches and stopped early on a
 validation split.  The script prints the test accuracy, the confusion matrix
 and a few of the digits it got wrong.
+
+Run it with::
 
     python examples/digits.py
 """

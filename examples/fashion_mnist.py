@@ -1,4 +1,8 @@
-"""MNIST-style image classification on Fashion-MNIST: no hidden layer versus one.
+"""
+Fashion-MNIST: no hidden layer versus one
+=========================================
+
+MNIST-style image classification on Fashion-MNIST: no hidden layer versus one.
 
 The two classic from-scratch MNIST networks, run on Fashion-MNIST (60,000
 training and 10,000 test images of clothing, 28x28 grey-scale pixels, ten
@@ -21,7 +25,7 @@ confusion matrix of the hidden-layer network.  They train in about 0.5 and
 It needs the data files; ``fashion_mnist_data.py`` says where to get them.
 They are looked for in the folder given as the first argument, in
 ``$FASHION_MNIST_DIR``, then in ``/usr/share/datasets/fashion-mnist`` (Debian's
-``dataset-fashion-mnist``):
+``dataset-fashion-mnist``)::
 
     python examples/fashion_mnist.py [FOLDER]
 """

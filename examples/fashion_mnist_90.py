@@ -1,4 +1,8 @@
-"""A recipe for 90% test accuracy on Fashion-MNIST with a plain MLPClassifier.
+"""
+Fashion-MNIST: 90% test accuracy
+================================
+
+A recipe for 90% test accuracy on Fashion-MNIST with a plain MLPClassifier.
 
 The network is a 784 -> 512 -> 256 -> 10 ReLU perceptron trained with Adam on
 mini-batches of 128 images whose pixels are scaled to [0, 1], with scikit-
@@ -22,7 +26,7 @@ shared with other jobs; the figure varies with what else the machine runs.
 It needs the data files; ``fashion_mnist_data.py`` says where to get them.
 They are looked for in the folder given as the first argument, in
 ``$FASHION_MNIST_DIR``, then in ``/usr/share/datasets/fashion-mnist`` (Debian's
-``dataset-fashion-mnist``):
+``dataset-fashion-mnist``)::
 
     python examples/fashion_mnist_90.py [FOLDER]
 """

@@ -1,4 +1,8 @@
-"""A single sigmoid neuron learns which side of a line a point lies on.
+"""
+A single neuron learns a line
+=============================
+
+A single sigmoid neuron learns which side of a line a point lies on.
 
 2,000 random points of the plane are labelled 1 above the line
 ``y = 1.23 x + 3.23`` and 0 below it.  A network with no hidden layer
@@ -13,6 +17,8 @@ Training uses plain stochastic gradient descent with one sample per step
 the smooth log-loss rather than on the 0/1 error.  The script prints the
 learned line and the accuracy on the 2,000 training points and on 2,000 fresh
 ones.
+
+Run it with::
 
     python examples/perceptron.py
 """

@@ -1,6 +1,10 @@
-"""A two-hidden-layer sigmoid network trained by plain gradient descent.
+"""
+Two hidden layers, plain gradient descent
+=========================================
 
-The from-scratch classic: three samples of four binary inputs,
+A two-hidden-layer sigmoid network trained by plain gradient descent.
+
+The from-scratch classic: three samples of four binary inputs::
 
     [1, 0, 1, 0] -> 1
     [1, 0, 1, 1] -> 1
@@ -28,6 +32,8 @@ either way the network learns the three samples.  The result depends a little
 on the random initial weights (``random_state``), as the classic does on its
 own; with each of the seeds 0 to 19 the outputs end within 0.003 of the
 targets.
+
+Run it with::
 
     python examples/two_hidden_layers.py
 """

@@ -1,7 +1,11 @@
-"""XOR: why a network needs a hidden layer (3-1 versus 3-4-1).
+"""
+XOR needs a hidden layer
+========================
+
+XOR: why a network needs a hidden layer (3-1 versus 3-4-1).
 
 The classic from-scratch pair.  Four samples of three binary inputs, the third
-always 1 (the classic's stand-in for a bias):
+always 1 (the classic's stand-in for a bias)::
 
     x1 x2 x3    A   B = x1 XOR x2
      0  0  1    0   0
@@ -22,6 +26,8 @@ always 1 (the classic's stand-in for a bias):
 All three train like the classic, by full-batch gradient descent (one update
 per pass over the four rows, no momentum, no L2 penalty) for 10,000 epochs;
 the stopping rule is switched off (``tol=0``) so every epoch runs.
+
+Run it with::
 
     python examples/xor.py
 """

@@ -272,7 +272,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Epochs trained.
     n_features_in_ : int
         Columns of the table seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when the table had string column names.
     """
 
@@ -408,7 +408,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
         Epochs trained.
     n_features_in_ : int
         Columns of the table seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when the table had string column names.
     """
 

@@ -223,7 +223,7 @@ class TableEncoder:
             raise ValueError("The encoder's lists do not match its columns.")
         encoder.names_ = [str(name) for name in state["names"]]
         encoder.categorical_ = flags
-        encoder.dtypes_ = None if state["dtypes"] is None else list(state["dtypes"])
+        encoder.dtypes_ = None if state["dtypes"] is None else [str(d) for d in state["dtypes"]]
         encoder.center_ = dict(zip(numeric, np.asarray(state["center"], dtype=np.float64)))
         encoder.scale_ = dict(zip(numeric, np.asarray(state["scale"], dtype=np.float64)))
         encoder.indicate_ = dict(zip(numeric, map(bool, state["indicate"])))

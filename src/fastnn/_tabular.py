@@ -58,6 +58,7 @@ class _FrontMixin:
         return state
 
     def __setstate__(self, state):
+        """Restore ``__getstate__``'s state (an older version's holds the ``Front``)."""
         if isinstance(state.get("front"), dict):
             state = {**state, "front": Front.from_dict(state["front"])}
         super().__setstate__(state)

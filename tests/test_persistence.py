@@ -127,6 +127,7 @@ def test_joblib_memory_mapped_model_predicts_and_keeps_training(tmp_path):
         assert isinstance(loaded.coefs_[0], np.memmap)
         assert not loaded.coefs_[0].flags.writeable
         np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+        assert loaded._network() is loaded._net  # predicts from the map, no copy
         updates = [("warm_start", lambda m: m.set_params(warm_start=True).fit(X, y))]
         if solver != "lbfgs":
             updates.append(("partial_fit", lambda m: m.partial_fit(X, y)))
@@ -222,3 +223,86 @@ def test_copies_are_independent(make_data):
     fresh = clone(model)
     assert not hasattr(fresh, "coefs_")
     assert fresh.get_params() == model.get_params()
+
+
+def _leaves(value, path="state"):
+    """``(path, object)`` of every value in ``value`` that is not a builtin
+    container, descending into lists, tuples and dicts."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}[{k!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _assert_plain(state):
+    """Every value in ``state`` is a builtin, a NumPy array, scalar or random
+    state, or a scikit-learn object: what skops loads trusting no fastnn type."""
+    plain = (type(None), bool, int, float, str, np.ndarray, np.generic, np.random.RandomState)
+    for path, value in _leaves(state):
+        assert isinstance(value, plain) or type(value).__module__.startswith("sklearn."), \
+            (path, type(value))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_the_state_is_plain_values_arrays_and_scikit_learn_objects(Estimator, data, solver):
+    X, y = data
+    model = Estimator(hidden_layer_sizes=(5,), max_iter=3, solver=solver, random_state=0,
+                      early_stopping=solver == "adam").fit(X, y)
+    _assert_plain(model.__getstate__())
+
+
+# what a state's (or a file's) values may not be: name -> (change of the state, error)
+_TAMPERED = {
+    "short-weights": (lambda s: s["_net"].update(theta=s["_net"]["theta"][:-1]),
+                      "53 parameters; the vector given has 52"),
+    "integer-weights": (lambda s: s["_net"].update(theta=s["_net"]["theta"].astype(int)),
+                        "float32 or float64"),
+    "empty-layer": (lambda s: s["_net"].update(sizes=[6, 0, 3]), "Not a network"),
+    "unknown-activation": (lambda s: s["_net"].update(activations=["relu", "nonsense"]),
+                           "Unknown activation 'nonsense'"),
+    "one-row-adam-state": (lambda s: s["_optimizer"].update(state=s["_optimizer"]["state"][:1]),
+                           "adam is 2 float vectors"),
+    "unknown-solver": (lambda s: s["_optimizer"].update(solver="nonsense"),
+                       "Unknown solver 'nonsense'"),
+    "other-columns": (lambda s: s.update(n_features_in_=7), "takes 6 columns"),
+    "log-lacks-an-attribute": (lambda s: s["_log"].pop("best_theta"), "A training log has"),
+}
+
+
+@pytest.mark.parametrize("what", _TAMPERED)
+def test_a_state_that_does_not_describe_a_model_is_rejected(make_data, what):
+    """The kernels index the weights and the optimizer's state by the
+    network's layout without bounds checks: a state whose arrays do not fit
+    that layout (or whose network does not take the input's columns) is
+    refused on load."""
+    X, y = make_data(MLPClassifier)
+    model = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+
+    def load(change):
+        state = copy.deepcopy(model.__getstate__())
+        change(state)
+        blank = MLPClassifier.__new__(MLPClassifier)
+        blank.__setstate__(state)
+        return blank
+
+    np.testing.assert_array_equal(load(lambda s: None).predict_proba(X), model.predict_proba(X))
+    change, error = _TAMPERED[what]
+    with pytest.raises(ValueError, match=error):
+        load(change)
+
+
+def test_a_tabular_state_is_plain_values_arrays_and_scikit_learn_objects():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"x": rng.normal(size=200), "plan": rng.choice(["a", "b"], 200),
+                      "shop": [f"s{i}" for i in rng.randint(0, 50, 200)]})
+    y = rng.randint(0, 2, 200)
+    for model in (fastnn.TabularMLPClassifier(hidden_layer_sizes=(8,), max_iter=2,
+                                              random_state=0, n_heads=2).fit(X, y),
+                  fastnn.TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=2,
+                                             random_state=0).fit(X, X["x"])):
+        _assert_plain(model.__getstate__())

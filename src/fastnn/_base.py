@@ -41,6 +41,10 @@ from ._validation import (
 # Inputs of at most this many rows skip scikit-learn's generic validation.
 _FAST_PREDICT_ROWS = 16
 
+# The fitted objects a model's state holds as dicts (``NetworkMixin.__getstate__``).
+_PARTS = {"_net": Network, "_optimizer": Optimizer, "_log": _engine.TrainingLog}
+
+
 def _plain_matrix(X, dtype):
     """Whether ``X`` is a non-empty C-contiguous 2-D ndarray of ``dtype``: an
     array ``validate_data`` would not convert."""
@@ -288,15 +292,31 @@ class NetworkMixin:
             check_is_fitted(self)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        """The attributes, with the network, the optimizer and the training log
+        as dicts of plain values and arrays (their ``to_dict``): a state of
+        builtins, NumPy arrays and scikit-learn objects, which skops loads
+        trusting the estimator's class alone."""
+        state = dict(super().__getstate__())
         net = state.get("_net")
         if net is not None and self._views_of(net.theta):
             # Stored once, in the flat vector; the views are rebuilt on load.
-            state = {k: v for k, v in state.items() if k not in ("coefs_", "intercepts_")}
+            del state["coefs_"], state["intercepts_"]
+        for name, part in _PARTS.items():
+            if isinstance(state.get(name), part):
+                state[name] = state[name].to_dict()
         state["_fastnn_version"] = __version__
         return state
 
     def __setstate__(self, state):
+        """Restore ``__getstate__``'s state (or an older version's, whose parts
+        are the objects themselves).
+
+        Raises
+        ------
+        ValueError
+            When the state does not describe a model: the parts' own checks,
+            and the network must take as many columns as the fit's input.
+        """
         state = dict(state)
         version = state.pop("_fastnn_version", None)
         if version != __version__:
@@ -304,10 +324,24 @@ class NetworkMixin:
                 estimator_name=type(self).__name__, current_version=__version__,
                 original_version=version,
             ))
+        for name, part in _PARTS.items():
+            if isinstance(state.get(name), dict):
+                state[name] = part.from_dict(state[name])
         super().__setstate__(state)
         if "_net" in state and "coefs_" not in state:
             self.coefs_ = self._net.coefs
             self.intercepts_ = self._net.intercepts
+        if "_net" in state:
+            self._check_inputs_of(self._net)
+
+    def _check_inputs_of(self, net):
+        """Raise a ValueError unless ``net`` takes ``n_features_in_`` columns: the
+        kernels read an input row by the network's sizes, without bounds checks,
+        after the input was checked against ``n_features_in_``."""
+        n_inputs = net.sizes[0] if net.front is None else net.front.n_inputs
+        if getattr(self, "n_features_in_", None) != n_inputs:
+            raise ValueError(f"The network takes {n_inputs} columns; the model was fitted on"
+                             f" {getattr(self, 'n_features_in_', None)}.")
 
     def _training_network(self, dtype):
         """The network to train: the fitted one, with this fit's activations and

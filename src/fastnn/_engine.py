@@ -519,6 +519,27 @@ class TrainingLog:
         for key in self.KEYS:
             self.history[key].append(float(values.get(key, np.nan)))
 
+    def to_dict(self):
+        """The attributes, all plain values, lists, dicts and arrays (``from_dict``):
+        what a file stores, pickle's or a safe format's such as skops'."""
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, state):
+        """The log of ``to_dict``'s dict.
+
+        Raises
+        ------
+        ValueError
+            When the dict does not have the attributes of a log.
+        """
+        log = cls(False, np.empty(0))
+        if set(state) != set(vars(log)):
+            raise ValueError(f"A training log has the attributes {sorted(vars(log))};"
+                             f" got {sorted(state)}.")
+        vars(log).update(state)
+        return log
+
 
 def fit_stochastic(runner, log, *, shuffle, rng, max_iter, tol, n_iter_no_change, incremental,
                    verbose, validation=None, early_stopping=False, max_time=None,

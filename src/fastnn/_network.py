@@ -10,12 +10,12 @@ the engine sizes its buffers from it, and the kernels receive it as one
 tuple (``spec``) and the front layer's vector (``front_spec``).
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from . import _embeddings as E
-from ._activations import BASIC, NEEDS_INPUT, code_of
+from ._activations import ACTIVATIONS, BASIC, NEEDS_INPUT, code_of
 from ._noise import REGISTRY as DROPOUT_KINDS
 
 DENSE = 0
@@ -104,6 +104,29 @@ class Front:
         adapters = offset + self.n_params - self.n_adapters
         return np.array([self.copies, adapters], dtype=np.int64)
 
+    def to_dict(self):
+        """The fields as a dict of ints, a bool and a tuple (``from_dict``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state):
+        """The front layer of ``to_dict``'s dict, its fields checked.
+
+        Raises
+        ------
+        ValueError
+            When the fields do not describe a front layer.
+        """
+        values = {f.name: state[f.name] for f in fields(cls)}
+        codes = tuple(int(c) for c in values.pop("codes"))
+        scale = bool(values.pop("scale"))
+        counts = {name: int(v) for name, v in values.items()}
+        front = cls(**counts, scale=scale, codes=codes)
+        if (min(counts.values()) < 0 or front.copies < 1 or min(codes, default=1) < 1
+                or front.n_scaled < front.n_periodic):
+            raise ValueError(f"Not a front layer: {state!r}.")
+        return front
+
 
 def _readonly(a):
     """``a`` as the kernels take every array they only read: an aligned,
@@ -112,6 +135,19 @@ def _readonly(a):
     view = a.view(np.ndarray) if a.flags.aligned else a.copy()
     view.flags.writeable = False
     return view
+
+
+def _owning(theta):
+    """``theta``, or a copy where it is a view of another array (as ``np.load``
+    returns from a file in memory): slices of ``theta`` must have ``theta`` as
+    their base (``NetworkMixin._views_of``), or every prediction would pack a
+    new network.  A memory map is kept: its (non-empty) slices have it as their
+    base."""
+    return theta if theta[:1].base is theta else theta.copy()
+
+
+_ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
+_DROPOUT_KIND_NAMES = {code: name for name, code in DROPOUT_KINDS.items()}
 
 
 class Network:
@@ -266,13 +302,59 @@ class Network:
         """Whether an activation or a front layer needs the full kernels (``_kernels``)."""
         return self.front is not None or any(int(code) not in BASIC for code in self.acts)
 
+    def to_dict(self):
+        """The network as plain values and its parameter vector (``from_dict``):
+        what a file stores, pickle's or a safe format's such as skops'."""
+        return {
+            "sizes": [int(s) for s in self.sizes],
+            "activations": [_ACTIVATION_NAMES[int(code)] for code in self.acts],
+            "dropout": [float(rate) for rate in self.drop[:-1]],
+            "dropout_kind": _DROPOUT_KIND_NAMES[self.dropout_kind],
+            "seed": self.seed,
+            "front": None if self.front is None else self.front.to_dict(),
+            "theta": self.theta,
+        }
+
+    @classmethod
+    def from_dict(cls, state):
+        """The network of ``to_dict``'s dict.
+
+        The layout is derived from the sizes again, and the parameter vector
+        must have the length it gives: the kernels index it by that layout
+        without bounds checks.
+
+        Raises
+        ------
+        ValueError
+            When the values do not describe a network.
+        """
+        theta = state["theta"]
+        if not (isinstance(theta, np.ndarray) and theta.ndim == 1
+                and theta.dtype in (np.float32, np.float64)):
+            raise ValueError("A network's parameters are a 1-D float32 or float64 array.")
+        sizes = [int(s) for s in state["sizes"]]
+        activations = list(state["activations"])
+        if len(sizes) < 2 or min(sizes) < 1 or len(activations) != len(sizes) - 1:
+            raise ValueError(f"Not a network: sizes {sizes}, activations {activations}.")
+        if any(not 0 <= rate < 1 for rate in state["dropout"]):
+            raise ValueError(f"Dropout rates must be in [0, 1); got {state['dropout']}.")
+        front = None if state["front"] is None else Front.from_dict(state["front"])
+        net = cls(sizes, activations[:-1], activations[-1], theta.dtype, list(state["dropout"]),
+                  state["dropout_kind"], int(state["seed"]), front)
+        if theta.shape[0] != net.n_params:
+            raise ValueError(f"The network has {net.n_params} parameters; the vector given"
+                             f" has {theta.shape[0]}.")
+        net.theta = _owning(theta)
+        return net
+
     def __getstate__(self):
-        state = dict(self.__dict__)
-        for derived in ("theta_view", "wsl", "front_spec", "copies_spec", "_specs"):
-            del state[derived]
-        return state
+        return self.to_dict()
 
     def __setstate__(self, state):
+        if "activations" in state:
+            self.__dict__.update(self.from_dict(state).__dict__)
+            return
+        # the state of an older file: the attributes themselves
         state = dict(state)
         theta = state.pop("_theta", None)
         if theta is None:  # pickled before theta became a property

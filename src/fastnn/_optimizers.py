@@ -329,6 +329,54 @@ class Optimizer:
         self.t = 0  # number of update steps taken
         self.last_rate = self.learning_rate  # rate of the last step taken
 
+    def to_dict(self):
+        """The optimizer as plain values and its state array (``from_dict``):
+        what a file stores, pickle's or a safe format's such as skops'."""
+        return {
+            "solver": self.solver,
+            "learning_rate_init": self.learning_rate_init,
+            "learning_rate": self.learning_rate,
+            "lr_schedule": self.lr_schedule,
+            "settings": dict(self.settings),
+            "total_steps": self.total_steps,
+            "state": self.state,
+            "mu_product": self.mu_product,
+            "t": self.t,
+            "last_rate": self.last_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, state):
+        """The optimizer of ``to_dict``'s dict.
+
+        The state array must have the rows its solver updates: the kernels
+        index it without bounds checks.
+
+        Raises
+        ------
+        ValueError
+            When the values do not describe an optimizer.
+        """
+        kind = REGISTRY.get(state["solver"])
+        if kind is None or state["lr_schedule"] not in SCHEDULES:
+            raise ValueError(f"Unknown solver {state['solver']!r} or schedule"
+                             f" {state['lr_schedule']!r}.")
+        vectors = state["state"]
+        if not (isinstance(vectors, np.ndarray) and vectors.ndim == 2
+                and vectors.shape[0] == kind.n_state
+                and vectors.dtype in (np.float32, np.float64)):
+            raise ValueError(f"The state of {kind.name} is {kind.n_state} float vectors.")
+        optimizer = cls(kind.name, vectors.shape[1], vectors.dtype,
+                        learning_rate_init=state["learning_rate_init"],
+                        learning_rate=state["lr_schedule"], total_steps=state["total_steps"],
+                        **state["settings"])
+        optimizer.learning_rate = float(state["learning_rate"])
+        optimizer.state = vectors
+        optimizer.mu_product = float(state["mu_product"])
+        optimizer.t = int(state["t"])
+        optimizer.last_rate = float(state["last_rate"])
+        return optimizer
+
     @property
     def extended(self):
         """Whether this optimizer needs the full kernels (``_kernels``): a

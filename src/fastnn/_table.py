@@ -171,6 +171,77 @@ class TableEncoder:
             self.__dict__.setdefault("code_start_", self.n_outputs_)
             self.__dict__.setdefault("n_codes_", [])
 
+    def to_dict(self):
+        """The fitted encoding as plain values, lists and arrays (``from_dict``):
+        what a file stores, pickle's or a safe format's such as skops'.
+
+        Per numeric column (in column order) its center, scale, whether it
+        has an indicator column, and its bin edges; per categorical column
+        its values in the order of their codes, whether it has an "other"
+        and a "missing" column, and whether it is embedded.  The layout
+        ``transform`` works with is derived from these again on load.
+        """
+        numeric = self.numeric_
+        categorical = [j for j, cat in enumerate(self.categorical_) if cat]
+        return {
+            "max_categories": self.max_categories,
+            "n_bins": self.n_bins,
+            "embed": self.embed,
+            "dtype": np.dtype(self.dtype).name,
+            "names": list(self.names_),
+            "categorical": [bool(cat) for cat in self.categorical_],
+            "dtypes": None if self.dtypes_ is None else [str(d) for d in self.dtypes_],
+            "center": self.center_vec_,
+            "scale": self.scale_vec_,
+            "indicate": [bool(self.indicate_[j]) for j in numeric],
+            "edges": [self.edges_[j] for j in numeric],
+            "levels": [list(self.levels_[j]) for j in categorical],
+            "has_other": [bool(self.has_other_.get(j, False)) for j in categorical],
+            "has_missing": [bool(self.has_missing_.get(j, False)) for j in categorical],
+            "embedded": [j in self.embedded_ for j in categorical],
+        }
+
+    @classmethod
+    def from_dict(cls, state):
+        """The fitted encoder of ``to_dict``'s dict.
+
+        Raises
+        ------
+        ValueError
+            When the lists do not match the columns.
+        """
+        encoder = cls(max_categories=state["max_categories"], n_bins=state["n_bins"],
+                      embed=bool(state["embed"]), dtype=state["dtype"])
+        flags = [bool(cat) for cat in state["categorical"]]
+        numeric = [j for j, cat in enumerate(flags) if not cat]
+        categorical = [j for j, cat in enumerate(flags) if cat]
+        per_numeric = ("center", "scale", "indicate", "edges")
+        per_categorical = ("levels", "has_other", "has_missing", "embedded")
+        if (len(state["names"]) != len(flags)
+                or any(len(state[key]) != len(numeric) for key in per_numeric)
+                or any(len(state[key]) != len(categorical) for key in per_categorical)):
+            raise ValueError("The encoder's lists do not match its columns.")
+        encoder.names_ = [str(name) for name in state["names"]]
+        encoder.categorical_ = flags
+        encoder.dtypes_ = None if state["dtypes"] is None else [str(d) for d in state["dtypes"]]
+        encoder.center_ = dict(zip(numeric, np.asarray(state["center"], dtype=np.float64)))
+        encoder.scale_ = dict(zip(numeric, np.asarray(state["scale"], dtype=np.float64)))
+        encoder.indicate_ = dict(zip(numeric, map(bool, state["indicate"])))
+        encoder.edges_ = {j: np.asarray(e, dtype=np.float64)
+                          for j, e in zip(numeric, state["edges"])}
+        encoder.levels_, encoder.has_other_, encoder.has_missing_ = {}, {}, {}
+        encoder.embedded_ = {}
+        for j, values, other, missing, embedded in zip(
+                categorical, state["levels"], state["has_other"], state["has_missing"],
+                state["embedded"]):
+            encoder.levels_[j] = {v: k for k, v in enumerate(values)}
+            if embedded:
+                encoder.embedded_[j] = len(values) + 2
+            else:
+                encoder.has_other_[j], encoder.has_missing_[j] = bool(other), bool(missing)
+        encoder._layout()
+        return encoder
+
     def fit(self, X):
         """Learn the columns' kinds, scalings, bins and categories from ``X``.
 
@@ -189,7 +260,8 @@ class TableEncoder:
 
     def _fit(self, X, names, flags, cols):
         self.names_, self.categorical_ = names, flags
-        self.dtypes_ = list(X.dtypes) if _frame_kind(X) == "pandas" else None
+        # a dtype equals its name (``_few_rows`` compares a table's dtypes with these)
+        self.dtypes_ = [str(d) for d in X.dtypes] if _frame_kind(X) == "pandas" else None
         self.center_, self.scale_, self.indicate_, self.edges_ = {}, {}, {}, {}
         self.levels_, self.has_other_, self.has_missing_ = {}, {}, {}
         self.embedded_ = {}  # embedded column -> its number of codes

@@ -51,6 +51,19 @@ class _FrontMixin:
                              f" {n_features}.")
         return self.front
 
+    def __getstate__(self):
+        """The MLP's state, with the front layer as a dict (``Front.to_dict``)."""
+        state = super().__getstate__()
+        if isinstance(state.get("front"), Front):
+            state["front"] = state["front"].to_dict()
+        return state
+
+    def __setstate__(self, state):
+        """Restore ``__getstate__``'s state (an older version's holds the ``Front``)."""
+        if isinstance(state.get("front"), dict):
+            state = {**state, "front": Front.from_dict(state["front"])}
+        super().__setstate__(state)
+
 
 class _FrontMLPClassifier(_FrontMixin, MLPClassifier):
     pass
@@ -155,6 +168,30 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         scikit-learn's check of them, ~70 us, is left out)."""
         names = getattr(self, "feature_names_in_", None)
         return names is not None and X.columns.tolist() == names.tolist()
+
+    def __getstate__(self):
+        """The attributes, with the encoder and the network as dicts of plain
+        values and arrays (``TableEncoder.to_dict``, the network's own
+        ``__getstate__``): a state skops loads trusting the estimator's class
+        alone."""
+        state = dict(super().__getstate__())
+        if isinstance(state.get("encoder_"), TableEncoder):
+            state["encoder_"] = state["encoder_"].to_dict()
+        if isinstance(state.get("model_"), self._network_class):
+            state["model_"] = state["model_"].__getstate__()
+        return state
+
+    def __setstate__(self, state):
+        """Restore ``__getstate__``'s state (or an older version's, whose encoder
+        and network are the objects themselves)."""
+        state = dict(state)
+        if isinstance(state.get("encoder_"), dict):
+            state["encoder_"] = TableEncoder.from_dict(state["encoder_"])
+        if isinstance(state.get("model_"), dict):
+            model = self._network_class.__new__(self._network_class)
+            model.__setstate__(state["model_"])
+            state["model_"] = model
+        super().__setstate__(state)
 
     def _check_target(self, y, X):
         if y is None:
@@ -280,6 +317,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         **_TabularMLP._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
+
+    # the class of ``model_``
+    _network_class = _FrontMLPClassifier
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
@@ -411,6 +451,9 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when the table had string column names.
     """
+
+    # the class of ``model_``
+    _network_class = _FrontMLPRegressor
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,

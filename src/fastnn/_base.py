@@ -328,10 +328,10 @@ class NetworkMixin:
             if isinstance(state.get(name), dict):
                 state[name] = part.from_dict(state[name])
         super().__setstate__(state)
-        if "_net" in state and "coefs_" not in state:
-            self.coefs_ = self._net.coefs
-            self.intercepts_ = self._net.intercepts
-        if "_net" in state:
+        if state.get("_net") is not None:  # (None in a copy made during a first fit)
+            if "coefs_" not in state:
+                self.coefs_ = self._net.coefs
+                self.intercepts_ = self._net.intercepts
             self._check_inputs_of(self._net)
 
     def _check_inputs_of(self, net):

@@ -14,7 +14,6 @@ or ``partial_fit`` without them pays nothing.
 """
 
 import contextlib
-import copy
 
 try:
     from sklearn.callback import CallbackSupportMixin, with_callbacks
@@ -83,9 +82,7 @@ class FitTasks:
 
 def snapshot(net):
     """A copy of ``net`` with its own weights (the trained one keeps changing)."""
-    copied = copy.copy(net)
-    copied.theta = net.theta.copy()
-    return copied
+    return type(net).from_dict({**net.to_dict(), "theta": net.theta.copy()})
 
 
 @contextlib.contextmanager

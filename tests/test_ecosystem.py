@@ -1,6 +1,10 @@
 """fastnn inside the tools around scikit-learn: thread limits of process pools,
 hyper-parameter searches, Dask, and data-frame pipelines."""
 
+import contextlib
+import os
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -16,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from fastnn import MLPClassifier
-from fastnn._engine import resolve_n_jobs
+from fastnn import _engine
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -32,22 +36,45 @@ def digits():
 # ---------------------------------------------------------------------------
 
 
-def test_n_jobs_none_honours_omp_num_threads(monkeypatch):
-    cores = numba.config.NUMBA_NUM_THREADS
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    unlimited = resolve_n_jobs(None)
-    assert 1 <= unlimited <= cores
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert resolve_n_jobs(None) == 1
-    assert resolve_n_jobs(-1) == cores  # an explicit request is not limited
-    assert resolve_n_jobs(2) == min(2, cores)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1,4")  # nested levels: the first one counts
-    assert resolve_n_jobs(None) == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "1000")
-    assert resolve_n_jobs(None) == unlimited
+needs_two_cores = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                                     reason="one core: no thread to limit")
+
+
+def test_the_thread_limit_of_the_environment():
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    assert _engine._process_thread_limit({}) == cpus
+    for value, limit in [("1", 1), ("1,4", 1), (" 2 ", 2), ("1000", 1000)]:
+        expected = limit if cpus is None else min(limit, cpus)
+        assert _engine._process_thread_limit({"OMP_NUM_THREADS": value}) == expected
     for junk in ("", "0", "-2", "many"):
-        monkeypatch.setenv("OMP_NUM_THREADS", junk)
-        assert resolve_n_jobs(None) == unlimited
+        assert _engine._process_thread_limit({"OMP_NUM_THREADS": junk}) == cpus
+
+
+def test_n_jobs_none_keeps_to_the_limit_and_others_do_not(monkeypatch):
+    cores = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.setattr(_engine, "_PROCESS_THREAD_LIMIT", None)
+    assert _engine.resolve_n_jobs(None) == cores
+    monkeypatch.setattr(_engine, "_PROCESS_THREAD_LIMIT", 1)
+    assert _engine.resolve_n_jobs(None) == 1
+    assert _engine.resolve_n_jobs(-1) == cores  # an explicit request is not limited
+    assert _engine.resolve_n_jobs(2) == min(2, cores)
+    monkeypatch.setattr(_engine, "_PROCESS_THREAD_LIMIT", 1000)
+    assert _engine.resolve_n_jobs(None) == cores
+
+
+@pytest.mark.slow
+@needs_two_cores
+def test_the_limit_is_the_environment_the_process_started_with():
+    # a process that starts a Dask cluster sets OMP_NUM_THREADS=1 in its own
+    # environment (for the workers), after fastnn was imported
+    script = ("import os, fastnn._engine as e; os.environ['OMP_NUM_THREADS'] = '1';"
+              " print(e.resolve_n_jobs(None))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    threads = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    limit = _engine._process_thread_limit(env)
+    cores = numba.config.NUMBA_NUM_THREADS
+    assert int(threads) == (cores if limit is None else min(cores, limit))
 
 
 def _helper_threads_of_a_fit():
@@ -56,10 +83,6 @@ def _helper_threads_of_a_fit():
     X, y = make_classification(2000, 64, random_state=0)
     MLPClassifier((256,), max_iter=1, random_state=0).fit(X, y)
     return sum(t.name.startswith("fastnn") for t in threading.enumerate())
-
-
-needs_two_cores = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
-                                     reason="one core: no thread to limit")
 
 
 @pytest.mark.slow
@@ -125,14 +148,28 @@ def test_halving_search_over_max_iter(digits):
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def local_cluster(**kwargs):
+    """A ``distributed.LocalCluster`` and its client; the environment variables
+    its nannies set in this process for their workers (OMP_NUM_THREADS=1...)
+    are undone on exit, for the tests that follow."""
+    distributed = pytest.importorskip("distributed")
+    saved = dict(os.environ)
+    try:
+        with distributed.LocalCluster(host="127.0.0.1", dashboard_address=None,
+                                      **kwargs) as cluster:
+            with distributed.Client(cluster) as client:
+                yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
+    with local_cluster(n_workers=1, threads_per_worker=2) as client:
+        yield client
 
 
 @pytest.mark.slow
@@ -190,12 +227,9 @@ def test_grid_search_on_the_dask_joblib_backend_gives_the_local_results(dask_cli
 @pytest.mark.slow
 @needs_two_cores
 def test_fits_in_dask_worker_processes_keep_to_one_thread():
-    distributed = pytest.importorskip("distributed")
     # the nanny sets OMP_NUM_THREADS=1 in its worker processes
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            assert client.submit(_helper_threads_of_a_fit).result() == 0
+    with local_cluster(n_workers=1, threads_per_worker=1, processes=True) as client:
+        assert client.submit(_helper_threads_of_a_fit).result() == 0
 
 
 # ---------------------------------------------------------------------------

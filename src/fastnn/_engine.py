@@ -91,17 +91,17 @@ class Data:
 # Threads
 # ---------------------------------------------------------------------------
 
-def _process_thread_limit():
+def _process_thread_limit(environ=os.environ):
     """The threads this process should use, as far as its environment says, or None.
 
     That is the ``OMP_NUM_THREADS`` variable (its first entry), which
-    joblib's loky workers and Dask's worker processes set to their share of
-    the cores so that parallel fits do not oversubscribe them, and the CPUs
-    the process may run on (a container's or ``taskset``'s).  It is read at
-    every fit, so a change to the variable takes effect at once.
+    joblib's loky workers and Dask's worker processes are started with, set
+    to their share of the cores so that parallel fits do not oversubscribe
+    them, and the CPUs the process may run on (a container's or
+    ``taskset``'s).
     """
     limits = []
-    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    value = environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if value.isdigit() and int(value) > 0:
         limits.append(int(value))
     if hasattr(os, "sched_getaffinity"):
@@ -109,16 +109,24 @@ def _process_thread_limit():
     return min(limits, default=None)
 
 
+# Read once, from the environment the process started with, as OpenMP
+# runtimes read it: a process that starts a Dask cluster has
+# OMP_NUM_THREADS=1 set in its own environment for the workers it spawns,
+# which must not limit its own fits.
+_PROCESS_THREAD_LIMIT = _process_thread_limit()
+
+
 def resolve_n_jobs(n_jobs):
     """Number of threads for ``n_jobs``.
 
     None: ``NUMBA_NUM_THREADS`` (by default every core), but no more than
-    the process's limit (``_process_thread_limit``); -1: every one of
-    ``NUMBA_NUM_THREADS``; -k: all but k - 1 of them.
+    the process's limit (``_process_thread_limit``, when fastnn was
+    imported); -1: every one of ``NUMBA_NUM_THREADS``; -k: all but k - 1 of
+    them.
     """
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
-        limit = _process_thread_limit()
+        limit = _PROCESS_THREAD_LIMIT
         return available if limit is None else max(1, min(available, limit))
     if n_jobs < 0:
         return max(1, available + 1 + n_jobs)

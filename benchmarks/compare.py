@@ -16,7 +16,11 @@ on the same number of threads:
 * PyTorch (only if ``import torch`` works): ``torch.set_num_threads``; a plain
   ``nn.Sequential`` of Linear+ReLU layers, ``CrossEntropyLoss`` (or
   ``BCEWithLogitsLoss`` for two classes, one output as in scikit-learn),
-  manual batching over a shuffled index, no DataLoader.
+  manual batching over a shuffled index, no DataLoader;
+* ``torch-bf16``: the same PyTorch model under CPU mixed precision,
+  ``torch.autocast("cpu", dtype=torch.bfloat16)`` around the forward pass
+  and the loss (bf16 products, float32 weights and optimizer), as PyTorch
+  users train on CPUs with AVX512_BF16 or AMX.
 
 An epoch of fastnn and scikit-learn is one ``partial_fit`` call (the same
 mini-batch semantics in both; the Adam state carries over between calls).
@@ -77,7 +81,7 @@ from benchmarks.workloads import (  # noqa: E402
 )
 from benchmarks.timing import batch_rows_per_s, single_row_latency_us  # noqa: E402
 
-ALL_LIBRARIES = ("fastnn", "sklearn", "torch")
+ALL_LIBRARIES = ("fastnn", "sklearn", "torch", "torch-bf16")
 
 
 # ---------------------------------------------------------------------------
@@ -132,13 +136,18 @@ class SklearnLike:
 
 
 class TorchMLP:
-    """PyTorch eager: nn.Sequential of Linear+ReLU, Adam, manual mini-batches."""
+    """PyTorch eager: nn.Sequential of Linear+ReLU, Adam, manual mini-batches;
+    with ``bf16``, the forward pass and the loss under CPU bfloat16 autocast."""
 
-    def __init__(self, w, X, y, threads):
+    def __init__(self, w, X, y, threads, bf16=False):
+        import contextlib
+
         import torch
         from torch import nn
 
         self.torch = torch
+        self.precision = ((lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16
+                          else contextlib.nullcontext)
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         sizes = w.layer_sizes
@@ -169,14 +178,16 @@ class TorchMLP:
         for start in range(0, n, self.batch_size):
             idx = perm[start:start + self.batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = self.loss_fn(model(self.X[idx]), self.y[idx])
+            with self.precision():
+                loss = self.loss_fn(model(self.X[idx]), self.y[idx])
             loss.backward()
             opt.step()
 
     def _logits(self, X):
         self.model.eval()
-        with self.torch.inference_mode():
-            return self.model(self.torch.from_numpy(np.asarray(X, dtype=np.float32)))
+        with self.torch.inference_mode(), self.precision():
+            z = self.model(self.torch.from_numpy(np.asarray(X, dtype=np.float32)))
+        return z.float()
 
     def predict_proba(self, X):
         z = self._logits(X)
@@ -204,8 +215,8 @@ def torch_available():
 
 
 def make_runner(library, w, X_train, y_train, threads, params=None):
-    if library == "torch":
-        return TorchMLP(w, X_train, y_train, threads)
+    if library in ("torch", "torch-bf16"):
+        return TorchMLP(w, X_train, y_train, threads, bf16=library == "torch-bf16")
     return SklearnLike(library, w, X_train, y_train, threads, params)
 
 
@@ -396,8 +407,8 @@ def parse_args(argv=None):
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
     p.add_argument("--libraries", default=",".join(ALL_LIBRARIES),
-                   help="comma-separated subset of fastnn,sklearn,torch (torch is "
-                        "skipped when it cannot be imported)")
+                   help="comma-separated subset of fastnn,sklearn,torch,torch-bf16 (the"
+                        " torch ones are skipped when it cannot be imported)")
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--settle", type=float, default=0.3,
@@ -441,9 +452,11 @@ def main(argv=None):
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     libraries = list(args.libraries)
-    if "torch" in libraries and not torch_available():
-        print("torch is not importable: skipping it", file=sys.stderr)
-        libraries.remove("torch")
+    if not torch_available():
+        for library in ("torch", "torch-bf16"):
+            if library in libraries:
+                print(f"torch is not importable: skipping {library}", file=sys.stderr)
+                libraries.remove(library)
     if args.variants:
         from fastnn import MLPClassifier
 

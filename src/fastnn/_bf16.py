@@ -1,0 +1,219 @@
+"""Matrix products with bfloat16 operands and float32 accumulation (AVX512_BF16).
+
+The building block of the mixed-precision mode: ``C = A B`` (or ``C += A
+B``) where the operands are rounded to bfloat16 (round to nearest even) and
+the products are summed in float32, as PyTorch's CPU autocast does.  The
+instruction is ``vdpbf16ps``: for every float32 lane of a 512-bit register,
+``acc += a[2i] b[2i] + a[2i+1] b[2i+1]`` over pairs of bf16 values (a
+product of two bf16 values is exact in float32).  Numba cannot spell the
+``<32 x bfloat>`` type LLVM's intrinsic wants, so the instruction is emitted
+as inline assembly over ``<16 x i32>`` registers holding the pairs.
+
+Operands are packed first, as in every register-blocked GEMM:
+
+* ``A`` (``m x k``) into panels of ``MR`` rows: ``Ap[i, p, r]`` holds the
+  pair ``A[i MR + r, 2p : 2p + 2]`` as two bf16 halves of a uint32;
+* ``B`` (``k x n``) into panels of ``NR`` columns: ``Bp[j, p, c]`` holds the
+  pair ``B[2p : 2p + 2, j NR + c]``;
+
+padded with zeros to whole panels and an even ``k``.  The microkernel
+``_tile`` then computes an ``MR x NR`` tile of ``C`` in ``MR * NV``
+registers: per pair of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of
+``A`` and ``MR * NV`` ``vdpbf16ps``.  A product of a batch's activations by
+a layer's weights packs the weights once per optimizer step and the
+activations once per product.
+
+Only CPUs with AVX512_BF16 run these kernels (``has_bf16``); nothing here is
+compiled until a kernel that uses it is.
+"""
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._config import jit, jit_entry
+
+__all__ = ["MR", "NR", "has_bf16", "pack_a", "pack_b", "packed_a", "packed_b", "gemm_packed",
+           "matmul"]
+
+MR = 8       # rows of a tile
+NV = 2       # 16-float registers across a tile's row
+NR = 16 * NV  # columns of a tile
+
+_F32 = ir.FloatType()
+_I32 = ir.IntType(32)
+_V16F = ir.VectorType(_F32, 16)
+_V16I = ir.VectorType(_I32, 16)
+# acc (tied to the output), a, b -> acc + pairwise a.b (AT&T operand order)
+_DPBF16 = ir.InlineAsm(ir.FunctionType(_V16F, [_V16F, _V16I, _V16I]),
+                       "vdpbf16ps $3, $2, $0", "=v,0,v,v")
+
+# Inline assembly is parsed whenever LLVM emits code that contains it: also
+# when a kernel loaded from the cache is linked into one compiled anew.
+llvm.initialize_native_asmparser()
+
+
+def has_bf16():
+    """Whether this CPU has AVX512_BF16 (``vdpbf16ps``)."""
+    return bool(llvm.get_host_cpu_features().get("avx512bf16", False))
+
+
+def _tile_intrinsic(accumulate):
+    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] (+)= Ap[i] . Bp[j]`` over ``k2``
+    pairs, ``C`` a float32 matrix whose rows are contiguous."""
+
+    @intrinsic
+    def tile(typingctx, C, ci, cj, Ap, i, Bp, j):
+        if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
+                and isinstance(Ap, types.Array) and Ap.ndim == 3 and Ap.dtype == types.uint32
+                and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == types.uint32):
+            return None
+        sig = types.void(C, ci, cj, Ap, i, Bp, j)
+
+        def codegen(context, builder, signature, args):
+            c_ty, _, _, a_ty, _, b_ty, _ = signature.args
+            c = context.make_array(c_ty)(context, builder, args[0])
+            a = context.make_array(a_ty)(context, builder, args[3])
+            b = context.make_array(b_ty)(context, builder, args[5])
+            i64 = ir.IntType(64)
+            ci_, cj_, ia, jb = (builder.sext(v, i64) if v.type.width < 64 else v
+                                for v in (args[1], args[2], args[4], args[6]))
+            k2 = builder.extract_value(a.shape, 1)
+            a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
+            b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
+            accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
+                     for _ in range(NV)] for _ in range(MR)]
+            splat = ir.Constant(_V16I, [0] * 16)
+            with cgutils.for_range(builder, k2) as loop:
+                p = loop.index
+                b_row = builder.gep(b_base, [builder.mul(p, ir.Constant(i64, NR))])
+                b_vecs = [builder.load(builder.bitcast(
+                    builder.gep(b_row, [ir.Constant(i64, 16 * v)]), _V16I.as_pointer()), align=4)
+                    for v in range(NV)]
+                a_row = builder.gep(a_base, [builder.mul(p, ir.Constant(i64, MR))])
+                for r in range(MR):
+                    pair = builder.load(builder.gep(a_row, [ir.Constant(i64, r)]))
+                    broadcast = builder.shuffle_vector(
+                        builder.insert_element(ir.Constant(_V16I, None), pair,
+                                               ir.Constant(_I32, 0)),
+                        ir.Constant(_V16I, None), splat)
+                    for v in range(NV):
+                        acc = builder.load(accs[r][v])
+                        builder.store(builder.call(_DPBF16, [acc, broadcast, b_vecs[v]]),
+                                      accs[r][v])
+            row_bytes = builder.extract_value(c.strides, 0)
+            origin = builder.ptrtoint(c.data, i64)
+            for r in range(MR):
+                row = builder.add(origin, builder.mul(builder.add(ci_, ir.Constant(i64, r)),
+                                                      row_bytes))
+                for v in range(NV):
+                    col = builder.add(cj_, ir.Constant(i64, 16 * v))
+                    address = builder.add(row, builder.mul(col, ir.Constant(i64, 4)))
+                    ptr = builder.inttoptr(address, _V16F.as_pointer())
+                    value = builder.load(accs[r][v])
+                    if accumulate:
+                        value = builder.fadd(builder.load(ptr, align=4), value)
+                    builder.store(value, ptr, align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile_set = _tile_intrinsic(False)
+_tile_add = _tile_intrinsic(True)
+
+
+@jit
+def _bits(x):
+    """The bf16 rounding (to nearest even) of the float32 ``x``, as the low 16 bits."""
+    b = np.float32(x).view(np.uint32)
+    return (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+
+
+@jit
+def packed_a(m, k):
+    """An empty array for ``pack_a`` of an ``m x k`` matrix."""
+    return np.empty(((m + MR - 1) // MR, (k + 1) // 2, MR), dtype=np.uint32)
+
+
+@jit
+def packed_b(k, n):
+    """An empty array for ``pack_b`` of a ``k x n`` matrix."""
+    return np.empty(((n + NR - 1) // NR, (k + 1) // 2, NR), dtype=np.uint32)
+
+
+@jit
+def pack_a(A, out):
+    """Pack ``A`` (``m x k``, any strides) into ``out`` (``packed_a(m, k)``)."""
+    m, k = A.shape
+    for i in range(out.shape[0]):
+        for p in range(out.shape[1]):
+            for r in range(MR):
+                row = i * MR + r
+                lo = hi = np.uint32(0)
+                if row < m:
+                    lo = _bits(A[row, 2 * p])
+                    if 2 * p + 1 < k:
+                        hi = _bits(A[row, 2 * p + 1])
+                out[i, p, r] = lo | (hi << np.uint32(16))
+
+
+@jit
+def pack_b(B, out):
+    """Pack ``B`` (``k x n``, any strides) into ``out`` (``packed_b(k, n)``)."""
+    k, n = B.shape
+    for j in range(out.shape[0]):
+        for p in range(out.shape[1]):
+            for c in range(NR):
+                col = j * NR + c
+                lo = hi = np.uint32(0)
+                if col < n:
+                    lo = _bits(B[2 * p, col])
+                    if 2 * p + 1 < k:
+                        hi = _bits(B[2 * p + 1, col])
+                out[j, p, c] = lo | (hi << np.uint32(16))
+
+
+@jit
+def gemm_packed(Ap, Bp, C, accumulate):
+    """``C = A B`` (``C += A B`` with ``accumulate``) from the packed operands.
+
+    ``C`` is ``m x n`` float32 with contiguous rows; whole tiles are written
+    in place, the tiles at its lower and right edges through a scratch tile.
+    """
+    m, n = C.shape
+    scratch = np.empty((MR, NR), dtype=np.float32)
+    for j in range(Bp.shape[0]):
+        for i in range(Ap.shape[0]):
+            if (i + 1) * MR <= m and (j + 1) * NR <= n:
+                if accumulate:
+                    _tile_add(C, i * MR, j * NR, Ap, i, Bp, j)
+                else:
+                    _tile_set(C, i * MR, j * NR, Ap, i, Bp, j)
+            else:
+                _tile_set(scratch, 0, 0, Ap, i, Bp, j)
+                for r in range(min(MR, m - i * MR)):
+                    for c in range(min(NR, n - j * NR)):
+                        if accumulate:
+                            C[i * MR + r, j * NR + c] += scratch[r, c]
+                        else:
+                            C[i * MR + r, j * NR + c] = scratch[r, c]
+
+
+@jit_entry
+def matmul(A, B):
+    """``A @ B`` with bf16 operands and float32 accumulation, as a new float32 array."""
+    m, k = A.shape
+    n = B.shape[1]
+    Ap = packed_a(m, k)
+    Bp = packed_b(k, n)
+    pack_a(A, Ap)
+    pack_b(B, Bp)
+    C = np.empty((m, n), dtype=np.float32)
+    gemm_packed(Ap, Bp, C, False)
+    return C

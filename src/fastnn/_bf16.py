@@ -19,9 +19,8 @@ Operands are packed first, as in every register-blocked GEMM:
 padded with zeros to whole panels and an even ``k``.  The microkernel
 ``_tile`` then computes an ``MR x NR`` tile of ``C`` in ``MR * NV``
 registers: per pair of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of
-``A`` and ``MR * NV`` ``vdpbf16ps``.  A product of a batch's activations by
-a layer's weights packs the weights once per optimizer step and the
-activations once per product.
+``A`` and ``MR * NV`` ``vdpbf16ps``.  Packing is separate from the
+product, so that an operand used in several products is packed once.
 
 Only CPUs with AVX512_BF16 run these kernels (``has_bf16``); nothing here is
 compiled until a kernel that uses it is.

@@ -6,7 +6,7 @@ from jitted import jit
 
 from fastnn import _bf16
 
-pytestmark = pytest.mark.skipif(not _bf16.has_bf16(), reason="the CPU has no AVX512_BF16")
+needs_bf16 = pytest.mark.skipif(not _bf16.has_bf16(), reason="the CPU has no AVX512_BF16")
 
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 2, 32), (13, 17, 45), (64, 100, 10), (257, 129, 33),
           (200, 784, 256)]
@@ -25,6 +25,7 @@ def operands(m, k, n, seed=0):
             rng.standard_normal((k, n)).astype(np.float32))
 
 
+@needs_bf16
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_products_of_the_rounded_operands_summed_in_float32(m, k, n):
     A, B = operands(m, k, n)
@@ -42,6 +43,7 @@ def test_products_of_the_rounded_operands_summed_in_float32(m, k, n):
                   <= magnitude * (2 * unit + unit**2 + k * 2.0**-24))
 
 
+@needs_bf16
 def test_strided_operands_give_the_same_product():
     A, B = operands(37, 21, 70)
     C = _bf16.matmul(A, B)
@@ -50,6 +52,7 @@ def test_strided_operands_give_the_same_product():
     np.testing.assert_array_equal(_bf16.matmul(A.T.copy().T, np.asfortranarray(B)), C)
 
 
+@needs_bf16
 def test_rounding_is_to_nearest_even():
     one = np.ones((1, 1), dtype=np.float32)
     for value, expected in [(1 + 2.0**-8, 1.0),                 # a tie: down to even
@@ -61,6 +64,7 @@ def test_rounding_is_to_nearest_even():
         assert _bf16.matmul(x, one)[0, 0] == np.float32(expected), value
 
 
+@needs_bf16
 def test_non_finite_values_propagate():
     A, B = operands(9, 4, 33)
     A[2, 1], B[3, 5] = np.nan, np.inf
@@ -72,6 +76,7 @@ def test_non_finite_values_propagate():
     assert np.all(np.isfinite(C[finite]))
 
 
+@needs_bf16
 @pytest.mark.parametrize("m, k, n", [(8, 6, 32), (11, 5, 40)])
 def test_packed_products_overwrite_or_accumulate(m, k, n):
     @jit
@@ -92,3 +97,118 @@ def test_packed_products_overwrite_or_accumulate(m, k, n):
     product(A, B, wide[:, :n], False)
     np.testing.assert_array_equal(wide[:, :n], _bf16.matmul(A, B))
     assert not wide[:, n:].any()
+
+
+# ---------------------------------------------------------------------------
+# Training with dtype="bfloat16"
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+@needs_bf16
+def test_the_gradient_within_bf16_rounding_of_float64():
+    from fastnn import _engine, _network
+    from fastnn._losses import LOSSES
+
+    rng = np.random.default_rng(0)
+    # 300 rows: one lane walks two blocks, the second adding its weight gradient
+    X = rng.standard_normal((300, 20))
+    Y = (rng.random((300, 3)) < 0.3).astype(float)
+    nets = {dtype: _network.Network([20, 64, 40, 3], "tanh", "logistic", dtype)
+            for dtype in (np.float32, np.float64)}
+    nets[np.float32].theta[:] = rng.standard_normal(nets[np.float32].n_params) * 0.3
+    nets[np.float64].theta[:] = nets[np.float32].theta
+    code = LOSSES["binary_log_loss"]
+    exact_loss, exact = _engine.LossGradient(
+        nets[np.float64], _engine.Data(X, Y, None, np.float64), code, 1e-4, None)()
+    loss, gradient = _engine.LossGradient(
+        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, bf16=True)()
+    assert abs(loss - exact_loss) <= 1e-2 * abs(exact_loss)
+    # bf16 operands: about 2**-8 relative per product, far from float32's 1e-7
+    error = np.abs(gradient - exact).max() / np.abs(exact).max()
+    assert 1e-5 < error < 2e-2
+    f32_loss, f32 = _engine.LossGradient(
+        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None)()
+    assert np.abs(f32 - exact).max() / np.abs(exact).max() < 1e-5
+
+
+@needs_bf16
+def test_a_bfloat16_fit_trains_like_float32(digits):
+    from fastnn import MLPClassifier
+
+    X, y = digits
+    models = {dtype: MLPClassifier((64, 32), max_iter=20, random_state=0, dtype=dtype).fit(X, y)
+              for dtype in ("float32", "bfloat16")}
+    f32, b16 = models["float32"], models["bfloat16"]
+    assert b16.coefs_[0].dtype == np.float32
+    assert not np.array_equal(b16.coefs_[0], f32.coefs_[0])  # other products
+    assert abs(b16.loss_ - f32.loss_) < 0.1 * f32.loss_
+    assert abs(b16.score(X, y) - f32.score(X, y)) <= 0.02
+
+
+@needs_bf16
+def test_bfloat16_weights_do_not_depend_on_n_jobs(numba_threads):
+    from sklearn.datasets import make_classification
+
+    from fastnn import MLPRegressor
+
+    numba_threads(4)
+    X, y = make_classification(1500, 40, random_state=0)
+    fits = [MLPRegressor(hidden_layer_sizes=(96, 48), max_iter=3, random_state=0,
+                         dtype="bfloat16", dropout=0.1, n_jobs=n_jobs).fit(X, y)
+            for n_jobs in (1, 2, 4)]
+    for fit in fits[1:]:
+        for a, b in zip(fit.coefs_, fits[0].coefs_):
+            np.testing.assert_array_equal(a, b)
+
+
+@needs_bf16
+def test_partial_fit_and_warm_start_in_bfloat16(digits):
+    from fastnn import MLPClassifier
+
+    X, y = digits
+    models = []
+    for dtype in ("bfloat16", "float32"):
+        model = MLPClassifier((32,), random_state=0, dtype=dtype)
+        for _ in range(3):
+            model.partial_fit(X, y, classes=np.unique(y))
+        models.append(model.set_params(warm_start=True, max_iter=3).fit(X, y))
+    b16, f32 = models
+    assert b16.t_ == 6 * len(X) and b16.coefs_[0].dtype == np.float32
+    assert abs(b16.score(X, y) - f32.score(X, y)) <= 0.03
+
+
+@needs_bf16
+def test_bfloat16_needs_a_stochastic_solver_and_leaves_the_model_as_it_was(digits):
+    from fastnn import MLPClassifier
+
+    X, y = digits
+    model = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    coefs = model.coefs_[0].copy()
+    with pytest.raises(ValueError, match="stochastic solver"):
+        model.set_params(dtype="bfloat16", solver="lbfgs").fit(X, y)
+    np.testing.assert_array_equal(model.coefs_[0], coefs)
+
+
+def test_without_avx512_bf16_fitting_in_bfloat16_is_refused_and_prediction_works(
+        monkeypatch, digits):
+    from fastnn import MLPClassifier, _base
+
+    X, y = digits
+    if _bf16.has_bf16():
+        model = MLPClassifier((16,), max_iter=3, random_state=0, dtype="bfloat16").fit(X, y)
+    else:  # (a model as one trained in bfloat16 is: float32 weights)
+        model = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+        model.set_params(dtype="bfloat16")
+    monkeypatch.setattr(_base, "has_bf16", lambda: False)
+    expected = model.predict_proba(X)
+    np.testing.assert_array_equal(model.predict_proba(X), expected)
+    with pytest.raises(ValueError, match="AVX512_BF16"):
+        MLPClassifier((16,), dtype="bfloat16").fit(X, y)

@@ -291,7 +291,7 @@ _kernels.train_member.compile(full)
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 5))
 fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
-print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False],
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False, False],
                   "basic_compiled": basic in _kernels.train_member.overloads}))
 """
 

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__, _engine
+from ._bf16 import has_bf16
 from ._activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ._init import REGISTRY as INITIALIZERS
 from ._network import Network
@@ -28,12 +29,12 @@ from ._schedules import REGISTRY as SCHEDULES
 from ._validation import (
     Boolean,
     Callable,
-    DType,
     Each,
     Interval,
     LayerSizes,
     NJobs,
     Options,
+    Precision,
     RandomState,
     Text,
 )
@@ -101,7 +102,7 @@ class ParametersMixin:
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(np.inf)],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dtype": [DType()],
+        "dtype": [Precision()],
         "n_jobs": [NJobs()],
         "weight_init": [Options(*INITIALIZERS)],
         "dropout": [Interval(Real, 0, 1, closed="left"),
@@ -140,11 +141,28 @@ class ParametersMixin:
         return [value] * n_hidden
 
     def _check_settings(self):
-        """Checks across parameters, beyond each parameter's own table."""
+        """Checks across parameters, beyond each parameter's own table, and
+        that this CPU can train with bfloat16 products if asked to."""
+        if self._bf16:
+            if self.solver == "lbfgs":
+                raise ValueError("dtype='bfloat16' needs a stochastic solver; solver='lbfgs'"
+                                 " trains in float32 or float64.")
+            if not has_bf16():
+                raise ValueError("dtype='bfloat16' needs a CPU with the AVX512_BF16"
+                                 " instructions, which this one lacks; use dtype='float32'.")
         if self.solver == "lbfgs":
             if np.any(np.asarray(self.dropout) > 0):
                 raise ValueError("dropout needs a stochastic solver; solver='lbfgs' has none"
                                  " (its loss must be the same at every evaluation).")
+
+    @property
+    def _bf16(self):
+        """Whether the products of training are bfloat16 (``dtype="bfloat16"``)."""
+        return isinstance(self.dtype, str) and self.dtype == "bfloat16"
+
+    def _weights_dtype(self):
+        """The dtype of the weights and of every computation but bfloat16 products."""
+        return np.dtype(np.float32 if self._bf16 else self.dtype)
 
     def _make_optimizer(self, n_params, dtype, total_steps):
         return Optimizer(

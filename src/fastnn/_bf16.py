@@ -35,8 +35,8 @@ from numba.extending import intrinsic
 
 from ._config import jit, jit_entry
 
-__all__ = ["MR", "NR", "has_bf16", "pack_a", "pack_b", "packed_a", "packed_b", "gemm_packed",
-           "matmul"]
+__all__ = ["MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_b", "packed_a",
+           "packed_b", "panels_b", "gemm_packed", "matmul", "product", "product_tn"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
@@ -132,6 +132,50 @@ def _bits(x):
     """The bf16 rounding (to nearest even) of the float32 ``x``, as the low 16 bits."""
     b = np.float32(x).view(np.uint32)
     return (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+
+
+@jit
+def size_a(m, k):
+    """Elements of the packed form of an ``m x k`` left operand."""
+    return (m + MR - 1) // MR * ((k + 1) // 2) * MR
+
+
+@jit
+def size_b(k, n):
+    """Elements of the packed form of a ``k x n`` right operand."""
+    return (n + NR - 1) // NR * ((k + 1) // 2) * NR
+
+
+@jit
+def _panels_a(buf, m, k):
+    """The first ``size_a(m, k)`` elements of ``buf`` as ``pack_a``'s array."""
+    return buf[:size_a(m, k)].reshape(((m + MR - 1) // MR, (k + 1) // 2, MR))
+
+
+@jit
+def panels_b(buf, k, n):
+    """The first ``size_b(k, n)`` elements of ``buf`` as ``pack_b``'s array."""
+    return buf[:size_b(k, n)].reshape(((n + NR - 1) // NR, (k + 1) // 2, NR))
+
+
+@jit
+def product(A, Bp, C, scratch):
+    """``C = A B`` for a packed ``B`` (``Bp``), ``A`` packed into ``scratch``."""
+    Ap = _panels_a(scratch, A.shape[0], A.shape[1])
+    pack_a(A, Ap)
+    gemm_packed(Ap, Bp, C, False)
+
+
+@jit
+def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
+    """``G = A^T D`` (``G += A^T D`` with ``accumulate``): a weight gradient,
+    from a block's inputs ``A`` and deltas ``D``, packed into the scratches."""
+    At = A.T
+    Ap = _panels_a(scratch_a, At.shape[0], At.shape[1])
+    pack_a(At, Ap)
+    Dp = panels_b(scratch_b, D.shape[0], D.shape[1])
+    pack_b(D, Dp)
+    gemm_packed(Ap, Dp, G, accumulate)
 
 
 @jit

@@ -22,6 +22,7 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _bf16 as B
 from . import _kernels as K
 from ._config import (
     BLOCK_ROWS,
@@ -287,15 +288,15 @@ class Kernels:
     def threads(self):
         return compute_threads(self.blas_threads)
 
-    def train(self, data, order, batch_size, net, opt, bufs, full):
+    def train(self, data, order, batch_size, net, opt, bufs, full, bf16=None):
         """Mini-batches over ``order`` (see ``_kernels.train_member``, which
-        takes ``opt``, ``bufs`` and ``full``): the loss sum (for the GRADIENT
-        code: the mean loss) and the number of steps taken."""
+        takes ``opt``, ``bufs``, ``bf16`` and ``full``): the loss sum (for the
+        GRADIENT code: the mean loss) and the number of steps taken."""
         n_blocks = K.max_param_blocks(net.n_params)
         acc = (np.zeros(bufs[0].shape[0]), np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(1))
         steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), acc,
                           (*data.arrays, data.Y, data.sw, order), net.spec(), opt, bufs,
-                          batch_size, full, net.front_spec, net.copies_spec)
+                          batch_size, bf16, full, net.front_spec, net.copies_spec)
         return acc[3][0], steps
 
     def predict(self, data, rows, net, ws, cap, out):
@@ -418,16 +419,21 @@ def _full(needed):
 
 @functools.cache
 def _entry_signatures(dtype):
-    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args)): args
-            for front, copies in ((False, False), (True, False), (True, True))
-            for kernel, args in K.entry_signatures(dtype, front, copies)}
+    variants = [(False, False, False), (True, False, False), (True, True, False)]
+    if dtype == "float32":
+        variants.append((False, False, True))
+    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args), K.has_bf16(args)):
+            args
+            for front, copies, bf16 in variants
+            for kernel, args in K.entry_signatures(dtype, front, copies, bf16)}
 
 
-def load_training_kernel(dtype, full, front=False, copies=False):
+def load_training_kernel(dtype, full, front=False, copies=False, bf16=False):
     """Load the training kernel for ``dtype`` (compiling it on a cold cache)
     before a fit's first call to any kernel; returns the ``full`` argument
     to train with (``front``: for a network with a front layer, which
-    trains with the full kernel of its own; ``copies``: with copies too).
+    trains with the full kernel of its own; ``copies``: with copies too;
+    ``bf16``: with bfloat16 products, float32 only, full).
 
     A model the basic kernel can train (``full`` None) is trained by the
     full kernel when only that one is compiled, in this process or in the
@@ -437,16 +443,19 @@ def load_training_kernel(dtype, full, front=False, copies=False):
     background (``_compile.compile_ahead``); the epoch shuffle, called
     first otherwise, says nothing of the dtype.
     """
-    key = (np.dtype(dtype), bool(full), bool(front), bool(copies))
+    key = (np.dtype(dtype), bool(full), bool(front), bool(copies), bool(bf16))
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
         return _LOADED[key]
     signatures = _entry_signatures(key[0].name)
     kernel = K.train_member
-    if front:
-        kernel.compile(signatures[kernel, True, True, bool(copies)])
+    if bf16:
+        kernel.compile(signatures[kernel, True, False, False, True])
+        full = True
+    elif front:
+        kernel.compile(signatures[kernel, True, True, bool(copies), False])
     else:
-        basic = signatures[kernel, False, False, False]
-        complete = signatures[kernel, True, False, False]
+        basic = signatures[kernel, False, False, False, False]
+        complete = signatures[kernel, True, False, False, False]
         if full is None and not kernel.load_cached(basic) and kernel.load_cached(complete):
             full = True
         else:
@@ -455,18 +464,43 @@ def load_training_kernel(dtype, full, front=False, copies=False):
     return full
 
 
-# (dtype, whether full, whether with a front layer, whether with copies) ->
-# the full argument its fits train with
+# (dtype, whether full, whether with a front layer, whether with copies,
+# whether with bfloat16 products) -> the full argument its fits train with
 _LOADED = {}
 
 
-class EpochRunner:
-    """Runs epochs of mini-batch training over one data set with one optimizer."""
+def bf16_buffers(net, cap, n_members):
+    """``train_member``'s ``bf16`` argument for ``net`` (no front layer) and
+    blocks of ``cap`` rows: room for every layer's packed ``W`` and ``W^T``,
+    and per team member the scratch for a block's packed activations and
+    deltas (``_kernels``, above ``_member_bf16``)."""
+    size_a, size_b = B.size_a.py_func, B.size_b.py_func
+    fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
+    offsets = np.empty((len(fans), 2), dtype=np.int64)
+    total = 0
+    for l, (fan_in, fan_out) in enumerate(fans):
+        offsets[l, 0] = total
+        offsets[l, 1] = total + size_b(fan_in, fan_out)
+        total = offsets[l, 1] + size_b(fan_out, fan_in)
+    scratch_a = max(max(size_a(cap, fan_in), size_a(fan_in, cap), size_a(cap, fan_out))
+                    for fan_in, fan_out in fans)
+    scratch_b = max(size_b(cap, fan_out) for _, fan_out in fans)
+    return (np.zeros(total, dtype=np.uint32), _readonly(offsets),
+            np.zeros((n_members, scratch_a), dtype=np.uint32),
+            np.zeros((n_members, scratch_b), dtype=np.uint32))
 
-    def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs):
+
+class EpochRunner:
+    """Runs epochs of mini-batch training over one data set with one optimizer
+    (``bf16``: with bfloat16 products, for a float32 network without a front
+    layer)."""
+
+    def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs, bf16=False):
+        if bf16 and (net.theta.dtype != np.float32 or net.front is not None):
+            raise ValueError("bfloat16 products need a float32 network without a front layer.")
         self.full = load_training_kernel(
             net.theta.dtype, _full(net.extended or net.uses_dropout or optimizer.extended),
-            net.front is not None, net.copies_spec is not None)
+            net.front is not None, net.copies_spec is not None, bf16)
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
@@ -476,6 +510,7 @@ class EpochRunner:
                                                      block_rows=block_rows)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
+        self.bf16 = bf16_buffers(net, self.cap, self.ws.shape[0]) if bf16 else None
 
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""
@@ -490,7 +525,7 @@ class EpochRunner:
                 loss_sum, steps = self.kernels.train(
                     data, order[start:start + step], self.batch_size, net,
                     (self.loss_code, self.alpha, opt.code, opt.state, hyper, opt.t, clock), bufs,
-                    self.full,
+                    self.full, self.bf16,
                 )
                 opt.t += steps
                 opt.mu_product, opt.last_rate = clock
@@ -657,11 +692,13 @@ def _update_no_improvement_count(log, net, tol, score, verbose):
 
 
 class LossGradient:
-    """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy."""
+    """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy
+    (``bf16``: computed with the bfloat16 products of training)."""
 
-    def __init__(self, net, data, loss_code, alpha, n_jobs):
+    def __init__(self, net, data, loss_code, alpha, n_jobs, bf16=False):
         self.full = load_training_kernel(net.theta.dtype, _full(net.extended or net.uses_dropout),
-                                         net.front is not None, net.copies_spec is not None)
+                                         net.front is not None, net.copies_spec is not None,
+                                         bf16)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
         self.cap, self.ws, self.grads = lane_buffers(net, data.n)
@@ -671,6 +708,7 @@ class LossGradient:
         self.clock = np.ones(2)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
                                self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
+        self.bf16 = bf16_buffers(net, self.cap, self.ws.shape[0]) if bf16 else None
 
     def __call__(self, theta=None):
         net, data = self.net, self.data
@@ -680,7 +718,7 @@ class LossGradient:
             loss, _ = self.kernels.train(
                 data, self.rows, data.n, net,
                 (self.loss_code, self.alpha, GRADIENT, self.out, self.hyper, 0, self.clock),
-                (self.grads, self.ws, self.cap), self.full,
+                (self.grads, self.ws, self.cap), self.full, self.bf16,
             )
         return float(loss), self.out[0].astype(np.float64)
 

@@ -56,6 +56,7 @@ matrices of the dense layers, which the workspace layout sizes for.
 
 import numpy as np
 from numba import from_dtype, types
+from numba.extending import overload
 
 from ._activations import (
     EXP,
@@ -65,6 +66,7 @@ from ._activations import (
     multiply_derivative,
     needs_input,
 )
+from ._bf16 import pack_b, panels_b, product, product_tn
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._embeddings import front_backward, front_forward
@@ -170,7 +172,7 @@ def _front_blocks(ws, wsl, sizes, cap, n):
 
 
 @jit_inline
-def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k):
+def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts.
 
@@ -195,7 +197,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k):
                 for j in range(Z.shape[1]):
                     Z[r, j] += v * Wc[j]
     elif l == 0 and not has_front and _consecutive(rows):
-        np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
+        _matmul(Xd[rows[0]:rows[0] + n], W, Z, bf16, sizes, l)  # no copy of the input rows
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
         if l == 0 and copies is not None:
@@ -212,7 +214,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k):
         if copies is not None and last:
             _heads_forward(A, read_only(theta), layout, l, Z, k)
         else:
-            np.dot(A, W, Z)
+            _matmul(A, W, Z, bf16, sizes, l)
     return Z, b
 
 
@@ -257,7 +259,7 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies):
     if copies is not None:
         k = copies_of(copies)
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, None)
         if copies is not None and l == n_layers - 1:
             _bias_activate_copies(Z, read_only(b), acts[l], k, full)
         else:
@@ -265,10 +267,11 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies):
 
 
 @jit
-def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front, copies):
+def _forward_train(X, rows, theta, net, ws, sizes, cap, step, bf16, full, front, copies):
     """``_forward`` for training: the output left as pre-activation, and a
     hidden layer with a derivative buffer also given its derivatives and its
-    dropout masks for update ``step``."""
+    dropout masks for update ``step``; with ``bf16`` (``_member_bf16``), the
+    products in bfloat16."""
     layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
     k = np.int64(1)
     if copies is not None:
@@ -276,7 +279,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front, copie
     n = rows.shape[0] * k
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
@@ -302,7 +305,8 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, full, front, copie
 
 
 @jit_inline
-def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, full, front, copies):
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, bf16, full, front,
+              copies):
     """Backpropagate one block whose forward pass is in ``ws``.
 
     Adds the block's (unnormalised, sample-weighted) gradient to ``g``, or
@@ -355,22 +359,16 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, f
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
         else:
-            tmp = gW
-            if not first:
-                tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
             if l == 0 and not has_front and _consecutive(rows):
-                np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
+                _weight_gradient(Xd[rows[0]:rows[0] + n], D, gW, ws[scratch_off:], first, bf16)
             else:
-                np.dot(_block(ws, wsl, sizes, cap, _ACT, l, m).T, D, tmp)
-            if not first:
-                for i in range(fan_in):
-                    for j in range(fan_out):
-                        gW[i, j] += tmp[i, j]
+                _weight_gradient(_block(ws, wsl, sizes, cap, _ACT, l, m), D, gW,
+                                 ws[scratch_off:], first, bf16)
         if copies is not None and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            _back_through(D, W, D_prev)
+            _deltas_down(D, W, D_prev, bf16, sizes, l)
         if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
@@ -471,15 +469,93 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, full, front, copies):
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, bf16, full, front,
+          copies):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward_train(X, blk, theta, net, ws, sizes, cap, step, full, front, copies)
+        _forward_train(X, blk, theta, net, ws, sizes, cap, step, bf16, full, front, copies)
         loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0,
-                          full, front, copies)
+                          bf16, full, front, copies)
     return loss
+
+
+# ---------------------------------------------------------------------------
+# bfloat16 products (``_bf16``)
+# ---------------------------------------------------------------------------
+#
+# A training kernel's ``bf16`` argument is None (float32 or float64 products),
+# or ``(packed, offsets, scratch_a, scratch_b)``: every layer's weights packed
+# as right operands of ``_bf16``'s products, ``W`` (forward) at
+# ``offsets[l, 0]`` and ``W^T`` (deltas sent down) at ``offsets[l, 1]`` of
+# ``packed``, repacked from ``theta`` before every mini-batch; and per team
+# member two scratch rows for packing a block's activations and deltas.
+
+
+def _member_bf16(bf16, member):
+    """The ``bf16`` argument of team member ``member``'s lanes: its own scratch
+    rows (None without bfloat16 products; chosen by type)."""
+
+
+@overload(_member_bf16)
+def _member_bf16_by_type(bf16, member):
+    if isinstance(bf16, types.NoneType):
+        return lambda bf16, member: None
+    return lambda bf16, member: (bf16[0], bf16[1], bf16[2][member], bf16[3][member])
+
+
+@jit
+def _matmul(A, W, Z, bf16, sizes, l):
+    """``Z = A W``, ``W`` layer ``l``'s weights: in bfloat16 with ``bf16``."""
+    if bf16 is None:
+        np.dot(A, W, Z)
+    else:
+        product(A, _packed_weights(bf16, l, sizes, False), Z, bf16[2])
+
+
+@jit
+def _weight_gradient(A, D, gW, scratch, first, bf16):
+    """``gW = A^T D`` (``gW += A^T D`` unless ``first``, the product made in
+    ``scratch`` first): in bfloat16 with ``bf16``."""
+    if bf16 is None:
+        if first:
+            np.dot(A.T, D, gW)
+        else:
+            tmp = scratch[:gW.shape[0] * gW.shape[1]].reshape(gW.shape)
+            np.dot(A.T, D, tmp)
+            for i in range(gW.shape[0]):
+                for j in range(gW.shape[1]):
+                    gW[i, j] += tmp[i, j]
+    else:
+        product_tn(A, D, gW, bf16[2], bf16[3], not first)
+
+
+@jit
+def _deltas_down(D, W, D_prev, bf16, sizes, l):
+    """``D_prev = D W^T`` (``_back_through``): in bfloat16 with ``bf16``, for
+    layers not too narrow for a product."""
+    if bf16 is not None and D.shape[1] > _NARROW:
+        product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
+    else:
+        _back_through(D, W, D_prev)
+
+
+@jit
+def _packed_weights(bf16, l, sizes, transposed):
+    """Layer ``l``'s packed weights: ``W`` or, ``transposed``, ``W^T``."""
+    fan_in, fan_out = sizes[l], sizes[l + 1]
+    if transposed:
+        return panels_b(bf16[0][bf16[1][l, 1]:], fan_out, fan_in)
+    return panels_b(bf16[0][bf16[1][l, 0]:], fan_in, fan_out)
+
+
+@jit
+def _pack_weights(theta, layout, l, bf16, sizes):
+    """Pack layer ``l``'s weights from ``theta`` for the next mini-batch."""
+    W = _weights(theta, layout, l)[0]
+    pack_b(W, _packed_weights(bf16, l, sizes, False))
+    pack_b(W.T, _packed_weights(bf16, l, sizes, True))
 
 
 @jit
@@ -637,7 +713,7 @@ def _gradient_norm_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, gsq):
 # only grow during a call, so no counter is ever reset.
 _LINE = 8  # int64 slots per 64-byte cache line
 (_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _NORMS_CLAIMED, _NORMS_DONE, _UPDATED,
- _LANE_CLAIMS) = range(0, 7 * _LINE, _LINE)
+ _PACKS_CLAIMED, _PACKS_DONE, _LANE_CLAIMS) = range(0, 9 * _LINE, _LINE)
 _N_COUNTERS = _LANE_CLAIMS + MAX_LANES * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
@@ -682,7 +758,8 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, front, copies):
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full, front,
+                 copies):
     """Member ``member`` of a team of threads training on ``order``.
 
     Arguments, grouped:
@@ -699,6 +776,9 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, fron
       updated here.
     * ``bufs = (grads, ws, cap)``: the lanes' gradient buffers and the
       members' workspaces, for blocks of ``cap`` rows.
+    * ``bf16``: None, or the packed weights and scratch of bfloat16
+      products (above ``_member_bf16``); the team then packs the layers'
+      weights before the lanes of every batch.
 
     Runs consecutive mini-batches of ``batch_size`` rows over ``order``.  For
     every batch the team's threads claim, with atomic operations on
@@ -747,6 +827,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, fron
     typed = np.empty(N_HYPER, dtype=theta.dtype)
     typed_hyper(hyper, typed)
     clip_norm = hyper[CLIP_NORM]
+    lane_bf16 = _member_bf16(bf16, member)
+    n_layers = sizes.shape[0] - 1
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
     lane_base = 0
@@ -759,12 +841,22 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, full, fron
         next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
         next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
         step_number = t + batch + 1
+        if bf16 is not None:
+            packs_end = (batch + 1) * n_layers
+            while True:
+                task = _claim(sync, _PACKS_CLAIMED, packs_end)
+                if task < 0:
+                    break
+                _pack_weights(theta, net[1], task - batch * n_layers, bf16, sizes)
+                atomic_add(sync, _PACKS_DONE, 1)
+            _wait_until(sync, _PACKS_DONE, packs_end)
         while True:
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
                 break
             lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
-                                 grads[k], work, sizes, cap, step_number, full, front, copies)
+                                 grads[k], work, sizes, cap, step_number, lane_bf16, full,
+                                 front, copies)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
@@ -936,6 +1028,18 @@ def has_copies(args):
     return len(args) > 2 and isinstance(args[-1], types.Array)
 
 
+def has_bf16(args):
+    """Whether the argument types ``args`` are those of a training kernel with
+    bfloat16 products (``train_member``'s ``bf16``)."""
+    return len(args) > 3 and isinstance(args[-4], types.BaseTuple)
+
+
+def bf16_type():
+    """The Numba type of ``train_member``'s ``bf16`` argument when it is given."""
+    u = types.uint32
+    return types.Tuple((_rw(u, 1), _ro(types.int64, 2), _rw(u, 2), _rw(u, 2)))
+
+
 def training_parts(dtype, full, front=False):
     """``(helper, argument types)`` of the larger parts of the training kernel
     for ``dtype`` (``full``: whether the full kernel; ``front``: for networks
@@ -971,7 +1075,7 @@ def training_parts(dtype, full, front=False):
     return parts
 
 
-def entry_signatures(dtype, front=False, copies=False):
+def entry_signatures(dtype, front=False, copies=False, bf16=False):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
     One signature per kernel and dtype (float32 or float64): arrays a kernel
@@ -983,7 +1087,9 @@ def entry_signatures(dtype, front=False, copies=False):
     prediction, the front vector's type next to last), which
     ``compile_kernels`` builds only when asked to; with ``copies`` too, those
     of networks with copies (the copies vector's type last), which only a
-    model with copies compiles.
+    model with copies compiles.  With ``bf16`` (float32 only), the full
+    training kernel with bfloat16 products, which only a model trained in
+    that precision compiles.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -993,6 +1099,9 @@ def entry_signatures(dtype, front=False, copies=False):
     bufs = types.Tuple((_rw(f, 2), _rw(f, 2), i))
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
+    if bf16:
+        return [(train_member, (*train, bf16_type(), types.boolean, types.none, types.none))]
+    train = (*train, types.none)  # no bfloat16 products
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:

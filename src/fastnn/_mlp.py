@@ -103,7 +103,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             validate_params(self)
             self._check_settings()
         hidden = self._hidden_layer_sizes()
-        dtype = np.dtype(self.dtype)
+        dtype = self._weights_dtype()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         given = X, y
         X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
@@ -253,7 +253,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             self._store_network(net)
         runner = _engine.EpochRunner(
             net, _engine.Data(X, self._smoothed(Y), sample_weight, dtype), self._optimizer,
-            LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs,
+            LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs, bf16=self._bf16,
         )
         _engine.fit_stochastic(
             runner, log, shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,
@@ -418,8 +418,14 @@ default='constant'
         Epochs without ``tol`` improvement before stopping.
     max_fun : int, default=15000
         Maximum loss evaluations of 'lbfgs'.
-    dtype : {'float32', 'float64'}, default='float32'
-        Precision of the weights and of all computation.
+    dtype : {'float32', 'float64', 'bfloat16'}, default='float32'
+        Precision of the weights and of all computation. 'bfloat16' is mixed
+        precision, as PyTorch's CPU autocast: float32 weights, and the
+        products of training's forward and backward passes with operands
+        rounded to bfloat16 and sums in float32 (the activations, their
+        derivatives, the loss and the optimizer stay float32). It needs a
+        stochastic solver and, to fit, a CPU with AVX512_BF16 (a ValueError
+        says so otherwise); prediction is float32, on any CPU.
     n_jobs : int or None, default=None
         Threads used by the kernels. None means all cores, or fewer where
         the process is limited: by the ``OMP_NUM_THREADS`` environment

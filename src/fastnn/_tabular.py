@@ -27,7 +27,7 @@ from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, w
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
-from ._validation import Boolean, Interval, validate_params
+from ._validation import Boolean, DType, Interval, validate_params
 
 # The network's settings the two estimators share; each one is a parameter
 # of the estimator under the same name and passed on to ``model_``.
@@ -84,6 +84,8 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         "column_scaling": [Boolean()],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
+        # (the network's own table allows "bfloat16", which a front layer has not)
+        "dtype": [DType()],
     }
 
     @contextlib.contextmanager

@@ -112,6 +112,16 @@ class DType:
         return "float32 or float64"
 
 
+class Precision(DType):
+    """``DType``, or "bfloat16": float32 weights trained with bfloat16 products."""
+
+    def is_satisfied_by(self, value):
+        return (isinstance(value, str) and value == "bfloat16") or super().is_satisfied_by(value)
+
+    def __str__(self):
+        return "float32, float64 or 'bfloat16'"
+
+
 class NJobs:
     def is_satisfied_by(self, value):
         return value is None or (

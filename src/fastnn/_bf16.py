@@ -33,10 +33,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._config import jit, jit_entry
+from ._config import jit, jit_entry, jit_inline
 
-__all__ = ["MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_b", "packed_a",
-           "packed_b", "panels_b", "gemm_packed", "matmul", "product", "product_tn"]
+__all__ = ["MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_at", "pack_b",
+           "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed", "matmul", "product",
+           "product_tn"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
@@ -127,11 +128,17 @@ _tile_set = _tile_intrinsic(False)
 _tile_add = _tile_intrinsic(True)
 
 
-@jit
+@jit_inline
 def _bits(x):
     """The bf16 rounding (to nearest even) of the float32 ``x``, as the low 16 bits."""
     b = np.float32(x).view(np.uint32)
     return (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+
+
+@jit_inline
+def _pair(lo, hi):
+    """``lo`` and ``hi`` rounded to bf16, in the low and high halves of a uint32."""
+    return _bits(lo) | (_bits(hi) << np.uint32(16))
 
 
 @jit
@@ -170,9 +177,8 @@ def product(A, Bp, C, scratch):
 def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
     """``G = A^T D`` (``G += A^T D`` with ``accumulate``): a weight gradient,
     from a block's inputs ``A`` and deltas ``D``, packed into the scratches."""
-    At = A.T
-    Ap = _panels_a(scratch_a, At.shape[0], At.shape[1])
-    pack_a(At, Ap)
+    Ap = _panels_a(scratch_a, A.shape[1], A.shape[0])
+    pack_at(A, Ap)
     Dp = panels_b(scratch_b, D.shape[0], D.shape[1])
     pack_b(D, Dp)
     gemm_packed(Ap, Dp, G, accumulate)
@@ -190,36 +196,93 @@ def packed_b(k, n):
     return np.empty(((n + NR - 1) // NR, (k + 1) // 2, NR), dtype=np.uint32)
 
 
+# The packing loops below run over contiguous pairs of their source, with
+# the ragged ends (an odd k, a last panel of fewer rows or columns) apart, so
+# that their inner loops have no branch and vectorise.
+
+
 @jit
 def pack_a(A, out):
-    """Pack ``A`` (``m x k``, any strides) into ``out`` (``packed_a(m, k)``)."""
+    """Pack ``A`` (``m x k``, rows contiguous) into ``out`` (``packed_a(m, k)``)."""
     m, k = A.shape
+    full = k // 2
     for i in range(out.shape[0]):
-        for p in range(out.shape[1]):
-            for r in range(MR):
-                row = i * MR + r
-                lo = hi = np.uint32(0)
-                if row < m:
-                    lo = _bits(A[row, 2 * p])
-                    if 2 * p + 1 < k:
-                        hi = _bits(A[row, 2 * p + 1])
-                out[i, p, r] = lo | (hi << np.uint32(16))
+        for r in range(MR):
+            row = i * MR + r
+            if row < m:
+                a = A[row]
+                for p in range(full):
+                    out[i, p, r] = _pair(a[2 * p], a[2 * p + 1])
+                if k % 2:
+                    out[i, full, r] = _pair(a[k - 1], 0.0)
+            else:
+                for p in range(out.shape[1]):
+                    out[i, p, r] = 0
+
+
+@jit
+def pack_at(A, out):
+    """Pack ``A^T`` into ``out`` (``packed_a(k, m)`` for ``A`` of ``m x k``, rows
+    contiguous): the left operand of a weight gradient ``A^T D``."""
+    m, k = A.shape
+    full = m // 2
+    for i in range(out.shape[0]):
+        c0 = i * MR
+        width = min(MR, k - c0)
+        for p in range(full):
+            a0, a1 = A[2 * p, c0:c0 + width], A[2 * p + 1, c0:c0 + width]
+            for r in range(width):
+                out[i, p, r] = _pair(a0[r], a1[r])
+            for r in range(width, MR):
+                out[i, p, r] = 0
+        if m % 2:
+            a0 = A[m - 1, c0:c0 + width]
+            for r in range(width):
+                out[i, full, r] = _pair(a0[r], 0.0)
+            for r in range(width, MR):
+                out[i, full, r] = 0
 
 
 @jit
 def pack_b(B, out):
-    """Pack ``B`` (``k x n``, any strides) into ``out`` (``packed_b(k, n)``)."""
+    """Pack ``B`` (``k x n``, rows contiguous) into ``out`` (``packed_b(k, n)``)."""
     k, n = B.shape
+    full = k // 2
     for j in range(out.shape[0]):
-        for p in range(out.shape[1]):
-            for c in range(NR):
-                col = j * NR + c
-                lo = hi = np.uint32(0)
-                if col < n:
-                    lo = _bits(B[2 * p, col])
-                    if 2 * p + 1 < k:
-                        hi = _bits(B[2 * p + 1, col])
-                out[j, p, c] = lo | (hi << np.uint32(16))
+        c0 = j * NR
+        width = min(NR, n - c0)
+        for p in range(full):
+            b0, b1 = B[2 * p, c0:c0 + width], B[2 * p + 1, c0:c0 + width]
+            for c in range(width):
+                out[j, p, c] = _pair(b0[c], b1[c])
+            for c in range(width, NR):
+                out[j, p, c] = 0
+        if k % 2:
+            b0 = B[k - 1, c0:c0 + width]
+            for c in range(width):
+                out[j, full, c] = _pair(b0[c], 0.0)
+            for c in range(width, NR):
+                out[j, full, c] = 0
+
+
+@jit
+def pack_bt(W, out):
+    """Pack ``W^T`` into ``out`` (``packed_b(k, n)`` for ``W`` of ``n x k``, rows
+    contiguous): the right operand of the deltas sent down, ``D W^T``."""
+    n, k = W.shape
+    full = k // 2
+    for j in range(out.shape[0]):
+        for c in range(NR):
+            row = j * NR + c
+            if row < n:
+                w = W[row]
+                for p in range(full):
+                    out[j, p, c] = _pair(w[2 * p], w[2 * p + 1])
+                if k % 2:
+                    out[j, full, c] = _pair(w[k - 1], 0.0)
+            else:
+                for p in range(out.shape[1]):
+                    out[j, p, c] = 0
 
 
 @jit

@@ -36,6 +36,11 @@ MAX_LANES = 16
 # dominate); with a single lane the threads go to BLAS instead.
 LANE_PARAM_BUDGET = 2_000_000
 
+# The budget with bfloat16 products (``dtype="bfloat16"``), whose products run
+# on the lanes' threads only: a large network is worth a lane per core, the
+# lanes' sum (memory-bound) costing less than the products it spreads.
+LANE_PARAM_BUDGET_BF16 = 8_000_000
+
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256

@@ -27,6 +27,7 @@ from . import _kernels as K
 from ._config import (
     BLOCK_ROWS,
     LANE_PARAM_BUDGET,
+    LANE_PARAM_BUDGET_BF16,
     LANE_WORKSPACE_BUDGET,
     MAX_LANES,
     PARALLEL_MIN_FLOPS,
@@ -305,24 +306,26 @@ class Kernels:
                   net.spec(writable=False), ws, cap, out, True, net.front_spec, net.copies_spec)
 
 
-def max_lanes(net, n_rows):
+def max_lanes(net, n_rows, bf16=False):
     """Most lanes for batches of ``n_rows`` on ``net``: a power of two.
 
     One lane when the batch is too small to run in parallel (more would only
     add gradient buffers to sum); else enough for every core of the machine
-    (Numba's full thread count), as far as ``LANE_PARAM_BUDGET`` allows.
-    Never depends on ``n_jobs``, so the weights do not either.
+    (Numba's full thread count), as far as ``LANE_PARAM_BUDGET`` allows
+    (``LANE_PARAM_BUDGET_BF16`` with bfloat16 products).  Never depends on
+    ``n_jobs``, so the weights do not either.
     """
     if n_rows * net.flops_per_row() < PARALLEL_MIN_FLOPS:
         return 1
-    limit = min(MAX_LANES, LANE_PARAM_BUDGET // net.n_params)
+    budget = LANE_PARAM_BUDGET_BF16 if bf16 else LANE_PARAM_BUDGET
+    limit = min(MAX_LANES, budget // net.n_params)
     lanes = 1
     while lanes < numba.config.NUMBA_NUM_THREADS and lanes * 2 <= limit:
         lanes *= 2
     return lanes
 
 
-def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS):
+def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS, bf16=False):
     """Block size, workspaces and gradient buffers for batches of the given sizes.
 
     Lanes: as many as ``lane_split`` gives for the largest batch within
@@ -330,7 +333,7 @@ def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS):
     longest lane of any of the batch sizes, up to ``block_rows``; a scratch
     matrix is added when a lane must walk several blocks.
     """
-    lanes = max_lanes(net, max(batch_sizes))
+    lanes = max_lanes(net, max(batch_sizes), bf16)
     splits = [K.lane_split.py_func(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
     cap = min(longest, block_rows)
@@ -507,7 +510,7 @@ class EpochRunner:
         # in one block as far as the workspace budget allows
         block_rows = max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // net.workspace_per_row())
         self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size,
-                                                     block_rows=block_rows)
+                                                     block_rows=block_rows, bf16=bf16)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
         self.bf16 = bf16_buffers(net, self.cap, self.ws.shape[0]) if bf16 else None
@@ -701,7 +704,7 @@ class LossGradient:
                                          bf16)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
-        self.cap, self.ws, self.grads = lane_buffers(net, data.n)
+        self.cap, self.ws, self.grads = lane_buffers(net, data.n, bf16=bf16)
         # one batch over every row, whose update writes the gradient here
         self.out = np.empty((1, net.n_params), dtype=net.theta.dtype)
         self.hyper = _readonly(np.zeros(N_HYPER))

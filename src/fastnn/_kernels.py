@@ -66,7 +66,7 @@ from ._activations import (
     multiply_derivative,
     needs_input,
 )
-from ._bf16 import pack_b, panels_b, product, product_tn
+from ._bf16 import pack_b, pack_bt, panels_b, product, product_tn
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._embeddings import front_backward, front_forward
@@ -551,11 +551,15 @@ def _packed_weights(bf16, l, sizes, transposed):
 
 
 @jit
-def _pack_weights(theta, layout, l, bf16, sizes):
-    """Pack layer ``l``'s weights from ``theta`` for the next mini-batch."""
+def _pack_weights(theta, layout, task, bf16, sizes):
+    """Pack layer ``task // 2``'s weights from ``theta`` for the next
+    mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
+    l = task // 2
     W = _weights(theta, layout, l)[0]
-    pack_b(W, _packed_weights(bf16, l, sizes, False))
-    pack_b(W.T, _packed_weights(bf16, l, sizes, True))
+    if task % 2:
+        pack_bt(W, _packed_weights(bf16, l, sizes, True))
+    else:
+        pack_b(W, _packed_weights(bf16, l, sizes, False))
 
 
 @jit
@@ -842,12 +846,12 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full
         next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
         step_number = t + batch + 1
         if bf16 is not None:
-            packs_end = (batch + 1) * n_layers
+            packs_end = (batch + 1) * 2 * n_layers
             while True:
                 task = _claim(sync, _PACKS_CLAIMED, packs_end)
                 if task < 0:
                     break
-                _pack_weights(theta, net[1], task - batch * n_layers, bf16, sizes)
+                _pack_weights(theta, net[1], task - batch * 2 * n_layers, bf16, sizes)
                 atomic_add(sync, _PACKS_DONE, 1)
             _wait_until(sync, _PACKS_DONE, packs_end)
         while True:

@@ -91,7 +91,7 @@ def main():
                     flops = 2.0 * m * k * n
                     f32 = flops / best_seconds(lambda: np.dot(A, B, C), args.repeats) / 1e9
                     both = flops / best_seconds(lambda: _bf16.matmul(A, B), args.repeats) / 1e9
-                    Ap = np.empty(((m + _bf16.MR - 1) // _bf16.MR, (k + 1) // 2, _bf16.MR),
+                    Ap = np.empty(((m + _bf16.MR - 1) // _bf16.MR, _bf16.MR, (k + 1) // 2),
                                   dtype=np.uint32)
                     Bp = np.empty(((n + _bf16.NR - 1) // _bf16.NR, (k + 1) // 2, _bf16.NR),
                                   dtype=np.uint32)

@@ -11,8 +11,9 @@ as inline assembly over ``<16 x i32>`` registers holding the pairs.
 
 Operands are packed first, as in every register-blocked GEMM:
 
-* ``A`` (``m x k``) into panels of ``MR`` rows: ``Ap[i, p, r]`` holds the
-  pair ``A[i MR + r, 2p : 2p + 2]`` as two bf16 halves of a uint32;
+* ``A`` (``m x k``) into panels of ``MR`` rows: ``Ap[i, r, p]`` holds the
+  pair ``A[i MR + r, 2p : 2p + 2]`` as two bf16 halves of a uint32 (each
+  row converted in place: the microkernel reads ``MR`` rows side by side);
 * ``B`` (``k x n``) into panels of ``NR`` columns: ``Bp[j, p, c]`` holds the
   pair ``B[2p : 2p + 2, j NR + c]``;
 
@@ -81,7 +82,7 @@ def _tile_intrinsic(accumulate):
             i64 = ir.IntType(64)
             ci_, cj_, ia, jb = (builder.sext(v, i64) if v.type.width < 64 else v
                                 for v in (args[1], args[2], args[4], args[6]))
-            k2 = builder.extract_value(a.shape, 1)
+            k2 = builder.extract_value(a.shape, 2)
             a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
             b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
             accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
@@ -93,9 +94,9 @@ def _tile_intrinsic(accumulate):
                 b_vecs = [builder.load(builder.bitcast(
                     builder.gep(b_row, [ir.Constant(i64, 16 * v)]), _V16I.as_pointer()), align=4)
                     for v in range(NV)]
-                a_row = builder.gep(a_base, [builder.mul(p, ir.Constant(i64, MR))])
+                a_col = builder.gep(a_base, [p])
                 for r in range(MR):
-                    pair = builder.load(builder.gep(a_row, [ir.Constant(i64, r)]))
+                    pair = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
                     broadcast = builder.shuffle_vector(
                         builder.insert_element(ir.Constant(_V16I, None), pair,
                                                ir.Constant(_I32, 0)),
@@ -156,7 +157,7 @@ def size_b(k, n):
 @jit
 def _panels_a(buf, m, k):
     """The first ``size_a(m, k)`` elements of ``buf`` as ``pack_a``'s array."""
-    return buf[:size_a(m, k)].reshape(((m + MR - 1) // MR, (k + 1) // 2, MR))
+    return buf[:size_a(m, k)].reshape(((m + MR - 1) // MR, MR, (k + 1) // 2))
 
 
 @jit
@@ -187,7 +188,7 @@ def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
 @jit
 def packed_a(m, k):
     """An empty array for ``pack_a`` of an ``m x k`` matrix."""
-    return np.empty(((m + MR - 1) // MR, (k + 1) // 2, MR), dtype=np.uint32)
+    return np.empty(((m + MR - 1) // MR, MR, (k + 1) // 2), dtype=np.uint32)
 
 
 @jit
@@ -209,15 +210,16 @@ def pack_a(A, out):
     for i in range(out.shape[0]):
         for r in range(MR):
             row = i * MR + r
+            o = out[i, r]
             if row < m:
                 a = A[row]
                 for p in range(full):
-                    out[i, p, r] = _pair(a[2 * p], a[2 * p + 1])
+                    o[p] = _pair(a[2 * p], a[2 * p + 1])
                 if k % 2:
-                    out[i, full, r] = _pair(a[k - 1], 0.0)
+                    o[full] = _pair(a[k - 1], 0.0)
             else:
-                for p in range(out.shape[1]):
-                    out[i, p, r] = 0
+                for p in range(o.shape[0]):
+                    o[p] = 0
 
 
 @jit
@@ -229,18 +231,18 @@ def pack_at(A, out):
     for i in range(out.shape[0]):
         c0 = i * MR
         width = min(MR, k - c0)
+        panel = out[i]
         for p in range(full):
             a0, a1 = A[2 * p, c0:c0 + width], A[2 * p + 1, c0:c0 + width]
             for r in range(width):
-                out[i, p, r] = _pair(a0[r], a1[r])
-            for r in range(width, MR):
-                out[i, p, r] = 0
+                panel[r, p] = _pair(a0[r], a1[r])
         if m % 2:
             a0 = A[m - 1, c0:c0 + width]
             for r in range(width):
-                out[i, full, r] = _pair(a0[r], 0.0)
-            for r in range(width, MR):
-                out[i, full, r] = 0
+                panel[r, full] = _pair(a0[r], 0.0)
+        for r in range(width, MR):
+            for p in range(panel.shape[1]):
+                panel[r, p] = 0
 
 
 @jit

@@ -505,40 +505,68 @@ def _member_bf16_by_type(bf16, member):
     return lambda bf16, member: (bf16[0], bf16[1], bf16[2][member], bf16[3][member])
 
 
-@jit
+# The products a layer makes, float or bfloat16 by the type of ``bf16``
+# (None or not), and inlined into their callers: as separate functions they
+# would be compiled once more per argument type for every model.
+
 def _matmul(A, W, Z, bf16, sizes, l):
     """``Z = A W``, ``W`` layer ``l``'s weights: in bfloat16 with ``bf16``."""
-    if bf16 is None:
-        np.dot(A, W, Z)
-    else:
-        product(A, _packed_weights(bf16, l, sizes, False), Z, bf16[2])
 
 
-@jit
 def _weight_gradient(A, D, gW, scratch, first, bf16):
     """``gW = A^T D`` (``gW += A^T D`` unless ``first``, the product made in
     ``scratch`` first): in bfloat16 with ``bf16``."""
-    if bf16 is None:
-        if first:
-            np.dot(A.T, D, gW)
-        else:
-            tmp = scratch[:gW.shape[0] * gW.shape[1]].reshape(gW.shape)
-            np.dot(A.T, D, tmp)
-            for i in range(gW.shape[0]):
-                for j in range(gW.shape[1]):
-                    gW[i, j] += tmp[i, j]
-    else:
-        product_tn(A, D, gW, bf16[2], bf16[3], not first)
 
 
-@jit
 def _deltas_down(D, W, D_prev, bf16, sizes, l):
     """``D_prev = D W^T`` (``_back_through``): in bfloat16 with ``bf16``, for
     layers not too narrow for a product."""
-    if bf16 is not None and D.shape[1] > _NARROW:
-        product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
-    else:
-        _back_through(D, W, D_prev)
+
+
+@overload(_matmul, inline="always")
+def _matmul_by_type(A, W, Z, bf16, sizes, l):
+    if isinstance(bf16, types.NoneType):
+        def float_product(A, W, Z, bf16, sizes, l):
+            np.dot(A, W, Z)
+        return float_product
+
+    def bf16_product(A, W, Z, bf16, sizes, l):
+        product(A, _packed_weights(bf16, l, sizes, False), Z, bf16[2])
+    return bf16_product
+
+
+@overload(_weight_gradient, inline="always")
+def _weight_gradient_by_type(A, D, gW, scratch, first, bf16):
+    if isinstance(bf16, types.NoneType):
+        def float_product(A, D, gW, scratch, first, bf16):
+            if first:
+                np.dot(A.T, D, gW)
+            else:
+                tmp = scratch[:gW.shape[0] * gW.shape[1]].reshape(gW.shape)
+                np.dot(A.T, D, tmp)
+                for i in range(gW.shape[0]):
+                    for j in range(gW.shape[1]):
+                        gW[i, j] += tmp[i, j]
+        return float_product
+
+    def bf16_product(A, D, gW, scratch, first, bf16):
+        product_tn(A, D, gW, bf16[2], bf16[3], not first)
+    return bf16_product
+
+
+@overload(_deltas_down, inline="always")
+def _deltas_down_by_type(D, W, D_prev, bf16, sizes, l):
+    if isinstance(bf16, types.NoneType):
+        def float_product(D, W, D_prev, bf16, sizes, l):
+            _back_through(D, W, D_prev)
+        return float_product
+
+    def bf16_product(D, W, D_prev, bf16, sizes, l):
+        if D.shape[1] > _NARROW:
+            product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
+        else:
+            _back_through(D, W, D_prev)
+    return bf16_product
 
 
 @jit

@@ -3,7 +3,7 @@
 
     python benchmarks/ab.py --a /work/base --b /work/dev [--rounds 5]
                             [--workloads tab-small,wide] [--epochs N]
-                            [--threads N] [--json out.json]
+                            [--threads N] [--params P=V,...] [--json out.json]
 
 Every round runs one child process per tree (``python ab.py --child`` with
 ``PYTHONPATH=<tree>/src``; the child checks that it imported that tree's
@@ -36,7 +36,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from benchmarks.workloads import WORKLOADS, get, make_data  # noqa: E402
-from compare import SklearnLike, timed  # noqa: E402
+from compare import SklearnLike, parse_variant, timed  # noqa: E402
 
 
 def child(args):
@@ -53,7 +53,8 @@ def child(args):
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for name in args.workloads:
             X_train, _, y_train, _ = make_data(name)
-            runner = SklearnLike("fastnn", get(name), X_train, y_train, args.threads)
+            runner = SklearnLike("fastnn", get(name), X_train, y_train, args.threads,
+                                 parse_variant("params:" + args.params)[1])
             warmup_s = sum(timed(runner.epoch) for _ in range(args.warmup))
             times = [timed(runner.epoch) for _ in range(args.epochs)]
             out["workloads"][name] = {"warmup_s": warmup_s, "epoch_times": times,
@@ -67,7 +68,8 @@ def run_tree(tree, args, epochs):
     env = dict(os.environ, PYTHONPATH=src, FASTNN_BACKGROUND_COMPILE="0")
     cmd = [sys.executable, os.path.abspath(__file__), "--child",
            "--workloads", ",".join(args.workloads), "--epochs", str(epochs),
-           "--warmup", str(args.warmup), "--threads", str(args.threads)]
+           "--warmup", str(args.warmup), "--threads", str(args.threads),
+           "--params", args.params]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
         sys.exit(f"{tree}: the child process failed (exit status {proc.returncode})")
@@ -123,6 +125,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="fastnn's n_jobs and the BLAS threads (default: all cores)")
+    p.add_argument("--params", default="", metavar="P=V[,P=V...]",
+                   help="fastnn estimator parameters for both trees, as compare.py's"
+                        " --variant takes them, e.g. dtype=bfloat16")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

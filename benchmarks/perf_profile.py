@@ -193,6 +193,7 @@ def parse_args(argv=None):
     p.add_argument("workload", choices=sorted(WORKLOADS))
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="fastnn's n_jobs")
     p.add_argument("--seconds", type=float, default=5.0, help="how long perf samples")
+    p.add_argument("--dtype", help="fastnn's dtype (default: the workload's, float32)")
     p.add_argument("--top", type=int, default=30, help="functions (or instructions) to print")
     p.add_argument("--annotate", metavar="NAME",
                    help="also print the hottest instructions of functions named like NAME")
@@ -211,6 +212,8 @@ def main(argv=None):
     classes = np.unique(y)
     est = make_estimator("fastnn", args.workload, max_iter=1,
                          random_state=np.random.RandomState(0), n_jobs=args.threads)
+    if args.dtype is not None:
+        est.set_params(dtype=args.dtype)
     for _ in range(2):  # compile or load every kernel the epochs use
         est.partial_fit(X, y, classes=classes)
     functions = compiled_functions()

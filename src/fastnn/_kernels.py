@@ -584,6 +584,8 @@ def _pack_weights(theta, layout, task, bf16, sizes):
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
     l = task // 2
     W = _weights(theta, layout, l)[0]
+    if task % 2 and l == 0:
+        return  # (no deltas go below the first layer: a front layer has no bf16 products)
     if task % 2:
         pack_bt(W, _packed_weights(bf16, l, sizes, True))
     else:

@@ -129,12 +129,8 @@ class LossCurveDisplay:
         estimator : fitted fastnn estimator
             An ``MLPClassifier``, ``MLPRegressor`` or tabular estimator
             fitted by a stochastic solver (its ``history_``).
-        ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure and axes when None.
-        loss_kw : dict, default=None
-            Keyword arguments of the training loss's ``ax.plot``.
-        score_kw : dict, default=None
-            Keyword arguments of the validation score's ``ax.plot``.
+        ax, loss_kw, score_kw
+            As for :meth:`plot`.
 
         Returns
         -------

@@ -474,9 +474,10 @@ _LOADED = {}
 
 def bf16_buffers(net, cap, n_members):
     """``train_member``'s ``bf16`` argument for ``net`` (no front layer) and
-    blocks of ``cap`` rows: room for every layer's packed ``W`` and ``W^T``,
-    and per team member the scratch for a block's packed activations and
-    deltas (``_kernels``, above ``_member_bf16``)."""
+    blocks of ``cap`` rows: room for every layer's packed ``W`` and, but the
+    first layer's (which sends no deltas down), ``W^T``; and per team member
+    the scratch for a block's packed activations and deltas (``_kernels``,
+    above ``_member_bf16``)."""
     size_a, size_b = B.size_a.py_func, B.size_b.py_func
     fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
     offsets = np.empty((len(fans), 2), dtype=np.int64)
@@ -484,7 +485,7 @@ def bf16_buffers(net, cap, n_members):
     for l, (fan_in, fan_out) in enumerate(fans):
         offsets[l, 0] = total
         offsets[l, 1] = total + size_b(fan_in, fan_out)
-        total = offsets[l, 1] + size_b(fan_out, fan_in)
+        total = offsets[l, 1] + (size_b(fan_out, fan_in) if l > 0 else 0)
     scratch_a = max(max(size_a(cap, fan_in), size_a(fan_in, cap), size_a(cap, fan_out))
                     for fan_in, fan_out in fans)
     scratch_b = max(size_b(cap, fan_out) for _, fan_out in fans)

@@ -197,7 +197,10 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
                 for j in range(Z.shape[1]):
                     Z[r, j] += v * Wc[j]
     elif l == 0 and not has_front and _consecutive(rows):
-        _matmul(Xd[rows[0]:rows[0] + n], W, Z, bf16, sizes, l)  # no copy of the input rows
+        if bf16 is None:
+            np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
+        else:
+            _bf16_forward(Xd[rows[0]:rows[0] + n], Z, bf16, sizes, l)
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
         if l == 0 and copies is not None:
@@ -213,8 +216,10 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
                     A[r, j] = x[j]
         if copies is not None and last:
             _heads_forward(A, read_only(theta), layout, l, Z, k)
+        elif bf16 is None:
+            np.dot(A, W, Z)
         else:
-            _matmul(A, W, Z, bf16, sizes, l)
+            _bf16_forward(A, Z, bf16, sizes, l)
     return Z, b
 
 
@@ -358,17 +363,30 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, b
         elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
-        else:
+        elif bf16 is None:
+            tmp = gW
+            if not first:
+                tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
             if l == 0 and not has_front and _consecutive(rows):
-                _weight_gradient(Xd[rows[0]:rows[0] + n], D, gW, ws[scratch_off:], first, bf16)
+                np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
-                _weight_gradient(_block(ws, wsl, sizes, cap, _ACT, l, m), D, gW,
-                                 ws[scratch_off:], first, bf16)
+                np.dot(_block(ws, wsl, sizes, cap, _ACT, l, m).T, D, tmp)
+            if not first:
+                for i in range(fan_in):
+                    for j in range(fan_out):
+                        gW[i, j] += tmp[i, j]
+        elif l == 0 and not has_front and _consecutive(rows):
+            _bf16_weight_gradient(Xd[rows[0]:rows[0] + n], D, gW, bf16, first)
+        else:
+            _bf16_weight_gradient(_block(ws, wsl, sizes, cap, _ACT, l, m), D, gW, bf16, first)
         if copies is not None and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            _deltas_down(D, W, D_prev, bf16, sizes, l)
+            if bf16 is None or fan_out <= _NARROW:
+                _back_through(D, W, D_prev)
+            else:
+                _bf16_deltas(D, D_prev, bf16, sizes, l)
         if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
@@ -505,68 +523,30 @@ def _member_bf16_by_type(bf16, member):
     return lambda bf16, member: (bf16[0], bf16[1], bf16[2][member], bf16[3][member])
 
 
-# The products a layer makes, float or bfloat16 by the type of ``bf16``
-# (None or not), and inlined into their callers: as separate functions they
-# would be compiled once more per argument type for every model.
-
-def _matmul(A, W, Z, bf16, sizes, l):
-    """``Z = A W``, ``W`` layer ``l``'s weights: in bfloat16 with ``bf16``."""
+# The bfloat16 products of a layer.  The kernels call them only where
+# ``bf16`` is not None, but they are compiled for None too (Numba does not
+# prune branches on the arguments of inlined functions): there, as nothing.
 
 
-def _weight_gradient(A, D, gW, scratch, first, bf16):
-    """``gW = A^T D`` (``gW += A^T D`` unless ``first``, the product made in
-    ``scratch`` first): in bfloat16 with ``bf16``."""
-
-
-def _deltas_down(D, W, D_prev, bf16, sizes, l):
-    """``D_prev = D W^T`` (``_back_through``): in bfloat16 with ``bf16``, for
-    layers not too narrow for a product."""
-
-
-@overload(_matmul, inline="always")
-def _matmul_by_type(A, W, Z, bf16, sizes, l):
-    if isinstance(bf16, types.NoneType):
-        def float_product(A, W, Z, bf16, sizes, l):
-            np.dot(A, W, Z)
-        return float_product
-
-    def bf16_product(A, W, Z, bf16, sizes, l):
+@jit
+def _bf16_forward(A, Z, bf16, sizes, l):
+    """``Z = A W``, ``W`` layer ``l``'s weights."""
+    if bf16 is not None:
         product(A, _packed_weights(bf16, l, sizes, False), Z, bf16[2])
-    return bf16_product
 
 
-@overload(_weight_gradient, inline="always")
-def _weight_gradient_by_type(A, D, gW, scratch, first, bf16):
-    if isinstance(bf16, types.NoneType):
-        def float_product(A, D, gW, scratch, first, bf16):
-            if first:
-                np.dot(A.T, D, gW)
-            else:
-                tmp = scratch[:gW.shape[0] * gW.shape[1]].reshape(gW.shape)
-                np.dot(A.T, D, tmp)
-                for i in range(gW.shape[0]):
-                    for j in range(gW.shape[1]):
-                        gW[i, j] += tmp[i, j]
-        return float_product
-
-    def bf16_product(A, D, gW, scratch, first, bf16):
+@jit
+def _bf16_weight_gradient(A, D, gW, bf16, first):
+    """``gW = A^T D`` (``gW += A^T D`` unless ``first``)."""
+    if bf16 is not None:
         product_tn(A, D, gW, bf16[2], bf16[3], not first)
-    return bf16_product
 
 
-@overload(_deltas_down, inline="always")
-def _deltas_down_by_type(D, W, D_prev, bf16, sizes, l):
-    if isinstance(bf16, types.NoneType):
-        def float_product(D, W, D_prev, bf16, sizes, l):
-            _back_through(D, W, D_prev)
-        return float_product
-
-    def bf16_product(D, W, D_prev, bf16, sizes, l):
-        if D.shape[1] > _NARROW:
-            product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
-        else:
-            _back_through(D, W, D_prev)
-    return bf16_product
+@jit
+def _bf16_deltas(D, D_prev, bf16, sizes, l):
+    """``D_prev = D W^T``, ``W`` layer ``l``'s weights."""
+    if bf16 is not None:
+        product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
 
 
 @jit

@@ -19,8 +19,9 @@ Operands are packed first, as in every register-blocked GEMM:
 
 padded with zeros to whole panels and an even ``k``.  The microkernel
 (``_tile_set``, ``_tile_add``) then computes an ``MR x NR`` tile of ``C``
-(float32, unit column stride) in ``MR * NV`` registers: per pair of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of
-``A`` and ``MR * NV`` ``vdpbf16ps``.  Packing is separate from the
+(float32, unit column stride) in ``MR * NV`` registers: per pair of
+``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of ``A`` and ``MR * NV``
+``vdpbf16ps``.  Packing is separate from the
 product, so that an operand used in several products is packed once.
 
 Only CPUs with AVX512_BF16 run these kernels (``has_bf16``); nothing here is

@@ -38,9 +38,11 @@ jit = numba.njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 
 @jit
-def pack(A, B, Ap, Bp):
+def pack(A, B):
+    Ap, Bp = _bf16.packed_a(*A.shape), _bf16.packed_b(*B.shape)
     _bf16.pack_a(A, Ap)
     _bf16.pack_b(B, Bp)
+    return Ap, Bp
 
 
 @jit
@@ -91,11 +93,7 @@ def main():
                     flops = 2.0 * m * k * n
                     f32 = flops / best_seconds(lambda: np.dot(A, B, C), args.repeats) / 1e9
                     both = flops / best_seconds(lambda: _bf16.matmul(A, B), args.repeats) / 1e9
-                    Ap = np.empty(((m + _bf16.MR - 1) // _bf16.MR, _bf16.MR, (k + 1) // 2),
-                                  dtype=np.uint32)
-                    Bp = np.empty(((n + _bf16.NR - 1) // _bf16.NR, (k + 1) // 2, _bf16.NR),
-                                  dtype=np.uint32)
-                    pack(A, B, Ap, Bp)
+                    Ap, Bp = pack(A, B)
                     packed = flops / best_seconds(lambda: product(Ap, Bp, C), args.repeats) / 1e9
                     label = f"{name} {m}x{k}x{n}"
                     print(f"{w.name:<11} {label:<26} {f32:12.1f} {both:10.1f} {packed:8.1f}"

@@ -28,6 +28,8 @@ Only CPUs with AVX512_BF16 run these kernels (``has_bf16``); nothing here is
 compiled until a kernel that uses it is.
 """
 
+import functools
+
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
@@ -58,6 +60,7 @@ _DPBF16 = ir.InlineAsm(ir.FunctionType(_V16F, [_V16F, _V16I, _V16I]),
 llvm.initialize_native_asmparser()
 
 
+@functools.cache
 def has_bf16():
     """Whether this CPU has AVX512_BF16 (``vdpbf16ps``)."""
     return bool(llvm.get_host_cpu_features().get("avx512bf16", False))
@@ -189,13 +192,13 @@ def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
 @jit
 def packed_a(m, k):
     """An empty array for ``pack_a`` of an ``m x k`` matrix."""
-    return np.empty(((m + MR - 1) // MR, MR, (k + 1) // 2), dtype=np.uint32)
+    return _panels_a(np.empty(size_a(m, k), dtype=np.uint32), m, k)
 
 
 @jit
 def packed_b(k, n):
     """An empty array for ``pack_b`` of a ``k x n`` matrix."""
-    return np.empty(((n + NR - 1) // NR, (k + 1) // 2, NR), dtype=np.uint32)
+    return panels_b(np.empty(size_b(k, n), dtype=np.uint32), k, n)
 
 
 # The packing loops below run over contiguous pairs of their source, with

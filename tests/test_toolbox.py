@@ -51,7 +51,10 @@ def test_activation_kernels_match_references(name, dtype, rtol):
     if not act.from_output:  # the forward pass of training stores the derivative
         Z2, D = z.reshape(-1, 1).copy(), np.empty_like(Z)
         activate_and_derive(Z2, b, act.code, D)
-        np.testing.assert_array_equal(Z2, Z)
+        # the same value as prediction's pass, up to the rounding that
+        # fast-math's reassociation may choose differently in each kernel
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(Z2, Z, rtol=2 * eps, atol=np.finfo(dtype).tiny)
         np.testing.assert_allclose(D[:, 0], expected_d, rtol=10 * rtol, atol=atol)
     else:  # the derivative taken from the output
         D = np.ones_like(Z)

@@ -55,6 +55,7 @@ ELU_ALPHA = 1.0
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_MISH_CAP = 20
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SOFTPLUS_THRESHOLD = 20.0  # softplus(z) = z above it, as PyTorch's
 
@@ -216,10 +217,36 @@ def _silu_and_derivative(z):
     return z * s, s * (type(z)(1) + z * (type(z)(1) - s))
 
 
+# Mish from one exponential: with e = exp(z) and n = e (e + 2),
+# tanh(softplus(z)) = n / (n + 2) and sigmoid(z) = e / (1 + e).  z is capped
+# at 20 for e, where tanh(softplus(z)) rounds to 1 in float64 and n cannot
+# overflow float32.  1 - t**2 is formed as (1 - t)(1 + t) = 2 (1 + t) / (n + 2),
+# which keeps its precision where t is near 1.
+
+
+@jit_inline
+def _mish_factor(z):
+    """``(tanh(softplus(z)), 1 / (n + 2), e)`` (see above)."""
+    one = type(z)(1)
+    two = type(z)(2)
+    e = exp(min(z, type(z)(_MISH_CAP)))
+    n = e * (e + two)
+    r = one / (n + two)
+    return n * r, r, e
+
+
+@jit_inline
+def _mish(z):
+    t, r, e = _mish_factor(z)
+    return z * t
+
+
 @jit_inline
 def _mish_and_derivative(z):
-    t = tanh(softplus(z))
-    return z * t, t + z * sigmoid(z) * (type(z)(1) - t * t)
+    t, r, e = _mish_factor(z)
+    one = type(z)(1)
+    s = e / (one + e)
+    return z * t, t + z * s * (type(z)(2) * r) * (one + t)
 
 
 @jit
@@ -299,8 +326,7 @@ def _extended_activate(Z, b, code):
                 z[j] = v * sigmoid(v)
         elif code == MISH:
             for j in range(m):
-                v = z[j] + b[j]
-                z[j] = v * tanh(softplus(v))
+                z[j] = _mish(z[j] + b[j])
         else:  # SOFTPLUS
             for j in range(m):
                 z[j] = softplus(z[j] + b[j])

@@ -225,13 +225,16 @@ def _step_range(code, theta, ga, gb, two, weights, alpha, scale, state, hyper, j
         for j in range(w.shape[0]):
             out[j] = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
     elif full is not None:
-        _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state[:, j0:j1], hyper,
-                       full)
+        # the state rows as contiguous slices (``state[:, j0:j1][0]`` would
+        # be typed as strided, and its loops would not vectorise)
+        _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state[0, j0:j1],
+                       state[state.shape[0] - 1, j0:j1], hyper, full)
 
 
 @jit_exact
-def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, full):
-    """The solvers of the full kernels only."""
+def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, first, last, hyper, full):
+    """The solvers of the full kernels only; ``first`` and ``last`` are the
+    first and last rows of their state (the same row for a one-row state)."""
     lr = hyper[LR_T]
     one = hyper.dtype.type(1)
     if code == NADAM:
@@ -240,8 +243,8 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
         eps = hyper[EPS_T]
         cg = hyper[COEF_G]
         cm = hyper[COEF_M]
-        m = state[0]
-        s = state[1]
+        m = first
+        s = last
         for j in range(w.shape[0]):
             gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             mj, sj = _moments(m[j], s[j], gj, b1, b2, one)
@@ -252,7 +255,7 @@ def _step_extended(code, w, a, b, two, l2, alpha, scale, clip, state, hyper, ful
         cg = hyper[COEF_G]
         cm = hyper[COEF_M]
         eps = hyper[EPSILON]
-        s = state[0]
+        s = first
         for j in range(w.shape[0]):
             gj = _gradient(a[j], b[j], w[j], two, l2, alpha, scale, clip, full)
             sj = cm * s[j] + cg * gj * gj

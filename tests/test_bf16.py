@@ -212,3 +212,25 @@ def test_without_avx512_bf16_fitting_in_bfloat16_is_refused_and_prediction_works
     np.testing.assert_array_equal(model.predict_proba(X), expected)
     with pytest.raises(ValueError, match="AVX512_BF16"):
         MLPClassifier((16,), dtype="bfloat16").fit(X, y)
+
+
+@needs_bf16
+@pytest.mark.parametrize("m, k, n", [(1, 3, 5), (7, 9, 33), (100, 784, 100), (37, 20, 10),
+                                     (256, 1024, 40)])
+def test_weight_gradient_products(m, k, n):
+    """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed transposed."""
+    @jit
+    def gradient(A, D, G, accumulate):
+        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0]), np.uint32)
+        scratch_b = np.zeros(max(_bf16.size_b(*D.shape), _bf16.AT_BLOCK * A.shape[1]),
+                             np.uint32)
+        _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    D = rng.standard_normal((m, n)).astype(np.float32)
+    G = np.full((k, n), 7.0, dtype=np.float32)
+    gradient(A, D, G, False)
+    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D))
+    gradient(A, D, G, True)
+    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D), rtol=1e-6, atol=1e-5)

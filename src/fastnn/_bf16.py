@@ -39,13 +39,14 @@ from numba.extending import intrinsic
 
 from ._config import jit, jit_entry, jit_inline
 
-__all__ = ["MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_at", "pack_b",
+__all__ = ["AT_BLOCK", "MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_at", "pack_b",
            "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed", "matmul", "product",
            "product_tn"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
 NR = 16 * NV  # columns of a tile
+AT_BLOCK = 8  # pairs of rows per pass of pack_at
 
 _F32 = ir.FloatType()
 _I32 = ir.IntType(32)
@@ -183,7 +184,7 @@ def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
     """``G = A^T D`` (``G += A^T D`` with ``accumulate``): a weight gradient,
     from a block's inputs ``A`` and deltas ``D``, packed into the scratches."""
     Ap = _panels_a(scratch_a, A.shape[1], A.shape[0])
-    pack_at(A, Ap)
+    pack_at(A, Ap, scratch_b)  # (scratch_b is free until D is packed)
     Dp = panels_b(scratch_b, D.shape[0], D.shape[1])
     pack_b(D, Dp)
     gemm_packed(Ap, Dp, G, accumulate)
@@ -227,26 +228,46 @@ def pack_a(A, out):
 
 
 @jit
-def pack_at(A, out):
+def pack_at(A, out, scratch):
     """Pack ``A^T`` into ``out`` (``packed_a(k, m)`` for ``A`` of ``m x k``, rows
-    contiguous): the left operand of a weight gradient ``A^T D``."""
+    contiguous): the left operand of a weight gradient ``A^T D``.  ``scratch``
+    holds ``AT_BLOCK * k`` elements.
+
+    ``out[i, r, p]`` is element ``(i MR + r) k2 + p`` (``k2 = out.shape[2]``):
+    the pairs of rows ``2p, 2p + 1`` of ``A`` form column ``p`` of a
+    ``k x k2`` matrix.  ``AT_BLOCK`` such columns at a time are converted
+    into ``scratch`` (a pass along two rows, vectorised), then stored row by
+    row (``AT_BLOCK`` contiguous elements each), so that both the reads and
+    the writes run along cache lines.
+    """
     m, k = A.shape
-    full = m // 2
-    for i in range(out.shape[0]):
-        c0 = i * MR
-        width = min(MR, k - c0)
-        panel = out[i]
-        for p in range(full):
-            a0, a1 = A[2 * p, c0:c0 + width], A[2 * p + 1, c0:c0 + width]
-            for r in range(width):
-                panel[r, p] = _pair(a0[r], a1[r])
-        if m % 2:
-            a0 = A[m - 1, c0:c0 + width]
-            for r in range(width):
-                panel[r, full] = _pair(a0[r], 0.0)
-        for r in range(width, MR):
-            for p in range(panel.shape[1]):
-                panel[r, p] = 0
+    k2 = out.shape[2]
+    flat = out.reshape(-1)
+    for p0 in range(0, k2, AT_BLOCK):
+        n_p = min(AT_BLOCK, k2 - p0)
+        for q in range(n_p):
+            p = p0 + q
+            a0 = A[2 * p]
+            t = scratch[q * k:(q + 1) * k]
+            if 2 * p + 1 < m:
+                a1 = A[2 * p + 1]
+                for c in range(k):
+                    t[c] = _pair(a0[c], a1[c])
+            else:
+                for c in range(k):
+                    t[c] = _pair(a0[c], 0.0)
+        if n_p == AT_BLOCK:  # (a constant trip count: the inner loop unrolls)
+            for c in range(k):
+                o = flat[c * k2 + p0:c * k2 + p0 + AT_BLOCK]
+                for q in range(AT_BLOCK):
+                    o[q] = scratch[q * k + c]
+        else:
+            for c in range(k):
+                o = flat[c * k2 + p0:c * k2 + p0 + n_p]
+                for q in range(n_p):
+                    o[q] = scratch[q * k + c]
+    for c in range(k * k2, flat.shape[0]):
+        flat[c] = 0  # the rows of the last panel past k
 
 
 @jit

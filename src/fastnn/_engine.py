@@ -488,7 +488,8 @@ def bf16_buffers(net, cap, n_members):
         total = offsets[l, 1] + (size_b(fan_out, fan_in) if l > 0 else 0)
     scratch_a = max(max(size_a(cap, fan_in), size_a(fan_in, cap), size_a(cap, fan_out))
                     for fan_in, fan_out in fans)
-    scratch_b = max(size_b(cap, fan_out) for _, fan_out in fans)
+    # (``pack_at`` converts ``AT_BLOCK`` rows of pairs in ``scratch_b`` first)
+    scratch_b = max(max(size_b(cap, fan_out), B.AT_BLOCK * fan_in) for fan_in, fan_out in fans)
     return (np.zeros(total, dtype=np.uint32), _readonly(offsets),
             np.zeros((n_members, scratch_a), dtype=np.uint32),
             np.zeros((n_members, scratch_b), dtype=np.uint32))

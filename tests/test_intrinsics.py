@@ -1,10 +1,13 @@
-"""``borrowed``: an array without its reference count, as the kernels use it."""
+"""``_intrinsics``: ``borrowed`` (an array without its reference count, as the
+kernels use it) and ``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
 
 import sys
 
 import numpy as np
+import pytest
 from jitted import jit
 
+from fastnn import _kernels as K
 from fastnn._intrinsics import borrowed
 
 
@@ -41,3 +44,29 @@ def test_borrowed_views_neither_leak_nor_free_the_array():
         _scaled_row_sums(a, np.float32(1), out)
     assert sys.getrefcount(a) == refs
     np.testing.assert_array_equal(a, 1)
+
+
+@jit
+def _sum_of_squares(w):
+    return K._sum_of_squares(w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 33, 1000])
+def test_sum_of_squares_in_float64_in_a_fixed_order(dtype, n):
+    w = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    wide = w.astype(np.float64)
+    # sixteen partial sums by index modulo 16, added pairwise, then the rest in order
+    lanes = [float(np.sum(wide[q:n - n % 16:16] ** 2)) if n >= 16 else 0.0 for q in range(16)]
+    while len(lanes) > 1:
+        lanes = [lanes[q] + lanes[q + 1] for q in range(0, len(lanes), 2)]
+    expected = lanes[0]
+    for v in wide[n - n % 16:]:
+        expected += v * v
+    got = _sum_of_squares(w)
+    # the partial sums of NumPy's pairwise summation round differently
+    assert got == pytest.approx(expected, rel=1e-14, abs=0)
+    assert got == pytest.approx(float(np.sum(wide ** 2)), rel=1e-13, abs=0)
+    # a view from any offset: the same as its copy
+    if n > 3:
+        assert _sum_of_squares(w[3:]) == _sum_of_squares(w[3:].copy())

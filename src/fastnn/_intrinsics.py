@@ -10,6 +10,10 @@
   the lanes of every mini-batch and wait for its update (``_kernels``).
 * ``borrowed(a)``: ``a`` without its reference count, so that views of it
   cost no atomic operations (``_kernels``' entry points).
+* ``squares_by_lane(w)``: the sums of squares of a float32 or float64 vector
+  in float64, in sixteen partial sums by index modulo 16, as vector
+  instructions in an order fixed by the code (a loop LLVM may not reorder
+  without fast-math would stay scalar).
 """
 
 import sys
@@ -199,3 +203,48 @@ def yield_cpu(typingctx):
         return context.get_dummy_value()
 
     return types.void(), codegen
+
+
+_V8D = ir.VectorType(ir.DoubleType(), 8)
+
+
+@intrinsic
+def squares_by_lane(typingctx, w):
+    """``(s, n)``: ``s`` the float64 sum of ``w[j] ** 2`` over ``j < n``, ``n`` the
+    largest multiple of 16 up to ``len(w)`` (the caller adds the rest), for a
+    contiguous float32 or float64 ``w``.
+
+    Lane ``q`` of two 8-wide float64 accumulators sums the squares of the
+    elements ``j = 16 i + q``; the sixteen are then added in a fixed tree.
+    Every operation is IEEE (no fast-math flag), so the result does not
+    depend on the kernel it is inlined into.
+    """
+    if not (isinstance(w, types.Array) and w.ndim == 1 and w.layout == "C"
+            and w.dtype in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        i64 = ir.IntType(64)
+        n = builder.extract_value(array.shape, 0)
+        blocks = builder.udiv(n, ir.Constant(i64, 16))
+        element = context.get_value_type(signature.args[0].dtype)
+        vector_ptr = ir.VectorType(element, 8).as_pointer()
+        zero = ir.Constant(_V8D, [0.0] * 8)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2)]
+        with cgutils.for_range(builder, blocks) as loop:
+            base = builder.mul(loop.index, ir.Constant(i64, 16))
+            for h, acc in enumerate(accs):
+                ptr = builder.gep(array.data, [builder.add(base, ir.Constant(i64, 8 * h))])
+                v = builder.load(builder.bitcast(ptr, vector_ptr), align=4)
+                if element != ir.DoubleType():
+                    v = builder.fpext(v, _V8D)
+                builder.store(builder.fadd(builder.load(acc), builder.fmul(v, v)), acc)
+        lanes = [builder.extract_element(builder.load(acc), ir.Constant(ir.IntType(32), q))
+                 for acc in accs for q in range(8)]
+        while len(lanes) > 1:  # pairwise: ((l0 + l1) + (l2 + l3)) + ...
+            lanes = [builder.fadd(lanes[q], lanes[q + 1]) for q in range(0, len(lanes), 2)]
+        total = builder.mul(blocks, ir.Constant(i64, 16))
+        return context.make_tuple(builder, signature.return_type, [lanes[0], total])
+
+    return types.Tuple((types.float64, types.intp))(w), codegen

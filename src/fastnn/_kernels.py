@@ -78,6 +78,7 @@ from ._intrinsics import (
     borrowed,
     prefetch,
     read_only,
+    squares_by_lane,
     yield_cpu,
 )
 from ._losses import loss_and_delta
@@ -653,34 +654,14 @@ def _sum_lanes(grads, n_lanes, j0, j1):
 
 @jit_exact
 def _sum_of_squares(w):
-    """``sum(w ** 2)`` in float64, in an order fixed by the code alone.
-
-    Without fast-math LLVM may not reorder a sum, so the loop would stay
-    scalar; eight interleaved partial sums fix an order that still runs as one
-    vector operation.  (With fast-math the order would depend on where LLVM
-    vectorised the loop, and the loss that L-BFGS's line search compares on
-    what the process compiled first.)
-    """
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    n = w.shape[0]
-    j = 0
-    while j + 8 <= n:
-        v0, v1, v2, v3 = float(w[j]), float(w[j + 1]), float(w[j + 2]), float(w[j + 3])
-        v4, v5, v6, v7 = float(w[j + 4]), float(w[j + 5]), float(w[j + 6]), float(w[j + 7])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
-        s4 += v4 * v4
-        s5 += v5 * v5
-        s6 += v6 * v6
-        s7 += v7 * v7
-        j += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    while j < n:
-        v = float(w[j])
+    """``sum(w ** 2)`` in float64, in an order fixed by the code alone
+    (``squares_by_lane``, then the last ``len(w) % 16`` in order): the loss
+    that L-BFGS's line search compares must not depend on what the process
+    compiled first, nor on the kernel this is inlined into."""
+    s, j = squares_by_lane(w)
+    for i in range(j, w.shape[0]):
+        v = np.float64(w[i])
         s += v * v
-        j += 1
     return s
 
 

@@ -189,6 +189,8 @@ def code_of(name):
 # The scalar functions below are inlined by Numba into the loops that call
 # them (``jit_inline``), so that LLVM sees one loop body it can vectorise;
 # written without conditional expressions, which Numba's inliner mishandles.
+# The kernels test the activation code once, each case with its own loop over
+# the rows: with the test inside that loop, LLVM kept the inner loops scalar.
 
 
 @jit_inline
@@ -280,22 +282,29 @@ def _basic_activate(Z, b, code):
             inv = Z.dtype.type(1.0 / ordered_sum(Z[i], m))  # the same order in every kernel
             for j in range(m):
                 Z[i, j] *= inv
-        return
-    for i in range(n):
-        z = Z[i]
-        if code == RELU:
+    elif code == RELU:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = max(z[j] + b[j], zero)
-        elif code == TANH:
+    elif code == TANH:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = tanh(z[j] + b[j])
-        elif code == LOGISTIC:
+    elif code == LOGISTIC:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = sigmoid(z[j] + b[j])
-        elif code == EXP:
+    elif code == EXP:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = exp(z[j] + b[j])
-        else:  # IDENTITY
+    else:  # IDENTITY
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] += b[j]
 
@@ -305,29 +314,39 @@ def _extended_activate(Z, b, code):
     n, m = Z.shape
     dt = Z.dtype.type
     zero = dt(0)
-    for i in range(n):
-        z = Z[i]
-        if code == LEAKY_RELU:
-            slope = dt(LEAKY_SLOPE)
+    if code == LEAKY_RELU:
+        slope = dt(LEAKY_SLOPE)
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 v = z[j] + b[j]
                 z[j] = v if v > zero else slope * v
-        elif code == ELU or code == SELU:
-            alpha = dt(ELU_ALPHA) if code == ELU else dt(SELU_ALPHA)
-            scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
+    elif code == ELU or code == SELU:
+        alpha = dt(ELU_ALPHA) if code == ELU else dt(SELU_ALPHA)
+        scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = _elu(z[j] + b[j], alpha, scale)
-        elif code == GELU:
+    elif code == GELU:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = _gelu(z[j] + b[j])
-        elif code == SILU:
+    elif code == SILU:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 v = z[j] + b[j]
                 z[j] = v * sigmoid(v)
-        elif code == MISH:
+    elif code == MISH:
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = _mish(z[j] + b[j])
-        else:  # SOFTPLUS
+    else:  # SOFTPLUS
+        for i in range(n):
+            z = Z[i]
             for j in range(m):
                 z[j] = softplus(z[j] + b[j])
 
@@ -343,16 +362,19 @@ def activate_and_derive(Z, b, code, G):
     """``Z = f(Z + b)`` and ``G = f'(Z + b)`` in one pass, for the activations
     whose derivative needs the pre-activation (``needs_input``)."""
     n, m = Z.shape
-    for i in range(n):
-        z = Z[i]
-        g = G[i]
-        if code == GELU:
+    if code == GELU:
+        for i in range(n):
+            z, g = Z[i], G[i]
             for j in range(m):
                 z[j], g[j] = _gelu_and_derivative(z[j] + b[j])
-        elif code == SILU:
+    elif code == SILU:
+        for i in range(n):
+            z, g = Z[i], G[i]
             for j in range(m):
                 z[j], g[j] = _silu_and_derivative(z[j] + b[j])
-        else:  # MISH
+    else:  # MISH
+        for i in range(n):
+            z, g = Z[i], G[i]
             for j in range(m):
                 z[j], g[j] = _mish_and_derivative(z[j] + b[j])
 
@@ -381,30 +403,37 @@ def _basic_derivative(A, delta, code, col_sum):
     n, m = A.shape
     zero = A.dtype.type(0)
     one = A.dtype.type(1)
-    for i in range(n):
-        a = A[i]
-        d = delta[i]
-        if code == RELU:
+    if code == RELU:
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] if a[j] > zero else zero
                 d[j] = v
                 col_sum[j] += v
-        elif code == TANH:
+    elif code == TANH:
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] * (one - a[j] * a[j])
                 d[j] = v
                 col_sum[j] += v
-        elif code == LOGISTIC:
+    elif code == LOGISTIC:
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] * (a[j] * (one - a[j]))
                 d[j] = v
                 col_sum[j] += v
-        elif code == EXP:
+    elif code == EXP:
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] * a[j]
                 d[j] = v
                 col_sum[j] += v
-        else:  # IDENTITY
+    else:  # IDENTITY
+        for i in range(n):
+            d = delta[i]
             for j in range(m):
                 col_sum[j] += d[j]
 
@@ -414,24 +443,27 @@ def _extended_derivative(A, delta, code, col_sum):
     n, m = A.shape
     dt = A.dtype.type
     zero = dt(0)
-    for i in range(n):
-        a = A[i]
-        d = delta[i]
-        if code == LEAKY_RELU:
-            slope = dt(LEAKY_SLOPE)
+    if code == LEAKY_RELU:
+        slope = dt(LEAKY_SLOPE)
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] if a[j] > zero else slope * d[j]
                 d[j] = v
                 col_sum[j] += v
-        elif code == ELU or code == SELU:
-            # f' = scale for z > 0 (where a > 0), else a + scale * alpha
-            scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
-            shift = dt(ELU_ALPHA) if code == ELU else dt(SELU_SCALE * SELU_ALPHA)
+    elif code == ELU or code == SELU:
+        # f' = scale for z > 0 (where a > 0), else a + scale * alpha
+        scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
+        shift = dt(ELU_ALPHA) if code == ELU else dt(SELU_SCALE * SELU_ALPHA)
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] * (scale if a[j] > zero else a[j] + shift)
                 d[j] = v
                 col_sum[j] += v
-        else:  # SOFTPLUS: f' = sigmoid(z) = 1 - exp(-a), as -expm1(-a) for small a
+    else:  # SOFTPLUS: f' = sigmoid(z) = 1 - exp(-a), as -expm1(-a) for small a
+        for i in range(n):
+            a, d = A[i], delta[i]
             for j in range(m):
                 v = d[j] * -expm1(-a[j])
                 d[j] = v

@@ -1,19 +1,20 @@
 #!/usr/bin/env python
-"""bfloat16 products (``fastnn._bf16``) against float32 BLAS, on one thread.
+"""fastnn's packed products (``fastnn._bf16``) against float32 BLAS, on one thread.
 
 For every layer of the benchmark workloads (``benchmarks/benchmarks/workloads.py``)
 the three products of a training step on one lane's rows (``--rows``,
 default 128): forward ``Z = A W`` (rows x fan_in x fan_out), the weight
 gradient ``G = A^T D`` (fan_in x rows x fan_out) and the delta sent down
 ``D W^T`` (rows x fan_out x fan_in).  Each is timed as NumPy's float32
-``np.dot`` (OpenBLAS, one thread) and as fastnn's bf16 product with
-float32 accumulation: packing both operands then multiplying (``packed +
-pack``), and multiplying operands packed beforehand (``packed``; a layer's
+``np.dot`` (OpenBLAS, one thread) and as fastnn's product with packed
+operands (``--precision``: bfloat16 operands with float32 accumulation, or
+float32): packing both operands then multiplying (``packed + pack``), and
+multiplying operands packed beforehand (``packed``; a layer's
 weights are packed once per optimizer step, its activations once per
 product).  GFLOP/s count 2 flops per multiply-add; the best of
 ``--repeats`` rounds.
 
-    python benchmarks/bf16_gemm.py [--rows 128] [--repeats 7]
+    python benchmarks/bf16_gemm.py [--rows 128] [--repeats 7] [--precision bfloat16|float32]
 """
 
 import argparse
@@ -38,8 +39,8 @@ jit = numba.njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 
 @jit
-def pack(A, B):
-    Ap, Bp = _bf16.packed_a(*A.shape), _bf16.packed_b(*B.shape)
+def pack(A, B, like):
+    Ap, Bp = _bf16.packed_a(*A.shape, like), _bf16.packed_b(*B.shape, like)
     _bf16.pack_a(A, Ap)
     _bf16.pack_b(B, Bp)
     return Ap, Bp
@@ -73,12 +74,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--precision", choices=("bfloat16", "float32"), default="bfloat16")
     args = parser.parse_args()
-    if not _bf16.has_bf16():
+    if args.precision == "bfloat16" and not _bf16.has_bf16():
         sys.exit("this CPU has no AVX512_BF16")
+    like = np.zeros(1, dtype=np.uint32 if args.precision == "bfloat16" else np.float32)
     rng = np.random.default_rng(0)
-    print(f"{'workload':<11} {'product':<26} {'float32 GF/s':>12} {'bf16+pack':>10}"
-          f" {'bf16':>8} {'ratio':>6}")
+    print(f"{'workload':<11} {'product':<26} {'BLAS GF/s':>12} {'packed+pack':>11}"
+          f" {'packed':>8} {'ratio':>6}")
     with threadpool_limits(1):
         for w in WORKLOADS.values():
             sizes = w.layer_sizes
@@ -92,11 +95,12 @@ def main():
                     C = np.empty((m, n), dtype=np.float32)
                     flops = 2.0 * m * k * n
                     f32 = flops / best_seconds(lambda: np.dot(A, B, C), args.repeats) / 1e9
-                    both = flops / best_seconds(lambda: _bf16.matmul(A, B), args.repeats) / 1e9
-                    Ap, Bp = pack(A, B)
+                    both = (flops / best_seconds(lambda: _bf16.matmul(A, B, like), args.repeats)
+                            / 1e9)
+                    Ap, Bp = pack(A, B, like)
                     packed = flops / best_seconds(lambda: product(Ap, Bp, C), args.repeats) / 1e9
                     label = f"{name} {m}x{k}x{n}"
-                    print(f"{w.name:<11} {label:<26} {f32:12.1f} {both:10.1f} {packed:8.1f}"
+                    print(f"{w.name:<11} {label:<26} {f32:12.1f} {both:11.1f} {packed:8.1f}"
                           f" {packed / f32:6.2f}", flush=True)
 
 

@@ -42,21 +42,27 @@ def make_table(n_rows, n_features, seed=0):
     return X, y
 
 
-def fastnn_epoch(X, y, args):
-    from fastnn import TabularMLPClassifier
-
-    def fit(epochs):
-        model = TabularMLPClassifier(
-            hidden_layer_sizes=args.hidden, activation="relu", dropout=0.1, solver="adamw",
-            learning_rate="constant", weight_decay=0.02, label_smoothing=0.0,
-            batch_size=args.batch, max_iter=epochs, early_stopping=False, n_bins=0,
-            embedding_size=0, column_scaling=False, n_heads=args.heads, random_state=0,
-            n_jobs=args.threads)
+def epoch_seconds(make_model, X, y, epochs):
+    """Seconds per epoch of ``make_model(max_iter).fit(X, y)``: the difference
+    between a fit of ``1 + epochs`` and one of 1 epoch, over ``epochs``."""
+    def fit(max_iter):
+        model = make_model(max_iter)
         start = time.perf_counter()
         model.fit(X, y)
         return time.perf_counter() - start
 
-    return (fit(1 + args.epochs) - fit(1)) / args.epochs
+    return (fit(1 + epochs) - fit(1)) / epochs
+
+
+def fastnn_epoch(X, y, args):
+    from fastnn import TabularMLPClassifier
+
+    return epoch_seconds(lambda max_iter: TabularMLPClassifier(
+        hidden_layer_sizes=args.hidden, activation="relu", dropout=0.1, solver="adamw",
+        learning_rate="constant", weight_decay=0.02, label_smoothing=0.0,
+        batch_size=args.batch, max_iter=max_iter, early_stopping=False, n_bins=0,
+        embedding_size=0, column_scaling=False, n_heads=args.heads, random_state=0,
+        n_jobs=args.threads), X, y, args.epochs)
 
 
 def torch_epoch(X, y, args, arch_type):

@@ -12,6 +12,13 @@ SHAPES = [(1, 1, 1), (7, 3, 5), (8, 2, 32), (13, 17, 45), (64, 100, 10), (257, 1
           (200, 784, 256)]
 
 
+BF16 = np.zeros(1, dtype=np.uint32)  # packed arrays like these: bfloat16 products
+
+
+def matmul(A, B):
+    return _bf16.matmul(A, B, BF16)
+
+
 def bf16(x):
     """``x`` rounded to bfloat16 (to nearest, ties to even), in float64."""
     bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
@@ -29,7 +36,7 @@ def operands(m, k, n, seed=0):
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_products_of_the_rounded_operands_summed_in_float32(m, k, n):
     A, B = operands(m, k, n)
-    C = _bf16.matmul(A, B)
+    C = matmul(A, B)
     assert C.dtype == np.float32 and C.shape == (m, n)
     # the bf16 products are exact in float32; only the k - 1 float32 additions round
     exact = bf16(A) @ bf16(B)
@@ -46,10 +53,10 @@ def test_products_of_the_rounded_operands_summed_in_float32(m, k, n):
 @needs_bf16
 def test_strided_operands_give_the_same_product():
     A, B = operands(37, 21, 70)
-    C = _bf16.matmul(A, B)
-    np.testing.assert_array_equal(_bf16.matmul(np.asfortranarray(A), B), C)
-    np.testing.assert_array_equal(_bf16.matmul(A, B.T.copy().T), C)
-    np.testing.assert_array_equal(_bf16.matmul(A.T.copy().T, np.asfortranarray(B)), C)
+    C = matmul(A, B)
+    np.testing.assert_array_equal(matmul(np.asfortranarray(A), B), C)
+    np.testing.assert_array_equal(matmul(A, B.T.copy().T), C)
+    np.testing.assert_array_equal(matmul(A.T.copy().T, np.asfortranarray(B)), C)
 
 
 @needs_bf16
@@ -61,14 +68,14 @@ def test_rounding_is_to_nearest_even():
                             (-3.0, -3.0), (0.0, 0.0),
                             (np.float32(3.4e38), np.inf)]:        # past bf16's largest
         x = np.full((1, 1), value, dtype=np.float32)
-        assert _bf16.matmul(x, one)[0, 0] == np.float32(expected), value
+        assert matmul(x, one)[0, 0] == np.float32(expected), value
 
 
 @needs_bf16
 def test_non_finite_values_propagate():
     A, B = operands(9, 4, 33)
     A[2, 1], B[3, 5] = np.nan, np.inf
-    C = _bf16.matmul(A, B)
+    C = matmul(A, B)
     assert np.all(np.isnan(C[2]))
     assert np.all(~np.isfinite(C[:, 5]))
     finite = np.ones(C.shape, dtype=bool)
@@ -81,7 +88,7 @@ def test_non_finite_values_propagate():
 def test_packed_products_overwrite_or_accumulate(m, k, n):
     @jit
     def product(A, B, C, accumulate):
-        Ap, Bp = _bf16.packed_a(*A.shape), _bf16.packed_b(*B.shape)
+        Ap, Bp = _bf16.packed_a(*A.shape, BF16), _bf16.packed_b(*B.shape, BF16)
         _bf16.pack_a(A, Ap)
         _bf16.pack_b(B, Bp)
         _bf16.gemm_packed(Ap, Bp, C, accumulate)
@@ -89,13 +96,13 @@ def test_packed_products_overwrite_or_accumulate(m, k, n):
     A, B = operands(m, k, n)
     C = np.full((m, n), 7.0, dtype=np.float32)
     product(A, B, C, False)
-    np.testing.assert_array_equal(C, _bf16.matmul(A, B))
+    np.testing.assert_array_equal(C, matmul(A, B))
     product(A, B, C, True)
-    np.testing.assert_allclose(C, 2 * _bf16.matmul(A, B), rtol=1e-6)
+    np.testing.assert_allclose(C, 2 * matmul(A, B), rtol=1e-6)
     # a view with padded rows (row stride past its width)
     wide = np.zeros((m, n + 5), dtype=np.float32)
     product(A, B, wide[:, :n], False)
-    np.testing.assert_array_equal(wide[:, :n], _bf16.matmul(A, B))
+    np.testing.assert_array_equal(wide[:, :n], matmul(A, B))
     assert not wide[:, n:].any()
 
 
@@ -129,7 +136,7 @@ def test_the_gradient_within_bf16_rounding_of_float64():
     exact_loss, exact = _engine.LossGradient(
         nets[np.float64], _engine.Data(X, Y, None, np.float64), code, 1e-4, None)()
     loss, gradient = _engine.LossGradient(
-        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, bf16=True)()
+        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, packed=2)()
     assert abs(loss - exact_loss) <= 1e-2 * abs(exact_loss)
     # bf16 operands: about 2**-8 relative per product, far from float32's 1e-7
     error = np.abs(gradient - exact).max() / np.abs(exact).max()
@@ -221,8 +228,8 @@ def test_weight_gradient_products(m, k, n):
     """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed transposed."""
     @jit
     def gradient(A, D, G, accumulate):
-        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0]), np.uint32)
-        scratch_b = np.zeros(max(_bf16.size_b(*D.shape), _bf16.AT_BLOCK * A.shape[1]),
+        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 2), np.uint32)
+        scratch_b = np.zeros(max(_bf16.size_b(*D.shape, 2), _bf16.AT_BLOCK * A.shape[1]),
                              np.uint32)
         _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
 
@@ -231,6 +238,96 @@ def test_weight_gradient_products(m, k, n):
     D = rng.standard_normal((m, n)).astype(np.float32)
     G = np.full((k, n), 7.0, dtype=np.float32)
     gradient(A, D, G, False)
-    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D))
+    np.testing.assert_array_equal(G, matmul(A.T.copy(), D))
     gradient(A, D, G, True)
-    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(G, 2 * matmul(A.T.copy(), D), rtol=1e-6, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# float32 packed products (the float32 training products on CPUs with AVX-512)
+# ---------------------------------------------------------------------------
+
+F32 = np.zeros(1, dtype=np.float32)  # packed arrays like these: float32 products
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_float32_packed_products_within_float32_rounding(m, k, n):
+    A, B = operands(m, k, n)
+    C = _bf16.matmul(A, B, F32)
+    assert C.dtype == np.float32 and C.shape == (m, n)
+    exact = A.astype(np.float64) @ B
+    bound = (np.abs(A.astype(np.float64)) @ np.abs(B)) * (k + 1) * 2.0**-24
+    assert np.all(np.abs(C - exact) <= bound)
+
+
+@pytest.mark.parametrize("m, k, n", [(1, 3, 5), (7, 9, 33), (100, 784, 100), (37, 20, 10),
+                                     (256, 1024, 40)])
+def test_float32_weight_gradient_products(m, k, n):
+    @jit
+    def gradient(A, D, G, accumulate):
+        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 1), np.float32)
+        scratch_b = np.zeros(max(_bf16.size_b(*D.shape, 1), _bf16.AT_BLOCK * A.shape[1]),
+                             np.float32)
+        _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    D = rng.standard_normal((m, n)).astype(np.float32)
+    G = np.full((k, n), 7.0, dtype=np.float32)
+    gradient(A, D, G, False)
+    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D, F32))
+    gradient(A, D, G, True)
+    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D, F32), rtol=1e-6, atol=1e-5)
+
+
+def test_float32_packed_gradient_within_float32_rounding_of_float64():
+    from fastnn import _engine, _network
+    from fastnn._losses import LOSSES
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 20))
+    Y = (rng.random((300, 3)) < 0.3).astype(float)
+    nets = {dtype: _network.Network([20, 64, 40, 3], "tanh", "logistic", dtype)
+            for dtype in (np.float32, np.float64)}
+    nets[np.float32].theta[:] = rng.standard_normal(nets[np.float32].n_params) * 0.3
+    nets[np.float64].theta[:] = nets[np.float32].theta
+    code = LOSSES["binary_log_loss"]
+    exact_loss, exact = _engine.LossGradient(
+        nets[np.float64], _engine.Data(X, Y, None, np.float64), code, 1e-4, None)()
+    loss, gradient = _engine.LossGradient(
+        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, packed=1)()
+    assert abs(loss - exact_loss) <= 1e-6 * abs(exact_loss)
+    assert np.abs(gradient - exact).max() / np.abs(exact).max() < 1e-5
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_float32_fits_with_packed_and_blas_products_agree(monkeypatch, digits, solver):
+    from fastnn import MLPClassifier, _config
+
+    X, y = digits
+    models = {}
+    for products in ("packed", "blas"):
+        monkeypatch.setattr(_config, "FLOAT32_PRODUCTS", products)
+        models[products] = MLPClassifier((64, 32), max_iter=5, random_state=0, solver=solver,
+                                         n_jobs=2).fit(X, y)
+    packed, blas = models["packed"], models["blas"]
+    # the same training, up to the rounding of the products
+    assert packed.loss_ == pytest.approx(blas.loss_, rel=1e-4)
+    for a, b in zip(packed.coefs_, blas.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_float32_packed_weights_do_not_depend_on_n_jobs(monkeypatch, numba_threads):
+    from sklearn.datasets import make_classification
+
+    from fastnn import MLPRegressor, _config
+
+    monkeypatch.setattr(_config, "FLOAT32_PRODUCTS", "packed")
+    numba_threads(4)
+    X, y = make_classification(1500, 40, random_state=0)
+    fits = [MLPRegressor(hidden_layer_sizes=(96, 48), max_iter=3, random_state=0,
+                         dropout=0.1, n_jobs=n_jobs).fit(X, y)
+            for n_jobs in (1, 2, 4)]
+    for fit in fits[1:]:
+        for a, b in zip(fit.coefs_, fits[0].coefs_):
+            np.testing.assert_array_equal(a, b)

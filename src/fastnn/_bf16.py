@@ -1,31 +1,42 @@
-"""Matrix products with bfloat16 operands and float32 accumulation (AVX512_BF16).
+"""Register-blocked matrix products of packed operands: bfloat16 or float32.
 
-The building block of the mixed-precision mode: ``C = A B`` (or ``C += A
-B``) where the operands are rounded to bfloat16 (round to nearest even) and
-the products are summed in float32, as PyTorch's CPU autocast does.  The
-instruction is ``vdpbf16ps``: for every float32 lane of a 512-bit register,
-``acc += a[2i] b[2i] + a[2i+1] b[2i+1]`` over pairs of bf16 values (a
-product of two bf16 values is exact in float32).  Numba cannot spell the
-``<32 x bfloat>`` type LLVM's intrinsic wants, so the instruction is emitted
-as inline assembly over ``<16 x i32>`` registers holding the pairs.
+The products of training with packed operands (``_kernels``): ``C = A B``
+(or ``C += A B``), accumulated in float32, in one of two precisions chosen
+by the packed arrays' dtype:
+
+* bfloat16 (uint32 arrays): the operands rounded to bfloat16 (round to
+  nearest even), two values of ``k`` per uint32, and the products summed in
+  float32, as PyTorch's CPU autocast does.  The instruction is
+  ``vdpbf16ps`` (AVX512_BF16): for every float32 lane of a 512-bit
+  register, ``acc += a[2i] b[2i] + a[2i+1] b[2i+1]`` over pairs of bf16
+  values (a product of two bf16 values is exact in float32).  Numba cannot
+  spell the ``<32 x bfloat>`` type LLVM's intrinsic wants, so the
+  instruction is emitted as inline assembly over ``<16 x i32>`` registers
+  holding the pairs.
+* float32 (float32 arrays): one value of ``k`` per element, fused
+  multiply-adds on 16-float vectors.  On CPUs whose BLAS build runs 256-bit
+  kernels although the cores have 512-bit units, these are faster than
+  BLAS; they also spare a small product BLAS's own packing.
 
 Operands are packed first, as in every register-blocked GEMM:
 
-* ``A`` (``m x k``) into panels of ``MR`` rows: ``Ap[i, r, p]`` holds the
-  pair ``A[i MR + r, 2p : 2p + 2]`` as two bf16 halves of a uint32 (each
-  row converted in place: the microkernel reads ``MR`` rows side by side);
-* ``B`` (``k x n``) into panels of ``NR`` columns: ``Bp[j, p, c]`` holds the
-  pair ``B[2p : 2p + 2, j NR + c]``;
+* ``A`` (``m x k``) into panels of ``MR`` rows: ``Ap[i, r, p]`` holds
+  ``A[i MR + r, p]`` (float32) or the pair ``A[i MR + r, 2p : 2p + 2]``
+  (bfloat16), each row converted in place: the microkernel reads ``MR``
+  rows side by side;
+* ``B`` (``k x n``) into panels of ``NR`` columns: ``Bp[j, p, c]`` holds
+  ``B[p, j NR + c]`` or the pair ``B[2p : 2p + 2, j NR + c]``;
 
-padded with zeros to whole panels and an even ``k``.  The microkernel
-(``_tile_set``, ``_tile_add``) then computes an ``MR x NR`` tile of ``C``
-(float32, unit column stride) in ``MR * NV`` registers: per pair of
-``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of ``A`` and ``MR * NV``
-``vdpbf16ps``.  Packing is separate from the
-product, so that an operand used in several products is packed once.
+padded with zeros to whole panels (and for bfloat16 an even ``k``).  The
+microkernel (``_tile_set``, ``_tile_add``) then computes an ``MR x NR``
+tile of ``C`` (float32, unit column stride) in ``MR * NV`` registers: per
+element of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of ``A`` and
+``MR * NV`` multiply-adds.  Packing is separate from the product, so that an
+operand used in several products is packed once.
 
-Only CPUs with AVX512_BF16 run these kernels (``has_bf16``); nothing here is
-compiled until a kernel that uses it is.
+Only CPUs with AVX512_BF16 run the bfloat16 kernels (``has_bf16``); the
+float32 ones are chosen where the CPU has AVX-512 (``has_avx512``).
+Nothing here is compiled until a kernel that uses it is.
 """
 
 import functools
@@ -35,13 +46,13 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._config import jit, jit_entry, jit_inline
 
-__all__ = ["AT_BLOCK", "MR", "NR", "has_bf16", "size_a", "size_b", "pack_a", "pack_at", "pack_b",
-           "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed", "matmul", "product",
-           "product_tn"]
+__all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
+           "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
+           "matmul", "product", "product_tn"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
@@ -67,16 +78,26 @@ def has_bf16():
     return bool(llvm.get_host_cpu_features().get("avx512bf16", False))
 
 
+@functools.cache
+def has_avx512():
+    """Whether this CPU has AVX-512 (512-bit float32 multiply-adds)."""
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
 def _tile_intrinsic(accumulate):
-    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] (+)= Ap[i] . Bp[j]`` over ``k2``
-    pairs, ``C`` a float32 matrix whose rows are contiguous."""
+    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] (+)= Ap[i] . Bp[j]`` over the
+    ``k2`` packed elements of ``k`` (bfloat16 pairs or float32 values, by the
+    packed arrays' dtype), ``C`` a float32 matrix whose rows are contiguous."""
 
     @intrinsic
     def tile(typingctx, C, ci, cj, Ap, i, Bp, j):
         if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
-                and isinstance(Ap, types.Array) and Ap.ndim == 3 and Ap.dtype == types.uint32
-                and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == types.uint32):
+                and isinstance(Ap, types.Array) and Ap.ndim == 3
+                and Ap.dtype in (types.uint32, types.float32)
+                and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == Ap.dtype):
             return None
+        pairs = Ap.dtype == types.uint32
+        vector = _V16I if pairs else _V16F
         sig = types.void(C, ci, cj, Ap, i, Bp, j)
 
         def codegen(context, builder, signature, args):
@@ -93,23 +114,28 @@ def _tile_intrinsic(accumulate):
             accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
                      for _ in range(NV)] for _ in range(MR)]
             splat = ir.Constant(_V16I, [0] * 16)
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(_V16F, [_V16F] * 3), "llvm.fma.v16f32")
             with cgutils.for_range(builder, k2) as loop:
                 p = loop.index
                 b_row = builder.gep(b_base, [builder.mul(p, ir.Constant(i64, NR))])
                 b_vecs = [builder.load(builder.bitcast(
-                    builder.gep(b_row, [ir.Constant(i64, 16 * v)]), _V16I.as_pointer()), align=4)
+                    builder.gep(b_row, [ir.Constant(i64, 16 * v)]), vector.as_pointer()), align=4)
                     for v in range(NV)]
                 a_col = builder.gep(a_base, [p])
                 for r in range(MR):
-                    pair = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
+                    value = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
                     broadcast = builder.shuffle_vector(
-                        builder.insert_element(ir.Constant(_V16I, None), pair,
+                        builder.insert_element(ir.Constant(vector, None), value,
                                                ir.Constant(_I32, 0)),
-                        ir.Constant(_V16I, None), splat)
+                        ir.Constant(vector, None), splat)
                     for v in range(NV):
                         acc = builder.load(accs[r][v])
-                        builder.store(builder.call(_DPBF16, [acc, broadcast, b_vecs[v]]),
-                                      accs[r][v])
+                        if pairs:
+                            acc = builder.call(_DPBF16, [acc, broadcast, b_vecs[v]])
+                        else:
+                            acc = builder.call(fma, [broadcast, b_vecs[v], acc])
+                        builder.store(acc, accs[r][v])
             row_bytes = builder.extract_value(c.strides, 0)
             origin = builder.ptrtoint(c.data, i64)
             for r in range(MR):
@@ -147,28 +173,42 @@ def _pair(lo, hi):
     return _bits(lo) | (_bits(hi) << np.uint32(16))
 
 
-@jit
-def size_a(m, k):
-    """Elements of the packed form of an ``m x k`` left operand."""
-    return (m + MR - 1) // MR * ((k + 1) // 2) * MR
+def per_element(buf):
+    """Values of ``k`` per element of the packed array ``buf``: 2 (bfloat16
+    pairs in a uint32) or 1 (float32)."""
+
+
+@overload(per_element)
+def _per_element_by_type(buf):
+    per = 2 if buf.dtype == types.uint32 else 1
+    return lambda buf: per
 
 
 @jit
-def size_b(k, n):
+def size_a(m, k, per):
+    """Elements of the packed form of an ``m x k`` left operand (``per``: as
+    ``per_element``)."""
+    return (m + MR - 1) // MR * ((k + per - 1) // per) * MR
+
+
+@jit
+def size_b(k, n, per):
     """Elements of the packed form of a ``k x n`` right operand."""
-    return (n + NR - 1) // NR * ((k + 1) // 2) * NR
+    return (n + NR - 1) // NR * ((k + per - 1) // per) * NR
 
 
 @jit
 def _panels_a(buf, m, k):
-    """The first ``size_a(m, k)`` elements of ``buf`` as ``pack_a``'s array."""
-    return buf[:size_a(m, k)].reshape(((m + MR - 1) // MR, MR, (k + 1) // 2))
+    """The first ``size_a(m, k, per)`` elements of ``buf`` as ``pack_a``'s array."""
+    per = per_element(buf)
+    return buf[:size_a(m, k, per)].reshape(((m + MR - 1) // MR, MR, (k + per - 1) // per))
 
 
 @jit
 def panels_b(buf, k, n):
-    """The first ``size_b(k, n)`` elements of ``buf`` as ``pack_b``'s array."""
-    return buf[:size_b(k, n)].reshape(((n + NR - 1) // NR, (k + 1) // 2, NR))
+    """The first ``size_b(k, n, per)`` elements of ``buf`` as ``pack_b``'s array."""
+    per = per_element(buf)
+    return buf[:size_b(k, n, per)].reshape(((n + NR - 1) // NR, (k + per - 1) // per, NR))
 
 
 @jit
@@ -191,15 +231,17 @@ def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
 
 
 @jit
-def packed_a(m, k):
-    """An empty array for ``pack_a`` of an ``m x k`` matrix."""
-    return _panels_a(np.empty(size_a(m, k), dtype=np.uint32), m, k)
+def packed_a(m, k, like):
+    """An empty array for ``pack_a`` of an ``m x k`` matrix, of ``like``'s dtype."""
+    per = per_element(like)
+    return _panels_a(np.empty(size_a(m, k, per), dtype=like.dtype), m, k)
 
 
 @jit
-def packed_b(k, n):
-    """An empty array for ``pack_b`` of a ``k x n`` matrix."""
-    return panels_b(np.empty(size_b(k, n), dtype=np.uint32), k, n)
+def packed_b(k, n, like):
+    """An empty array for ``pack_b`` of a ``k x n`` matrix, of ``like``'s dtype."""
+    per = per_element(like)
+    return panels_b(np.empty(size_b(k, n, per), dtype=like.dtype), k, n)
 
 
 # The packing loops below run over contiguous pairs of their source, with
@@ -208,8 +250,8 @@ def packed_b(k, n):
 
 
 @jit
-def pack_a(A, out):
-    """Pack ``A`` (``m x k``, rows contiguous) into ``out`` (``packed_a(m, k)``)."""
+def _pack_a_pairs(A, out):
+    """``pack_a`` into bfloat16 pairs."""
     m, k = A.shape
     full = k // 2
     for i in range(out.shape[0]):
@@ -228,10 +270,8 @@ def pack_a(A, out):
 
 
 @jit
-def pack_at(A, out, scratch):
-    """Pack ``A^T`` into ``out`` (``packed_a(k, m)`` for ``A`` of ``m x k``, rows
-    contiguous): the left operand of a weight gradient ``A^T D``.  ``scratch``
-    holds ``AT_BLOCK * k`` elements.
+def _pack_at_pairs(A, out, scratch):
+    """``pack_at`` into bfloat16 pairs.
 
     ``out[i, r, p]`` is element ``(i MR + r) k2 + p`` (``k2 = out.shape[2]``):
     the pairs of rows ``2p, 2p + 1`` of ``A`` form column ``p`` of a
@@ -271,8 +311,8 @@ def pack_at(A, out, scratch):
 
 
 @jit
-def pack_b(B, out):
-    """Pack ``B`` (``k x n``, rows contiguous) into ``out`` (``packed_b(k, n)``)."""
+def _pack_b_pairs(B, out):
+    """``pack_b`` into bfloat16 pairs."""
     k, n = B.shape
     full = k // 2
     for j in range(out.shape[0]):
@@ -293,9 +333,8 @@ def pack_b(B, out):
 
 
 @jit
-def pack_bt(W, out):
-    """Pack ``W^T`` into ``out`` (``packed_b(k, n)`` for ``W`` of ``n x k``, rows
-    contiguous): the right operand of the deltas sent down, ``D W^T``."""
+def _pack_bt_pairs(W, out):
+    """``pack_bt`` into bfloat16 pairs."""
     n, k = W.shape
     full = k // 2
     for j in range(out.shape[0]):
@@ -309,6 +348,124 @@ def pack_bt(W, out):
                     out[j, full, c] = _pair(w[k - 1], 0.0)
             else:
                 for p in range(out.shape[1]):
+                    out[j, p, c] = 0
+
+
+def pack_a(A, out):
+    """Pack ``A`` (``m x k``, rows contiguous) into ``out`` (``packed_a(m, k, out)``),
+    as bfloat16 pairs or float32 values by ``out``'s dtype."""
+
+
+def pack_at(A, out, scratch):
+    """Pack ``A^T`` into ``out`` (``packed_a(k, m, out)`` for ``A`` of ``m x k``,
+    rows contiguous): the left operand of a weight gradient ``A^T D``.
+    ``scratch`` holds ``AT_BLOCK * k`` elements of ``out``'s dtype."""
+
+
+def pack_b(B, out):
+    """Pack ``B`` (``k x n``, rows contiguous) into ``out`` (``packed_b(k, n, out)``)."""
+
+
+def pack_bt(W, out):
+    """Pack ``W^T`` into ``out`` (``packed_b(k, n, out)`` for ``W`` of ``n x k``,
+    rows contiguous): the right operand of the deltas sent down, ``D W^T``."""
+
+
+# (each packing function picks its precision by the type of ``out``)
+
+
+@overload(pack_a)
+def _pack_a_by_type(A, out):
+    if out.dtype == types.uint32:
+        return lambda A, out: _pack_a_pairs(A, out)
+    return lambda A, out: _pack_a_single(A, out)
+
+
+@overload(pack_at)
+def _pack_at_by_type(A, out, scratch):
+    if out.dtype == types.uint32:
+        return lambda A, out, scratch: _pack_at_pairs(A, out, scratch)
+    return lambda A, out, scratch: _pack_at_single(A, out)
+
+
+@overload(pack_b)
+def _pack_b_by_type(B, out):
+    if out.dtype == types.uint32:
+        return lambda B, out: _pack_b_pairs(B, out)
+    return lambda B, out: _pack_b_single(B, out)
+
+
+@overload(pack_bt)
+def _pack_bt_by_type(W, out):
+    if out.dtype == types.uint32:
+        return lambda W, out: _pack_bt_pairs(W, out)
+    return lambda W, out: _pack_bt_single(W, out)
+
+
+# float32: copies into the panels, padded with zeros
+
+
+@jit
+def _pack_a_single(A, out):
+    m = A.shape[0]
+    for i in range(out.shape[0]):
+        for r in range(MR):
+            o = out[i, r]
+            if i * MR + r < m:
+                a = A[i * MR + r]
+                for p in range(o.shape[0]):
+                    o[p] = a[p]
+            else:
+                o[:] = 0
+
+
+@jit
+def _pack_at_single(A, out):
+    # out[i, r, p] = A[p, i MR + r]: element c k2 + p of out for column c of A
+    # (as in _pack_at_pairs), AT_BLOCK rows of A at a time
+    m, k = A.shape
+    flat = out.reshape(-1)
+    for p0 in range(0, m, AT_BLOCK):
+        if p0 + AT_BLOCK <= m:  # (a constant trip count: the inner loop unrolls)
+            for c in range(k):
+                o = flat[c * m + p0:c * m + p0 + AT_BLOCK]
+                for q in range(AT_BLOCK):
+                    o[q] = A[p0 + q, c]
+        else:
+            for c in range(k):
+                o = flat[c * m + p0:c * m + m]
+                for q in range(m - p0):
+                    o[q] = A[p0 + q, c]
+    flat[k * m:] = 0
+
+
+@jit
+def _pack_b_single(B, out):
+    k, n = B.shape
+    for j in range(out.shape[0]):
+        c0 = j * NR
+        width = min(NR, n - c0)
+        for p in range(k):
+            b = B[p, c0:c0 + width]
+            o = out[j, p]
+            for c in range(width):
+                o[c] = b[c]
+            for c in range(width, NR):
+                o[c] = 0
+
+
+@jit
+def _pack_bt_single(W, out):
+    n, k = W.shape
+    for j in range(out.shape[0]):
+        for c in range(NR):
+            row = j * NR + c
+            if row < n:
+                w = W[row]
+                for p in range(k):
+                    out[j, p, c] = w[p]
+            else:
+                for p in range(k):
                     out[j, p, c] = 0
 
 
@@ -339,12 +496,13 @@ def gemm_packed(Ap, Bp, C, accumulate):
 
 
 @jit_entry
-def matmul(A, B):
-    """``A @ B`` with bf16 operands and float32 accumulation, as a new float32 array."""
+def matmul(A, B, like):
+    """``A @ B`` as a new float32 array, with the operands packed as ``like``:
+    a uint32 array (bfloat16 operands, float32 sums) or a float32 one."""
     m, k = A.shape
     n = B.shape[1]
-    Ap = packed_a(m, k)
-    Bp = packed_b(k, n)
+    Ap = packed_a(m, k, like)
+    Bp = packed_b(k, n, like)
     pack_a(A, Ap)
     pack_b(B, Bp)
     C = np.empty((m, n), dtype=np.float32)

@@ -63,10 +63,17 @@ def kernel_variants(tabular=False):
 
 
 def _compiled_entries(dtype, front=False):
-    """The entry signatures of ``dtype`` that ``compile_kernels`` compiles."""
-    from . import _kernels
+    """The entry signatures of ``dtype`` that ``compile_kernels`` compiles: the
+    training kernel fits use (with float32's packed products where they are
+    the ones, ``_engine.packed_float32``)."""
+    from . import _engine, _kernels
 
-    return [(kernel, args) for kernel, args in _kernels.entry_signatures(dtype, front)
+    packed = _engine.packed_float32() if dtype == "float32" and not front else None
+    entries = _kernels.entry_signatures(dtype, front)
+    if packed:
+        entries = ([e for e in entries if e[0] is not _kernels.train_member]
+                   + _kernels.entry_signatures(dtype, packed=packed))
+    return [(kernel, args) for kernel, args in entries
             if kernel is not _kernels.train_member or _kernels.is_full(args)]
 
 
@@ -74,8 +81,13 @@ def _dtype_of(kernel, args):
     """The dtype whose entry signatures include ``kernel(args)``, or None."""
     from . import _kernels
 
-    return next((dtype for dtype in DTYPES for front in (False, True)
-                 if (kernel, tuple(args)) in _kernels.entry_signatures(dtype, front)), None)
+    return next((dtype for dtype in DTYPES for front, packed in _SIGNATURE_KINDS
+                 if (kernel, tuple(args)) in _kernels.entry_signatures(dtype, front,
+                                                                       packed=packed)), None)
+
+
+# (with a front layer, packed products) of the entry signatures of a dtype
+_SIGNATURE_KINDS = ((False, None), (True, None), (False, 1), (False, 2))
 
 
 def _name(kernel):

@@ -6,6 +6,8 @@ serially: the engine runs a team of threads over one kernel (``_engine``),
 so there is one compiled variant of each, not a serial and a parallel one.
 """
 
+import os as _os
+
 from numba.core import config as _numba_config
 
 from . import _cache
@@ -36,10 +38,17 @@ MAX_LANES = 16
 # dominate); with a single lane the threads go to BLAS instead.
 LANE_PARAM_BUDGET = 2_000_000
 
-# The budget with bfloat16 products (``dtype="bfloat16"``), whose products run
-# on the lanes' threads only: a large network is worth a lane per core, the
-# lanes' sum (memory-bound) costing less than the products it spreads.
-LANE_PARAM_BUDGET_BF16 = 8_000_000
+# The budget with packed products (``_bf16``: bfloat16, or float32 on CPUs
+# with AVX-512), which run on the lanes' threads only: a large network is
+# worth a lane per core, the lanes' sum (memory-bound) costing less than the
+# products it spreads.
+LANE_PARAM_BUDGET_PACKED = 8_000_000
+
+# The products of float32 stochastic training: "packed" (fastnn's own
+# register-blocked kernels, ``_bf16``) on CPUs with AVX-512, else "blas".
+# ``FASTNN_FLOAT32_PRODUCTS=blas`` keeps BLAS everywhere (a model trained
+# with either differs from the other's in the last bits of its products).
+FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")
 
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.

@@ -23,11 +23,12 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _bf16 as B
+from . import _config
 from . import _kernels as K
 from ._config import (
     BLOCK_ROWS,
     LANE_PARAM_BUDGET,
-    LANE_PARAM_BUDGET_BF16,
+    LANE_PARAM_BUDGET_PACKED,
     LANE_WORKSPACE_BUDGET,
     MAX_LANES,
     PARALLEL_MIN_FLOPS,
@@ -289,15 +290,15 @@ class Kernels:
     def threads(self):
         return compute_threads(self.blas_threads)
 
-    def train(self, data, order, batch_size, net, opt, bufs, full, bf16=None):
+    def train(self, data, order, batch_size, net, opt, bufs, full, packed=None):
         """Mini-batches over ``order`` (see ``_kernels.train_member``, which
-        takes ``opt``, ``bufs``, ``bf16`` and ``full``): the loss sum (for the
+        takes ``opt``, ``bufs``, ``packed`` and ``full``): the loss sum (for the
         GRADIENT code: the mean loss) and the number of steps taken."""
         n_blocks = K.max_param_blocks(net.n_params)
         acc = (np.zeros(bufs[0].shape[0]), np.zeros(n_blocks), np.zeros(n_blocks), np.zeros(1))
         steps = _TEAM.run(K.train_member, self.n_threads, K.new_sync(), acc,
                           (*data.arrays, data.Y, data.sw, order), net.spec(), opt, bufs,
-                          batch_size, bf16, full, net.front_spec, net.copies_spec)
+                          batch_size, packed, full, net.front_spec, net.copies_spec)
         return acc[3][0], steps
 
     def predict(self, data, rows, net, ws, cap, out):
@@ -306,18 +307,18 @@ class Kernels:
                   net.spec(writable=False), ws, cap, out, True, net.front_spec, net.copies_spec)
 
 
-def max_lanes(net, n_rows, bf16=False):
+def max_lanes(net, n_rows, packed=None):
     """Most lanes for batches of ``n_rows`` on ``net``: a power of two.
 
     One lane when the batch is too small to run in parallel (more would only
     add gradient buffers to sum); else enough for every core of the machine
     (Numba's full thread count), as far as ``LANE_PARAM_BUDGET`` allows
-    (``LANE_PARAM_BUDGET_BF16`` with bfloat16 products).  Never depends on
+    (``LANE_PARAM_BUDGET_PACKED`` with packed products).  Never depends on
     ``n_jobs``, so the weights do not either.
     """
     if n_rows * net.flops_per_row() < PARALLEL_MIN_FLOPS:
         return 1
-    budget = LANE_PARAM_BUDGET_BF16 if bf16 else LANE_PARAM_BUDGET
+    budget = LANE_PARAM_BUDGET_PACKED if packed else LANE_PARAM_BUDGET
     limit = min(MAX_LANES, budget // net.n_params)
     lanes = 1
     while lanes < numba.config.NUMBA_NUM_THREADS and lanes * 2 <= limit:
@@ -325,7 +326,7 @@ def max_lanes(net, n_rows, bf16=False):
     return lanes
 
 
-def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS, bf16=False):
+def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS, packed=None):
     """Block size, workspaces and gradient buffers for batches of the given sizes.
 
     Lanes: as many as ``lane_split`` gives for the largest batch within
@@ -333,7 +334,7 @@ def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS, bf16=False):
     longest lane of any of the batch sizes, up to ``block_rows``; a scratch
     matrix is added when a lane must walk several blocks.
     """
-    lanes = max_lanes(net, max(batch_sizes), bf16)
+    lanes = max_lanes(net, max(batch_sizes), packed)
     splits = [K.lane_split.py_func(n, lanes) for n in batch_sizes if n > 0]
     longest = max(per for per, _ in splits)
     cap = min(longest, block_rows)
@@ -422,21 +423,22 @@ def _full(needed):
 
 @functools.cache
 def _entry_signatures(dtype):
-    variants = [(False, False, False), (True, False, False), (True, True, False)]
+    variants = [(False, False, None), (True, False, None), (True, True, None)]
     if dtype == "float32":
-        variants.append((False, False, True))
-    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args), K.has_bf16(args)):
+        variants += [(False, False, 1), (False, False, 2)]
+    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args), K.packed_kind(args)):
             args
-            for front, copies, bf16 in variants
-            for kernel, args in K.entry_signatures(dtype, front, copies, bf16)}
+            for front, copies, packed in variants
+            for kernel, args in K.entry_signatures(dtype, front, copies, packed)}
 
 
-def load_training_kernel(dtype, full, front=False, copies=False, bf16=False):
+def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
     """Load the training kernel for ``dtype`` (compiling it on a cold cache)
     before a fit's first call to any kernel; returns the ``full`` argument
     to train with (``front``: for a network with a front layer, which
     trains with the full kernel of its own; ``copies``: with copies too;
-    ``bf16``: with bfloat16 products, float32 only, full).
+    ``packed``: with packed products, float32 only: 2, bfloat16 ones, always
+    with the full kernel; 1, float32 ones).
 
     A model the basic kernel can train (``full`` None) is trained by the
     full kernel when only that one is compiled, in this process or in the
@@ -446,19 +448,19 @@ def load_training_kernel(dtype, full, front=False, copies=False, bf16=False):
     background (``_compile.compile_ahead``); the epoch shuffle, called
     first otherwise, says nothing of the dtype.
     """
-    key = (np.dtype(dtype), bool(full), bool(front), bool(copies), bool(bf16))
+    key = (np.dtype(dtype), bool(full), bool(front), bool(copies), packed)
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
         return _LOADED[key]
     signatures = _entry_signatures(key[0].name)
     kernel = K.train_member
-    if bf16:
-        kernel.compile(signatures[kernel, True, False, False, True])
+    if packed == 2:
+        kernel.compile(signatures[kernel, True, False, False, 2])
         full = True
     elif front:
-        kernel.compile(signatures[kernel, True, True, bool(copies), False])
+        kernel.compile(signatures[kernel, True, True, bool(copies), None])
     else:
-        basic = signatures[kernel, False, False, False, False]
-        complete = signatures[kernel, True, False, False, False]
+        basic = signatures[kernel, False, False, False, packed]
+        complete = signatures[kernel, True, False, False, packed]
         if full is None and not kernel.load_cached(basic) and kernel.load_cached(complete):
             full = True
         else:
@@ -468,17 +470,31 @@ def load_training_kernel(dtype, full, front=False, copies=False, bf16=False):
 
 
 # (dtype, whether full, whether with a front layer, whether with copies,
-# whether with bfloat16 products) -> the full argument its fits train with
+# packed products: None, 1 or 2) -> the full argument its fits train with
 _LOADED = {}
 
 
-def bf16_buffers(net, cap, n_members):
-    """``train_member``'s ``bf16`` argument for ``net`` (no front layer) and
-    blocks of ``cap`` rows: room for every layer's packed ``W`` and, but the
+def packed_float32():
+    """1 where float32 stochastic training multiplies with fastnn's packed
+    float32 products (``_bf16``), else None (BLAS): ``_config.FLOAT32_PRODUCTS``,
+    whose default means on CPUs with AVX-512."""
+    mode = _config.FLOAT32_PRODUCTS
+    return 1 if mode == "packed" or (mode == "auto" and B.has_avx512()) else None
+
+
+def packed_buffers(net, cap, n_members, per):
+    """``train_member``'s ``packed`` argument for ``net`` (no front layer),
+    blocks of ``cap`` rows and products of ``per_element`` ``per`` (2:
+    bfloat16, 1: float32): room for every layer's packed ``W`` and, but the
     first layer's (which sends no deltas down), ``W^T``; and per team member
     the scratch for a block's packed activations and deltas (``_kernels``,
-    above ``_member_bf16``)."""
-    size_a, size_b = B.size_a.py_func, B.size_b.py_func
+    above ``_member_packed``)."""
+    def size_a(m, k):
+        return B.size_a.py_func(m, k, per)
+
+    def size_b(k, n):
+        return B.size_b.py_func(k, n, per)
+
     fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
     offsets = np.empty((len(fans), 2), dtype=np.int64)
     total = 0
@@ -490,32 +506,33 @@ def bf16_buffers(net, cap, n_members):
                     for fan_in, fan_out in fans)
     # (``pack_at`` converts ``AT_BLOCK`` rows of pairs in ``scratch_b`` first)
     scratch_b = max(max(size_b(cap, fan_out), B.AT_BLOCK * fan_in) for fan_in, fan_out in fans)
-    return (np.zeros(total, dtype=np.uint32), _readonly(offsets),
-            np.zeros((n_members, scratch_a), dtype=np.uint32),
-            np.zeros((n_members, scratch_b), dtype=np.uint32))
+    dtype = np.uint32 if per == 2 else np.float32
+    return (np.zeros(total, dtype=dtype), _readonly(offsets),
+            np.zeros((n_members, scratch_a), dtype=dtype),
+            np.zeros((n_members, scratch_b), dtype=dtype))
 
 
 class EpochRunner:
     """Runs epochs of mini-batch training over one data set with one optimizer
-    (``bf16``: with bfloat16 products, for a float32 network without a front
-    layer)."""
+    (``packed``: with packed products, as ``load_training_kernel``, for a
+    float32 network without a front layer)."""
 
-    def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs, bf16=False):
-        if bf16 and (net.theta.dtype != np.float32 or net.front is not None):
-            raise ValueError("bfloat16 products need a float32 network without a front layer.")
+    def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs, packed=None):
+        if packed and (net.theta.dtype != np.float32 or net.front is not None):
+            raise ValueError("packed products need a float32 network without a front layer.")
         self.full = load_training_kernel(
             net.theta.dtype, _full(net.extended or net.uses_dropout or optimizer.extended),
-            net.front is not None, net.copies_spec is not None, bf16)
+            net.front is not None, net.copies_spec is not None, packed)
         self.net, self.data, self.optimizer = net, data, optimizer
         self.loss_code, self.alpha, self.batch_size = loss_code, float(alpha), int(batch_size)
         # full batches, and the shorter last batch of an epoch; a lane's rows
         # in one block as far as the workspace budget allows
         block_rows = max(BLOCK_ROWS, LANE_WORKSPACE_BUDGET // net.workspace_per_row())
         self.cap, self.ws, self.grads = lane_buffers(net, self.batch_size, data.n % self.batch_size,
-                                                     block_rows=block_rows, bf16=bf16)
+                                                     block_rows=block_rows, packed=packed)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
-        self.bf16 = bf16_buffers(net, self.cap, self.ws.shape[0]) if bf16 else None
+        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed) if packed else None
 
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""
@@ -530,7 +547,7 @@ class EpochRunner:
                 loss_sum, steps = self.kernels.train(
                     data, order[start:start + step], self.batch_size, net,
                     (self.loss_code, self.alpha, opt.code, opt.state, hyper, opt.t, clock), bufs,
-                    self.full, self.bf16,
+                    self.full, self.packed,
                 )
                 opt.t += steps
                 opt.mu_product, opt.last_rate = clock
@@ -698,22 +715,22 @@ def _update_no_improvement_count(log, net, tol, score, verbose):
 
 class LossGradient:
     """Callable ``theta -> (loss, gradient)`` over a whole data set, in float64 for SciPy
-    (``bf16``: computed with the bfloat16 products of training)."""
+    (``packed``: computed with the packed products of training)."""
 
-    def __init__(self, net, data, loss_code, alpha, n_jobs, bf16=False):
+    def __init__(self, net, data, loss_code, alpha, n_jobs, packed=None):
         self.full = load_training_kernel(net.theta.dtype, _full(net.extended or net.uses_dropout),
                                          net.front is not None, net.copies_spec is not None,
-                                         bf16)
+                                         packed)
         self.net, self.data, self.loss_code, self.alpha = net, data, loss_code, float(alpha)
         self.rows = _readonly(np.arange(data.n, dtype=np.int64))
-        self.cap, self.ws, self.grads = lane_buffers(net, data.n, bf16=bf16)
+        self.cap, self.ws, self.grads = lane_buffers(net, data.n, packed=packed)
         # one batch over every row, whose update writes the gradient here
         self.out = np.empty((1, net.n_params), dtype=net.theta.dtype)
         self.hyper = _readonly(np.zeros(N_HYPER))
         self.clock = np.ones(2)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
                                self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
-        self.bf16 = bf16_buffers(net, self.cap, self.ws.shape[0]) if bf16 else None
+        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed) if packed else None
 
     def __call__(self, theta=None):
         net, data = self.net, self.data
@@ -723,7 +740,7 @@ class LossGradient:
             loss, _ = self.kernels.train(
                 data, self.rows, data.n, net,
                 (self.loss_code, self.alpha, GRADIENT, self.out, self.hyper, 0, self.clock),
-                (self.grads, self.ws, self.cap), self.full, self.bf16,
+                (self.grads, self.ws, self.cap), self.full, self.packed,
             )
         return float(loss), self.out[0].astype(np.float64)
 

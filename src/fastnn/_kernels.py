@@ -108,6 +108,11 @@ _PARAM_ALIGN = 16  # block sizes are multiples of this (a 64-byte line of float3
 # Layers with at most this many outputs backpropagate with a plain loop.
 _NARROW = 4
 
+# Layers with fewer outputs multiply with BLAS rather than with float32 packed
+# products, whose tiles are NR (32) columns wide: most of a tile would be
+# padding.
+_PACKED_MIN_OUTPUTS = 16
+
 
 @jit
 def _block(ws, wsl, sizes, cap, kind, l, n):
@@ -173,7 +178,7 @@ def _front_blocks(ws, wsl, sizes, cap, n):
 
 
 @jit_inline
-def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
+def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
     """``Z = A_l W_l`` for the ``rows`` of the block, into the activation
     matrix of layer ``l + 1``; returns it and the layer's intercepts.
 
@@ -198,10 +203,10 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
                 for j in range(Z.shape[1]):
                     Z[r, j] += v * Wc[j]
     elif l == 0 and not has_front and _consecutive(rows):
-        if bf16 is None:
+        if not _packs(packed, W.shape[1]):
             np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
-            _bf16_forward(Xd[rows[0]:rows[0] + n], Z, bf16, sizes, l)
+            _packed_forward(Xd[rows[0]:rows[0] + n], Z, packed, sizes, l)
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
         if l == 0 and copies is not None:
@@ -217,10 +222,10 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16):
                     A[r, j] = x[j]
         if copies is not None and last:
             _heads_forward(A, read_only(theta), layout, l, Z, k)
-        elif bf16 is None:
+        elif not _packs(packed, W.shape[1]):
             np.dot(A, W, Z)
         else:
-            _bf16_forward(A, Z, bf16, sizes, l)
+            _packed_forward(A, Z, packed, sizes, l)
     return Z, b
 
 
@@ -273,11 +278,11 @@ def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies):
 
 
 @jit
-def _forward_train(X, rows, theta, net, ws, sizes, cap, step, bf16, full, front, copies):
+def _forward_train(X, rows, theta, net, ws, sizes, cap, step, packed, full, front, copies):
     """``_forward`` for training: the output left as pre-activation, and a
     hidden layer with a derivative buffer also given its derivatives and its
-    dropout masks for update ``step``; with ``bf16`` (``_member_bf16``), the
-    products in bfloat16."""
+    dropout masks for update ``step``; with ``packed`` (``_member_packed``),
+    the products of packed operands."""
     layout, acts, wsl, drop, drop_kind, seed = net[1], net[2], net[3], net[4], net[5], net[6]
     k = np.int64(1)
     if copies is not None:
@@ -285,7 +290,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, bf16, full, front,
     n = rows.shape[0] * k
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, bf16)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed)
         # the output stays a pre-activation (a variable, not the literal
         # IDENTITY: one compiled bias_activate for every call)
         code = acts[l] if l < n_layers - 1 else IDENTITY
@@ -311,7 +316,7 @@ def _forward_train(X, rows, theta, net, ws, sizes, cap, step, bf16, full, front,
 
 
 @jit_inline
-def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, bf16, full, front,
+def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, packed, full, front,
               copies):
     """Backpropagate one block whose forward pass is in ``ws``.
 
@@ -364,7 +369,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, b
         elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
-        elif bf16 is None:
+        elif not _packs(packed, fan_out):
             tmp = gW
             if not first:
                 tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
@@ -377,17 +382,17 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, b
                     for j in range(fan_out):
                         gW[i, j] += tmp[i, j]
         elif l == 0 and not has_front and _consecutive(rows):
-            _bf16_weight_gradient(Xd[rows[0]:rows[0] + n], D, gW, bf16, first)
+            _packed_weight_gradient(Xd[rows[0]:rows[0] + n], D, gW, packed, first)
         else:
-            _bf16_weight_gradient(_block(ws, wsl, sizes, cap, _ACT, l, m), D, gW, bf16, first)
+            _packed_weight_gradient(_block(ws, wsl, sizes, cap, _ACT, l, m), D, gW, packed, first)
         if copies is not None and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            if bf16 is None or fan_out <= _NARROW:
+            if not _packs(packed, fan_out) or fan_out <= _NARROW:
                 _back_through(D, W, D_prev)
             else:
-                _bf16_deltas(D, D_prev, bf16, sizes, l)
+                _packed_deltas(D, D_prev, packed, sizes, l)
         if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
@@ -488,89 +493,108 @@ def _back_through(D, W, D_prev):
 
 
 @jit_inline
-def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, bf16, full, front,
+def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, packed, full, front,
           copies):
     """Loss sum and gradient of ``rows`` into ``g``, walking blocks of ``cap`` rows."""
     loss = 0.0
     for r0 in range(0, rows.shape[0], cap):
         blk = rows[r0:min(rows.shape[0], r0 + cap)]
-        _forward_train(X, blk, theta, net, ws, sizes, cap, step, bf16, full, front, copies)
+        _forward_train(X, blk, theta, net, ws, sizes, cap, step, packed, full, front, copies)
         loss += _backward(X, Y, sw, blk, theta, net, loss_code, g, ws, sizes, cap, r0 == 0,
-                          bf16, full, front, copies)
+                          packed, full, front, copies)
     return loss
 
 
 # ---------------------------------------------------------------------------
-# bfloat16 products (``_bf16``)
+# Products of packed operands (``_bf16``)
 # ---------------------------------------------------------------------------
 #
-# A training kernel's ``bf16`` argument is None (float32 or float64 products),
-# or ``(packed, offsets, scratch_a, scratch_b)``: every layer's weights packed
+# A training kernel's ``packed`` argument is None (BLAS products), or
+# ``(weights, offsets, scratch_a, scratch_b)``: every layer's weights packed
 # as right operands of ``_bf16``'s products, ``W`` (forward) at
 # ``offsets[l, 0]`` and ``W^T`` (deltas sent down) at ``offsets[l, 1]`` of
-# ``packed``, repacked from ``theta`` before every mini-batch; and per team
-# member two scratch rows for packing a block's activations and deltas.
+# ``weights``, repacked from ``theta`` before every mini-batch; and per team
+# member two scratch rows for packing a block's activations and deltas.  The
+# arrays' dtype is the precision of the products: uint32 for bfloat16 pairs,
+# float32 for float32.
 
 
-def _member_bf16(bf16, member):
-    """The ``bf16`` argument of team member ``member``'s lanes: its own scratch
-    rows (None without bfloat16 products; chosen by type)."""
+def _member_packed(packed, member):
+    """The ``packed`` argument of team member ``member``'s lanes: its own scratch
+    rows (None without packed products; chosen by type)."""
 
 
-@overload(_member_bf16)
-def _member_bf16_by_type(bf16, member):
-    if isinstance(bf16, types.NoneType):
-        return lambda bf16, member: None
-    return lambda bf16, member: (bf16[0], bf16[1], bf16[2][member], bf16[3][member])
+@overload(_member_packed)
+def _member_packed_by_type(packed, member):
+    if isinstance(packed, types.NoneType):
+        return lambda packed, member: None
+    return lambda packed, member: (packed[0], packed[1], packed[2][member], packed[3][member])
 
 
-# The bfloat16 products of a layer.  The kernels call them only where
-# ``bf16`` is not None, but they are compiled for None too (Numba does not
+def _packs(packed, fan_out):
+    """Whether a layer of ``fan_out`` outputs multiplies with packed products:
+    with bfloat16 ones always, with float32 ones when it is wide enough
+    (``_PACKED_MIN_OUTPUTS``), never without (chosen by type)."""
+
+
+@overload(_packs)
+def _packs_by_type(packed, fan_out):
+    if isinstance(packed, types.NoneType):
+        return lambda packed, fan_out: False
+    if packed.types[0].dtype == types.uint32:
+        return lambda packed, fan_out: True
+    return lambda packed, fan_out: fan_out >= _PACKED_MIN_OUTPUTS
+
+
+# The packed products of a layer.  The kernels call them only where
+# ``packed`` is not None, but they are compiled for None too (Numba does not
 # prune branches on the arguments of inlined functions): there, as nothing.
 
 
 @jit
-def _bf16_forward(A, Z, bf16, sizes, l):
+def _packed_forward(A, Z, packed, sizes, l):
     """``Z = A W``, ``W`` layer ``l``'s weights."""
-    if bf16 is not None:
-        product(A, _packed_weights(bf16, l, sizes, False), Z, bf16[2])
+    if packed is not None:
+        product(A, _packed_weights(packed, l, sizes, False), Z, packed[2])
 
 
 @jit
-def _bf16_weight_gradient(A, D, gW, bf16, first):
+def _packed_weight_gradient(A, D, gW, packed, first):
     """``gW = A^T D`` (``gW += A^T D`` unless ``first``)."""
-    if bf16 is not None:
-        product_tn(A, D, gW, bf16[2], bf16[3], not first)
+    if packed is not None:
+        product_tn(A, D, gW, packed[2], packed[3], not first)
 
 
 @jit
-def _bf16_deltas(D, D_prev, bf16, sizes, l):
+def _packed_deltas(D, D_prev, packed, sizes, l):
     """``D_prev = D W^T``, ``W`` layer ``l``'s weights."""
-    if bf16 is not None:
-        product(D, _packed_weights(bf16, l, sizes, True), D_prev, bf16[2])
+    if packed is not None:
+        product(D, _packed_weights(packed, l, sizes, True), D_prev, packed[2])
 
 
 @jit
-def _packed_weights(bf16, l, sizes, transposed):
+def _packed_weights(packed, l, sizes, transposed):
     """Layer ``l``'s packed weights: ``W`` or, ``transposed``, ``W^T``."""
     fan_in, fan_out = sizes[l], sizes[l + 1]
     if transposed:
-        return panels_b(bf16[0][bf16[1][l, 1]:], fan_out, fan_in)
-    return panels_b(bf16[0][bf16[1][l, 0]:], fan_in, fan_out)
+        return panels_b(packed[0][packed[1][l, 1]:], fan_out, fan_in)
+    return panels_b(packed[0][packed[1][l, 0]:], fan_in, fan_out)
 
 
 @jit
-def _pack_weights(theta, layout, task, bf16, sizes):
+def _pack_weights(theta, layout, task, packed, sizes):
     """Pack layer ``task // 2``'s weights from ``theta`` for the next
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
     l = task // 2
     W = _weights(theta, layout, l)[0]
     if task % 2 and l == 0:
-        return  # (no deltas go below the first layer: a front layer has no bf16 products)
+        return  # (no deltas go below the first layer: a front layer has no packed products)
+    if not _packs(packed, W.shape[1]):
+        return  # (a narrow layer multiplies with BLAS)
     if task % 2:
-        pack_bt(W, _packed_weights(bf16, l, sizes, True))
+        pack_bt(W, _packed_weights(packed, l, sizes, True))
     else:
-        pack_b(W, _packed_weights(bf16, l, sizes, False))
+        pack_b(W, _packed_weights(packed, l, sizes, False))
 
 
 @jit
@@ -753,7 +777,7 @@ def _claim(sync, counter, end):
 
 
 @jit_entry
-def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full, front,
+def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, full, front,
                  copies):
     """Member ``member`` of a team of threads training on ``order``.
 
@@ -771,8 +795,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full
       updated here.
     * ``bufs = (grads, ws, cap)``: the lanes' gradient buffers and the
       members' workspaces, for blocks of ``cap`` rows.
-    * ``bf16``: None, or the packed weights and scratch of bfloat16
-      products (above ``_member_bf16``); the team then packs the layers'
+    * ``packed``: None, or the packed weights and scratch of packed
+      products (above ``_member_packed``); the team then packs the layers'
       weights before the lanes of every batch.
 
     Runs consecutive mini-batches of ``batch_size`` rows over ``order``.  For
@@ -822,7 +846,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full
     typed = np.empty(N_HYPER, dtype=theta.dtype)
     typed_hyper(hyper, typed)
     clip_norm = hyper[CLIP_NORM]
-    lane_bf16 = _member_bf16(bf16, member)
+    lane_packed = _member_packed(packed, member)
     n_layers = sizes.shape[0] - 1
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
@@ -836,13 +860,13 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full
         next_rows = order[b0 + n:min(n_total, b0 + n + batch_size)]
         next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
         step_number = t + batch + 1
-        if bf16 is not None:
+        if packed is not None:
             packs_end = (batch + 1) * 2 * n_layers
             while True:
                 task = _claim(sync, _PACKS_CLAIMED, packs_end)
                 if task < 0:
                     break
-                _pack_weights(theta, net[1], task - batch * 2 * n_layers, bf16, sizes)
+                _pack_weights(theta, net[1], task - batch * 2 * n_layers, packed, sizes)
                 atomic_add(sync, _PACKS_DONE, 1)
             _wait_until(sync, _PACKS_DONE, packs_end)
         while True:
@@ -850,7 +874,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, bf16, full
             if k < 0:
                 break
             lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
-                                 grads[k], work, sizes, cap, step_number, lane_bf16, full,
+                                 grads[k], work, sizes, cap, step_number, lane_packed, full,
                                  front, copies)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
@@ -1023,15 +1047,19 @@ def has_copies(args):
     return len(args) > 2 and isinstance(args[-1], types.Array)
 
 
-def has_bf16(args):
-    """Whether the argument types ``args`` are those of a training kernel with
-    bfloat16 products (``train_member``'s ``bf16``)."""
-    return len(args) > 3 and isinstance(args[-4], types.BaseTuple)
+def packed_kind(args):
+    """Of a training kernel's argument types ``args``, the ``per_element`` of
+    its packed products (``train_member``'s ``packed``): 2 (bfloat16), 1
+    (float32), or None (BLAS products)."""
+    if len(args) > 3 and isinstance(args[-4], types.BaseTuple):
+        return 2 if args[-4].types[0].dtype == types.uint32 else 1
+    return None
 
 
-def bf16_type():
-    """The Numba type of ``train_member``'s ``bf16`` argument when it is given."""
-    u = types.uint32
+def packed_type(per):
+    """The Numba type of ``train_member``'s ``packed`` argument for products
+    of ``per_element`` ``per``."""
+    u = types.uint32 if per == 2 else types.float32
     return types.Tuple((_rw(u, 1), _ro(types.int64, 2), _rw(u, 2), _rw(u, 2)))
 
 
@@ -1070,7 +1098,7 @@ def training_parts(dtype, full, front=False):
     return parts
 
 
-def entry_signatures(dtype, front=False, copies=False, bf16=False):
+def entry_signatures(dtype, front=False, copies=False, packed=None):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
     One signature per kernel and dtype (float32 or float64): arrays a kernel
@@ -1082,9 +1110,10 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     prediction, the front vector's type next to last), which
     ``compile_kernels`` builds only when asked to; with ``copies`` too, those
     of networks with copies (the copies vector's type last), which only a
-    model with copies compiles.  With ``bf16`` (float32 only), the full
-    training kernel with bfloat16 products, which only a model trained in
-    that precision compiles.
+    model with copies compiles.  With ``packed`` (float32 only), the
+    training kernels with packed products instead: 2, the full kernel with
+    bfloat16 products, which only a model trained in that precision
+    compiles; 1, the basic and full kernels with float32 ones.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -1094,9 +1123,12 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     bufs = types.Tuple((_rw(f, 2), _rw(f, 2), i))
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
-    if bf16:
-        return [(train_member, (*train, bf16_type(), types.boolean, types.none, types.none))]
-    train = (*train, types.none)  # no bfloat16 products
+    if packed == 2:
+        return [(train_member, (*train, packed_type(2), types.boolean, types.none, types.none))]
+    if packed == 1:
+        return [(train_member, (*train, packed_type(1), flag, types.none, types.none))
+                for flag in (types.none, types.boolean)]
+    train = (*train, types.none)  # BLAS products
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:

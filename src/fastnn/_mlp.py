@@ -253,7 +253,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             self._store_network(net)
         runner = _engine.EpochRunner(
             net, _engine.Data(X, self._smoothed(Y), sample_weight, dtype), self._optimizer,
-            LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs, bf16=self._bf16,
+            LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs,
+            packed=self._packed_products(net),
         )
         _engine.fit_stochastic(
             runner, log, shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,

@@ -285,13 +285,15 @@ import fastnn
 from fastnn import _engine, _kernels
 
 warnings.simplefilter("ignore")
-basic, full = [args for kernel, args in _kernels.entry_signatures("float32")
+# the training kernels a float32 fit uses (packed products on CPUs with AVX-512)
+packed = _engine.packed_float32()
+basic, full = [args for kernel, args in _kernels.entry_signatures("float32", packed=packed)
                if kernel is _kernels.train_member]
 _kernels.train_member.compile(full)
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 5))
 fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
-print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False, False],
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False, packed],
                   "basic_compiled": basic in _kernels.train_member.overloads}))
 """
 
@@ -312,16 +314,17 @@ import json
 from fastnn import _kernels
 
 unused = []
-for dtype in ("float32", "float64"):
-    for front in (False, True):
-        for kernel, args in _kernels.entry_signatures(dtype, front):
-            if kernel is _kernels.train_member:
-                kernel.compile(args)
-                full = _kernels.is_full(args)
-                for helper, part in _kernels.training_parts(dtype, full, front):
-                    if tuple(part) not in helper.overloads:
-                        unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full},"
-                                      f" front={front})")
+for dtype, front, packed in [("float32", False, None), ("float32", True, None),
+                             ("float64", False, None), ("float64", True, None),
+                             ("float32", False, 1)]:
+    for kernel, args in _kernels.entry_signatures(dtype, front, packed=packed):
+        if kernel is _kernels.train_member:
+            kernel.compile(args)
+            full = _kernels.is_full(args)
+            for helper, part in _kernels.training_parts(dtype, full, front):
+                if tuple(part) not in helper.overloads:
+                    unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full},"
+                                  f" front={front}, packed={packed})")
 print(json.dumps({"unused": unused}))
 """
 

@@ -229,8 +229,8 @@ def test_weight_gradient_products(m, k, n):
     @jit
     def gradient(A, D, G, accumulate):
         scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 2), np.uint32)
-        scratch_b = np.zeros(max(_bf16.size_b(*D.shape, 2), _bf16.AT_BLOCK * A.shape[1]),
-                             np.uint32)
+        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], 2),
+                                 _bf16.AT_BLOCK * A.shape[1]), np.uint32)
         _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
 
     rng = np.random.default_rng(3)
@@ -266,8 +266,8 @@ def test_float32_weight_gradient_products(m, k, n):
     @jit
     def gradient(A, D, G, accumulate):
         scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 1), np.float32)
-        scratch_b = np.zeros(max(_bf16.size_b(*D.shape, 1), _bf16.AT_BLOCK * A.shape[1]),
-                             np.float32)
+        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], 1),
+                                 _bf16.AT_BLOCK * A.shape[1]), np.float32)
         _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
 
     rng = np.random.default_rng(4)

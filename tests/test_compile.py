@@ -17,7 +17,7 @@ import pytest
 from subproc import child_env, last_json, run_script, write_script
 
 import fastnn
-from fastnn import _compile, _kernels
+from fastnn import _compile, _engine, _kernels
 
 _CHILD = r"""
 import inspect, json, pickle, sys, tempfile, warnings
@@ -252,9 +252,9 @@ from fastnn import _compile
 
 missing = []
 for label, kernel, args in _compile.kernel_variants():
-    # the float32 kernels, but for the full training kernel, which a fit of
-    # scikit-learn's recipe does not call
-    if "float64" not in label and label != "train_member[float32, full]":
+    # the float32 kernels, but for the full training kernels (with BLAS or
+    # packed products), which a fit of scikit-learn's recipe does not call
+    if "float64" not in label and not label.startswith("train_member[float32, full"):
         kernel.compile(args)
         if kernel.stats.cache_misses[args]:
             missing.append(label)
@@ -267,7 +267,7 @@ def test_a_first_fit_on_a_cold_cache_compiles_ahead_in_the_background(tmp_path):
     """The first fit's cache miss starts a worker that compiles the other
     float32 kernels (prediction among them, which this fit never calls for
     a single row): afterwards a fresh process finds every float32 variant
-    in the cache, but for the full training kernel, which the fit did not
+    in the cache, but for the full training kernels, which the fit did not
     need."""
     env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="1")
     fit = write_script(tmp_path, _AHEAD_CHILD, "fit.py")
@@ -285,8 +285,8 @@ import fastnn
 from fastnn import _engine, _kernels
 
 warnings.simplefilter("ignore")
-# the training kernels a float32 fit uses (packed products on CPUs with AVX-512)
-packed = _engine.packed_float32()
+# the training kernels this fit uses (FASTNN_FLOAT32_PRODUCTS: BLAS or packed products)
+packed = _engine.packed_float32(0)
 basic, full = [args for kernel, args in _kernels.entry_signatures("float32", packed=packed)
                if kernel is _kernels.train_member]
 _kernels.train_member.compile(full)
@@ -299,10 +299,13 @@ print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, Fal
 
 
 @pytest.mark.slow
-def test_a_basic_model_trains_with_the_full_kernel_when_only_that_one_is_compiled(tmp_path):
+@pytest.mark.parametrize("products", ["blas", "packed"])
+def test_a_basic_model_trains_with_the_full_kernel_when_only_that_one_is_compiled(
+        tmp_path, products):
     """What ``compile_kernels`` relies on to build the full training kernel
     only (the two give the same model: ``test_toolbox``)."""
-    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0")
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE="0",
+                    FASTNN_FLOAT32_PRODUCTS=products)
     script = write_script(tmp_path, _FALLBACK_CHILD)
     assert last_json(run_script(script, env=env, timeout=900).stdout) == {
         "full": True, "basic_compiled": False}
@@ -321,7 +324,7 @@ for dtype, front, packed in [("float32", False, None), ("float32", True, None),
         if kernel is _kernels.train_member:
             kernel.compile(args)
             full = _kernels.is_full(args)
-            for helper, part in _kernels.training_parts(dtype, full, front):
+            for helper, part in _kernels.training_parts(dtype, full, front, packed):
                 if tuple(part) not in helper.overloads:
                     unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full},"
                                   f" front={front}, packed={packed})")
@@ -342,7 +345,10 @@ def test_training_parts_are_what_the_training_kernels_call(tmp_path):
 def test_variants_compile_the_full_training_kernel_only():
     trained = [args for _, kernel, args in _compile.kernel_variants()
                if kernel is _kernels.train_member]
-    assert len(trained) == len(_compile.DTYPES)
+    # one per dtype, and float32's with packed products where large networks use them
+    packed = [args for args in trained if _kernels.packed_kind(args)]
+    assert len(packed) == (1 if _engine.packed_float32() else 0)
+    assert len(trained) == len(_compile.DTYPES) + len(packed)
     assert all(_kernels.is_full(args) for args in trained)
 
 
@@ -370,7 +376,7 @@ def test_background_compile_of_a_tabular_fit_compiles_its_own_kernels(monkeypatc
                  if k is _kernels.train_member)
     _compile.compile_ahead(_kernels.train_member, train)
     (tasks,) = started
-    assert tasks[0] == "parts:float32:1:1"
+    assert tasks[0] == "parts:float32:1:1:0"  # (dtype, full, front, no packed products)
     labels = [_compile.kernel_variants(tabular=True)[i][0] for i in tasks[1:]]
     assert "predict_member[float32, front]" in labels
     assert all("front" in label or "[" not in label for label in labels), labels

@@ -28,7 +28,7 @@ Operands are packed first, as in every register-blocked GEMM:
   ``B[p, j NR + c]`` or the pair ``B[2p : 2p + 2, j NR + c]``;
 
 padded with zeros to whole panels (and for bfloat16 an even ``k``).  The
-microkernel (``_tile_set``, ``_tile_add``) then computes an ``MR x NR``
+microkernel (``_tile``) then computes an ``MR x NR``
 tile of ``C`` (float32, unit column stride) in ``MR * NV`` registers: per
 element of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of ``A`` and
 ``MR * NV`` multiply-adds.  Packing is separate from the product, so that an
@@ -84,80 +84,74 @@ def has_avx512():
     return bool(llvm.get_host_cpu_features().get("avx512f", False))
 
 
-def _tile_intrinsic(accumulate):
-    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] (+)= Ap[i] . Bp[j]`` over the
-    ``k2`` packed elements of ``k`` (bfloat16 pairs or float32 values, by the
-    packed arrays' dtype), ``C`` a float32 matrix whose rows are contiguous."""
+@intrinsic
+def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
+    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] = Ap[i] . Bp[j]`` (``+=`` with
+    ``accumulate``) over the ``k2`` packed elements of ``k`` (bfloat16 pairs
+    or float32 values, by the packed arrays' dtype), ``C`` a float32 matrix
+    whose rows are contiguous.  Every call expands to a whole tile (an
+    intrinsic is inlined), so ``gemm_packed`` makes one call for all tiles."""
+    if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
+            and isinstance(Ap, types.Array) and Ap.ndim == 3
+            and Ap.dtype in (types.uint32, types.float32)
+            and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == Ap.dtype):
+        return None
+    pairs = Ap.dtype == types.uint32
+    vector = _V16I if pairs else _V16F
+    sig = types.void(C, ci, cj, Ap, i, Bp, j, types.boolean)
 
-    @intrinsic
-    def tile(typingctx, C, ci, cj, Ap, i, Bp, j):
-        if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
-                and isinstance(Ap, types.Array) and Ap.ndim == 3
-                and Ap.dtype in (types.uint32, types.float32)
-                and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == Ap.dtype):
-            return None
-        pairs = Ap.dtype == types.uint32
-        vector = _V16I if pairs else _V16F
-        sig = types.void(C, ci, cj, Ap, i, Bp, j)
-
-        def codegen(context, builder, signature, args):
-            c_ty, _, _, a_ty, _, b_ty, _ = signature.args
-            c = context.make_array(c_ty)(context, builder, args[0])
-            a = context.make_array(a_ty)(context, builder, args[3])
-            b = context.make_array(b_ty)(context, builder, args[5])
-            i64 = ir.IntType(64)
-            ci_, cj_, ia, jb = (builder.sext(v, i64) if v.type.width < 64 else v
-                                for v in (args[1], args[2], args[4], args[6]))
-            k2 = builder.extract_value(a.shape, 2)
-            a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
-            b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
-            accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
-                     for _ in range(NV)] for _ in range(MR)]
-            splat = ir.Constant(_V16I, [0] * 16)
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(_V16F, [_V16F] * 3), "llvm.fma.v16f32")
-            with cgutils.for_range(builder, k2) as loop:
-                p = loop.index
-                b_row = builder.gep(b_base, [builder.mul(p, ir.Constant(i64, NR))])
-                b_vecs = [builder.load(builder.bitcast(
-                    builder.gep(b_row, [ir.Constant(i64, 16 * v)]), vector.as_pointer()), align=4)
-                    for v in range(NV)]
-                a_col = builder.gep(a_base, [p])
-                for r in range(MR):
-                    value = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
-                    broadcast = builder.shuffle_vector(
-                        builder.insert_element(ir.Constant(vector, None), value,
-                                               ir.Constant(_I32, 0)),
-                        ir.Constant(vector, None), splat)
-                    for v in range(NV):
-                        acc = builder.load(accs[r][v])
-                        if pairs:
-                            acc = builder.call(_DPBF16, [acc, broadcast, b_vecs[v]])
-                        else:
-                            acc = builder.call(fma, [broadcast, b_vecs[v], acc])
-                        builder.store(acc, accs[r][v])
-            row_bytes = builder.extract_value(c.strides, 0)
-            origin = builder.ptrtoint(c.data, i64)
+    def codegen(context, builder, signature, args):
+        c_ty, _, _, a_ty, _, b_ty, _, _ = signature.args
+        c = context.make_array(c_ty)(context, builder, args[0])
+        a = context.make_array(a_ty)(context, builder, args[3])
+        b = context.make_array(b_ty)(context, builder, args[5])
+        i64 = ir.IntType(64)
+        ci_, cj_, ia, jb = (builder.sext(v, i64) if v.type.width < 64 else v
+                            for v in (args[1], args[2], args[4], args[6]))
+        k2 = builder.extract_value(a.shape, 2)
+        a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
+        b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
+        accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
+                 for _ in range(NV)] for _ in range(MR)]
+        splat = ir.Constant(_V16I, [0] * 16)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_V16F, [_V16F] * 3), "llvm.fma.v16f32")
+        with cgutils.for_range(builder, k2) as loop:
+            p = loop.index
+            b_row = builder.gep(b_base, [builder.mul(p, ir.Constant(i64, NR))])
+            b_vecs = [builder.load(builder.bitcast(
+                builder.gep(b_row, [ir.Constant(i64, 16 * v)]), vector.as_pointer()), align=4)
+                for v in range(NV)]
+            a_col = builder.gep(a_base, [p])
             for r in range(MR):
-                row = builder.add(origin, builder.mul(builder.add(ci_, ir.Constant(i64, r)),
-                                                      row_bytes))
+                value = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
+                broadcast = builder.shuffle_vector(
+                    builder.insert_element(ir.Constant(vector, None), value,
+                                           ir.Constant(_I32, 0)),
+                    ir.Constant(vector, None), splat)
                 for v in range(NV):
-                    col = builder.add(cj_, ir.Constant(i64, 16 * v))
-                    address = builder.add(row, builder.mul(col, ir.Constant(i64, 4)))
-                    ptr = builder.inttoptr(address, _V16F.as_pointer())
-                    value = builder.load(accs[r][v])
-                    if accumulate:
-                        value = builder.fadd(builder.load(ptr, align=4), value)
-                    builder.store(value, ptr, align=4)
-            return context.get_dummy_value()
+                    acc = builder.load(accs[r][v])
+                    if pairs:
+                        acc = builder.call(_DPBF16, [acc, broadcast, b_vecs[v]])
+                    else:
+                        acc = builder.call(fma, [broadcast, b_vecs[v], acc])
+                    builder.store(acc, accs[r][v])
+        row_bytes = builder.extract_value(c.strides, 0)
+        origin = builder.ptrtoint(c.data, i64)
+        for r in range(MR):
+            row = builder.add(origin, builder.mul(builder.add(ci_, ir.Constant(i64, r)),
+                                                  row_bytes))
+            for v in range(NV):
+                col = builder.add(cj_, ir.Constant(i64, 16 * v))
+                address = builder.add(row, builder.mul(col, ir.Constant(i64, 4)))
+                ptr = builder.inttoptr(address, _V16F.as_pointer())
+                value = builder.load(accs[r][v])
+                value = builder.select(args[7], builder.fadd(builder.load(ptr, align=4), value),
+                                       value)
+                builder.store(value, ptr, align=4)
+        return context.get_dummy_value()
 
-        return sig, codegen
-
-    return tile
-
-
-_tile_set = _tile_intrinsic(False)
-_tile_add = _tile_intrinsic(True)
+    return sig, codegen
 
 
 @jit_inline
@@ -178,33 +172,33 @@ def per_element(buf):
     pairs in a uint32) or 1 (float32)."""
 
 
-@overload(per_element)
+@overload(per_element, inline="always")
 def _per_element_by_type(buf):
     per = 2 if buf.dtype == types.uint32 else 1
     return lambda buf: per
 
 
-@jit
+@jit_inline
 def size_a(m, k, per):
     """Elements of the packed form of an ``m x k`` left operand (``per``: as
     ``per_element``)."""
     return (m + MR - 1) // MR * ((k + per - 1) // per) * MR
 
 
-@jit
+@jit_inline
 def size_b(k, n, per):
     """Elements of the packed form of a ``k x n`` right operand."""
     return (n + NR - 1) // NR * ((k + per - 1) // per) * NR
 
 
-@jit
+@jit_inline
 def _panels_a(buf, m, k):
     """The first ``size_a(m, k, per)`` elements of ``buf`` as ``pack_a``'s array."""
     per = per_element(buf)
     return buf[:size_a(m, k, per)].reshape(((m + MR - 1) // MR, MR, (k + per - 1) // per))
 
 
-@jit
+@jit_inline
 def panels_b(buf, k, n):
     """The first ``size_b(k, n, per)`` elements of ``buf`` as ``pack_b``'s array."""
     per = per_element(buf)
@@ -374,28 +368,28 @@ def pack_bt(W, out):
 # (each packing function picks its precision by the type of ``out``)
 
 
-@overload(pack_a)
+@overload(pack_a, inline="always")
 def _pack_a_by_type(A, out):
     if out.dtype == types.uint32:
         return lambda A, out: _pack_a_pairs(A, out)
     return lambda A, out: _pack_a_single(A, out)
 
 
-@overload(pack_at)
+@overload(pack_at, inline="always")
 def _pack_at_by_type(A, out, scratch):
     if out.dtype == types.uint32:
         return lambda A, out, scratch: _pack_at_pairs(A, out, scratch)
     return lambda A, out, scratch: _pack_at_single(A, out)
 
 
-@overload(pack_b)
+@overload(pack_b, inline="always")
 def _pack_b_by_type(B, out):
     if out.dtype == types.uint32:
         return lambda B, out: _pack_b_pairs(B, out)
     return lambda B, out: _pack_b_single(B, out)
 
 
-@overload(pack_bt)
+@overload(pack_bt, inline="always")
 def _pack_bt_by_type(W, out):
     if out.dtype == types.uint32:
         return lambda W, out: _pack_bt_pairs(W, out)
@@ -480,13 +474,11 @@ def gemm_packed(Ap, Bp, C, accumulate):
     scratch = np.empty((MR, NR), dtype=np.float32)
     for j in range(Bp.shape[0]):
         for i in range(Ap.shape[0]):
-            if (i + 1) * MR <= m and (j + 1) * NR <= n:
-                if accumulate:
-                    _tile_add(C, i * MR, j * NR, Ap, i, Bp, j)
-                else:
-                    _tile_set(C, i * MR, j * NR, Ap, i, Bp, j)
-            else:
-                _tile_set(scratch, 0, 0, Ap, i, Bp, j)
+            whole = (i + 1) * MR <= m and (j + 1) * NR <= n
+            out = C if whole else scratch
+            _tile(out, i * MR if whole else 0, j * NR if whole else 0, Ap, i, Bp, j,
+                  accumulate and whole)
+            if not whole:
                 for r in range(min(MR, m - i * MR)):
                     for c in range(min(NR, n - j * NR)):
                         if accumulate:

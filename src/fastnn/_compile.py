@@ -14,6 +14,7 @@ one process compile a function while the others wait and then load it.
 """
 
 import functools
+import itertools
 import json
 import os
 import queue
@@ -51,10 +52,14 @@ def kernel_variants(tabular=False):
     groups = [False, True] if tabular else [False]
     for front in groups:
         per_dtype = [_compiled_entries(dtype, front) for dtype in DTYPES]
-        for entries in zip(*per_dtype):
-            for dtype, (kernel, args) in zip(DTYPES, entries):
+        for entries in itertools.zip_longest(*per_dtype):
+            for dtype, entry in zip(DTYPES, entries):
+                if entry is None:  # (float32 has one more: the packed training kernel)
+                    continue
+                kernel, args = entry
                 full = ", full" if kernel is _kernels.train_member else ""
                 full += ", front" if front else ""
+                full += ", packed" if _kernels.packed_kind(args) else ""
                 variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
         if not front:
             for kernel, args in _shuffle.entry_signatures():
@@ -64,15 +69,14 @@ def kernel_variants(tabular=False):
 
 def _compiled_entries(dtype, front=False):
     """The entry signatures of ``dtype`` that ``compile_kernels`` compiles: the
-    training kernel fits use (with float32's packed products where they are
-    the ones, ``_engine.packed_float32``)."""
+    training kernels fits use (for float32 also those with packed products
+    where large networks use them, ``_engine.packed_float32``)."""
     from . import _engine, _kernels
 
-    packed = _engine.packed_float32() if dtype == "float32" and not front else None
     entries = _kernels.entry_signatures(dtype, front)
-    if packed:
-        entries = ([e for e in entries if e[0] is not _kernels.train_member]
-                   + _kernels.entry_signatures(dtype, packed=packed))
+    packed = _engine.packed_float32() if dtype == "float32" and not front else None
+    if packed:  # (first: the costliest)
+        entries = _kernels.entry_signatures(dtype, packed=packed) + entries
     return [(kernel, args) for kernel, args in entries
             if kernel is not _kernels.train_member or _kernels.is_full(args)]
 
@@ -148,7 +152,8 @@ def compile_ahead(kernel, args):
     # networks with a front layer (a worker of their own), their kernels.
     tasks = []
     if kernel is _kernels.train_member:
-        tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}")
+        tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}:"
+                     f"{_kernels.packed_kind(args) or 0}")
     variants = kernel_variants(tabular=True)
     others = [i for i, (lb, k, a) in enumerate(variants)
               if (f"[{dtype}" in lb and ("front" in lb) == front or "[" not in lb)
@@ -286,8 +291,9 @@ def _worker(tasks):
 
     for task in tasks:
         if task.startswith(_PARTS):
-            dtype, full, front = task[len(_PARTS):].split(":")
-            for helper, args in _kernels.training_parts(dtype, full == "1", front == "1"):
+            dtype, full, front, packed = task[len(_PARTS):].split(":")
+            for helper, args in _kernels.training_parts(dtype, full == "1", front == "1",
+                                                        int(packed) or None):
                 helper.compile(args)
         else:
             print(json.dumps(_compile_variant(int(task))), flush=True)

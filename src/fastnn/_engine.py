@@ -474,12 +474,16 @@ def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
 _LOADED = {}
 
 
-def packed_float32():
+def packed_float32(multiply_adds=None):
     """1 where float32 stochastic training multiplies with fastnn's packed
-    float32 products (``_bf16``), else None (BLAS): ``_config.FLOAT32_PRODUCTS``,
-    whose default means on CPUs with AVX-512."""
+    float32 products (``_bf16``), else None (BLAS), for mini-batches whose
+    forward pass takes ``multiply_adds`` (None: any large enough):
+    ``_config.FLOAT32_PRODUCTS``."""
     mode = _config.FLOAT32_PRODUCTS
-    return 1 if mode == "packed" or (mode == "auto" and B.has_avx512()) else None
+    if mode == "auto":
+        large = multiply_adds is None or multiply_adds >= _config.PACKED_MIN_MULTIPLY_ADDS
+        return 1 if large and B.has_avx512() else None
+    return 1 if mode == "packed" else None
 
 
 def packed_buffers(net, cap, n_members, per):

@@ -524,7 +524,7 @@ def _member_packed(packed, member):
     rows (None without packed products; chosen by type)."""
 
 
-@overload(_member_packed)
+@overload(_member_packed, inline="always")
 def _member_packed_by_type(packed, member):
     if isinstance(packed, types.NoneType):
         return lambda packed, member: None
@@ -537,7 +537,7 @@ def _packs(packed, fan_out):
     (``_PACKED_MIN_OUTPUTS``), never without (chosen by type)."""
 
 
-@overload(_packs)
+@overload(_packs, inline="always")
 def _packs_by_type(packed, fan_out):
     if isinstance(packed, types.NoneType):
         return lambda packed, fan_out: False
@@ -554,25 +554,25 @@ def _packs_by_type(packed, fan_out):
 @jit
 def _packed_forward(A, Z, packed, sizes, l):
     """``Z = A W``, ``W`` layer ``l``'s weights."""
-    if packed is not None:
-        product(A, _packed_weights(packed, l, sizes, False), Z, packed[2])
+    if packed is not None:  # (A read-only: one compiled product for every A)
+        product(read_only(A), _packed_weights(packed, l, sizes, False), Z, packed[2])
 
 
 @jit
 def _packed_weight_gradient(A, D, gW, packed, first):
     """``gW = A^T D`` (``gW += A^T D`` unless ``first``)."""
     if packed is not None:
-        product_tn(A, D, gW, packed[2], packed[3], not first)
+        product_tn(read_only(A), read_only(D), gW, packed[2], packed[3], not first)
 
 
 @jit
 def _packed_deltas(D, D_prev, packed, sizes, l):
     """``D_prev = D W^T``, ``W`` layer ``l``'s weights."""
     if packed is not None:
-        product(D, _packed_weights(packed, l, sizes, True), D_prev, packed[2])
+        product(read_only(D), _packed_weights(packed, l, sizes, True), D_prev, packed[2])
 
 
-@jit
+@jit_inline
 def _packed_weights(packed, l, sizes, transposed):
     """Layer ``l``'s packed weights: ``W`` or, ``transposed``, ``W^T``."""
     fan_in, fan_out = sizes[l], sizes[l + 1]
@@ -1063,10 +1063,11 @@ def packed_type(per):
     return types.Tuple((_rw(u, 1), _ro(types.int64, 2), _rw(u, 2), _rw(u, 2)))
 
 
-def training_parts(dtype, full, front=False):
+def training_parts(dtype, full, front=False, packed=None):
     """``(helper, argument types)`` of the larger parts of the training kernel
     for ``dtype`` (``full``: whether the full kernel; ``front``: for networks
-    with a front layer), as it calls them.
+    with a front layer; ``packed``: with packed products, as
+    ``entry_signatures``), as it calls them.
 
     Another process can compile these into the cache while this one
     compiles the kernel itself (``_compile.compile_ahead``), which then
@@ -1080,6 +1081,12 @@ def training_parts(dtype, full, front=False):
     flag = types.boolean if full else types.none
     matrix, row = _rw(f, 2), _rw(f, 1)
     parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag))]
+    if packed:  # the products: the weights packed first, then every product
+        u = types.uint32 if packed == 2 else types.float32
+        lane = types.Tuple((_rw(u, 1), _ro(i, 2), _rw(u, 1), _rw(u, 1)))  # _member_packed
+        parts.append((_pack_weights, (row, _ro(i, 2), i, packed_type(packed), _rw(i, 1))))
+        for A in (_ro(f, 2), matrix):
+            parts.append((_packed_forward, (A, matrix, lane, _rw(i, 1), i)))
     if front:
         parts.append((front_forward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix)))
     parts.append((bias_activate, (matrix, row, i, flag)))
@@ -1092,6 +1099,10 @@ def training_parts(dtype, full, front=False):
         (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
         (_back_through, (matrix, matrix, matrix)),
     ]
+    if packed:
+        parts += [(_packed_weight_gradient, (A, matrix, matrix, lane, types.boolean))
+                  for A in (_ro(f, 2), matrix)]
+        parts.append((_packed_deltas, (matrix, matrix, lane, _rw(i, 1), i)))
     if front:
         parts.append((front_backward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix,
                                        matrix, row)))

@@ -319,7 +319,7 @@ from fastnn import _kernels
 unused = []
 for dtype, front, packed in [("float32", False, None), ("float32", True, None),
                              ("float64", False, None), ("float64", True, None),
-                             ("float32", False, 1)]:
+                             ("float32", False, 1), ("float32", True, 1)]:
     for kernel, args in _kernels.entry_signatures(dtype, front, packed=packed):
         if kernel is _kernels.train_member:
             kernel.compile(args)

@@ -171,7 +171,7 @@ class ParametersMixin:
         None, BLAS."""
         if self._bf16:
             return 2
-        if net.front is None and net.theta.dtype == np.float32:
+        if net.theta.dtype == np.float32:
             return _engine.packed_float32(batch_size * net.flops_per_row())
         return None
 

@@ -425,7 +425,7 @@ def _full(needed):
 def _entry_signatures(dtype):
     variants = [(False, False, None), (True, False, None), (True, True, None)]
     if dtype == "float32":
-        variants += [(False, False, 1), (False, False, 2)]
+        variants += [(False, False, 1), (True, False, 1), (True, True, 1), (False, False, 2)]
     return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args), K.packed_kind(args)):
             args
             for front, copies, packed in variants
@@ -457,7 +457,7 @@ def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
         kernel.compile(signatures[kernel, True, False, False, 2])
         full = True
     elif front:
-        kernel.compile(signatures[kernel, True, True, bool(copies), None])
+        kernel.compile(signatures[kernel, True, True, bool(copies), packed])
     else:
         basic = signatures[kernel, False, False, False, packed]
         complete = signatures[kernel, True, False, False, packed]
@@ -487,29 +487,32 @@ def packed_float32(multiply_adds=None):
 
 
 def packed_buffers(net, cap, n_members, per):
-    """``train_member``'s ``packed`` argument for ``net`` (no front layer),
-    blocks of ``cap`` rows and products of ``per_element`` ``per`` (2:
-    bfloat16, 1: float32): room for every layer's packed ``W`` and, but the
-    first layer's (which sends no deltas down), ``W^T``; and per team member
-    the scratch for a block's packed activations and deltas (``_kernels``,
-    above ``_member_packed``)."""
+    """``train_member``'s ``packed`` argument for ``net``, blocks of ``cap``
+    rows and products of ``per_element`` ``per`` (2: bfloat16, 1: float32):
+    room for every layer's packed ``W`` and ``W^T`` (but the first layer's
+    ``W^T`` without a front layer, to which no deltas go: offset -1); and per
+    team member the scratch for a block's packed activations and deltas
+    (``_kernels``, above ``_member_packed``)."""
     def size_a(m, k):
         return B.size_a.py_func(m, k, per)
 
     def size_b(k, n):
         return B.size_b.py_func(k, n, per)
 
+    rows = cap * net.copies  # (the dense layers carry every copy of a row)
     fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
-    offsets = np.empty((len(fans), 2), dtype=np.int64)
+    offsets = np.full((len(fans), 2), -1, dtype=np.int64)
     total = 0
     for l, (fan_in, fan_out) in enumerate(fans):
         offsets[l, 0] = total
-        offsets[l, 1] = total + size_b(fan_in, fan_out)
-        total = offsets[l, 1] + (size_b(fan_out, fan_in) if l > 0 else 0)
-    scratch_a = max(max(size_a(cap, fan_in), size_a(fan_in, cap), size_a(cap, fan_out))
+        total += size_b(fan_in, fan_out)
+        if l > 0 or net.front is not None:
+            offsets[l, 1] = total
+            total += size_b(fan_out, fan_in)
+    scratch_a = max(max(size_a(rows, fan_in), size_a(fan_in, rows), size_a(rows, fan_out))
                     for fan_in, fan_out in fans)
     # (``pack_at`` converts ``AT_BLOCK`` rows of pairs in ``scratch_b`` first)
-    scratch_b = max(max(size_b(cap, fan_out), B.AT_BLOCK * fan_in) for fan_in, fan_out in fans)
+    scratch_b = max(max(size_b(rows, fan_out), B.AT_BLOCK * fan_in) for fan_in, fan_out in fans)
     dtype = np.uint32 if per == 2 else np.float32
     return (np.zeros(total, dtype=dtype), _readonly(offsets),
             np.zeros((n_members, scratch_a), dtype=dtype),
@@ -519,11 +522,11 @@ def packed_buffers(net, cap, n_members, per):
 class EpochRunner:
     """Runs epochs of mini-batch training over one data set with one optimizer
     (``packed``: with packed products, as ``load_training_kernel``, for a
-    float32 network without a front layer)."""
+    float32 network)."""
 
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs, packed=None):
-        if packed and (net.theta.dtype != np.float32 or net.front is not None):
-            raise ValueError("packed products need a float32 network without a front layer.")
+        if packed and net.theta.dtype != np.float32:
+            raise ValueError("packed products need a float32 network.")
         self.full = load_training_kernel(
             net.theta.dtype, _full(net.extended or net.uses_dropout or optimizer.extended),
             net.front is not None, net.copies_spec is not None, packed)

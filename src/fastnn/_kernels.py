@@ -587,8 +587,8 @@ def _pack_weights(theta, layout, task, packed, sizes):
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
     l = task // 2
     W = _weights(theta, layout, l)[0]
-    if task % 2 and l == 0:
-        return  # (no deltas go below the first layer: a front layer has no packed products)
+    if task % 2 and packed[1][l, 1] < 0:
+        return  # (no deltas go below the first layer without a front layer)
     if not _packs(packed, W.shape[1]):
         return  # (a narrow layer multiplies with BLAS)
     if task % 2:
@@ -1124,7 +1124,8 @@ def entry_signatures(dtype, front=False, copies=False, packed=None):
     model with copies compiles.  With ``packed`` (float32 only), the
     training kernels with packed products instead: 2, the full kernel with
     bfloat16 products, which only a model trained in that precision
-    compiles; 1, the basic and full kernels with float32 ones.
+    compiles; 1, the basic and full kernels with float32 ones (the full one
+    only with a front layer).
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -1136,6 +1137,9 @@ def entry_signatures(dtype, front=False, copies=False, packed=None):
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
     if packed == 2:
         return [(train_member, (*train, packed_type(2), types.boolean, types.none, types.none))]
+    if packed == 1 and front:
+        return [(train_member, (*train, packed_type(1), types.boolean, _ro(i, 1),
+                                _ro(i, 1) if copies else types.none))]
     if packed == 1:
         return [(train_member, (*train, packed_type(1), flag, types.none, types.none))
                 for flag in (types.none, types.boolean)]

@@ -13,6 +13,7 @@ SHAPES = [(1, 1, 1), (7, 3, 5), (8, 2, 32), (13, 17, 45), (64, 100, 10), (257, 1
 
 
 BF16 = np.zeros(1, dtype=np.uint32)  # packed arrays like these: bfloat16 products
+F32 = np.zeros(1, dtype=np.float32)  # and these: float32 products
 
 
 def matmul(A, B):
@@ -119,8 +120,10 @@ def digits():
     return (X / 16).astype(np.float32), y
 
 
-@needs_bf16
-def test_the_gradient_within_bf16_rounding_of_float64():
+def gradients(packed):
+    """The loss and gradient of a 20-64-40-3 network on 300 rows, exact
+    (float64) and in float32 with products ``packed`` (``_engine.LossGradient``:
+    None for BLAS's)."""
     from fastnn import _engine, _network
     from fastnn._losses import LOSSES
 
@@ -136,13 +139,18 @@ def test_the_gradient_within_bf16_rounding_of_float64():
     exact_loss, exact = _engine.LossGradient(
         nets[np.float64], _engine.Data(X, Y, None, np.float64), code, 1e-4, None)()
     loss, gradient = _engine.LossGradient(
-        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, packed=2)()
+        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, packed=packed)()
+    return exact_loss, exact, loss, gradient
+
+
+@needs_bf16
+def test_the_gradient_within_bf16_rounding_of_float64():
+    exact_loss, exact, loss, gradient = gradients(2)
     assert abs(loss - exact_loss) <= 1e-2 * abs(exact_loss)
     # bf16 operands: about 2**-8 relative per product, far from float32's 1e-7
     error = np.abs(gradient - exact).max() / np.abs(exact).max()
     assert 1e-5 < error < 2e-2
-    f32_loss, f32 = _engine.LossGradient(
-        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None)()
+    _, _, _, f32 = gradients(None)
     assert np.abs(f32 - exact).max() / np.abs(exact).max() < 1e-5
 
 
@@ -221,34 +229,33 @@ def test_without_avx512_bf16_fitting_in_bfloat16_is_refused_and_prediction_works
         MLPClassifier((16,), dtype="bfloat16").fit(X, y)
 
 
-@needs_bf16
+@pytest.mark.parametrize("like", [pytest.param(BF16, marks=needs_bf16, id="bfloat16"),
+                                  pytest.param(F32, id="float32")])
 @pytest.mark.parametrize("m, k, n", [(1, 3, 5), (7, 9, 33), (100, 784, 100), (37, 20, 10),
                                      (256, 1024, 40)])
-def test_weight_gradient_products(m, k, n):
+def test_weight_gradient_products(m, k, n, like):
     """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed transposed."""
     @jit
-    def gradient(A, D, G, accumulate):
-        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 2), np.uint32)
-        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], 2),
-                                 _bf16.AT_BLOCK * A.shape[1]), np.uint32)
+    def gradient(A, D, G, accumulate, like):
+        per = _bf16.per_element(like)
+        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], per), like.dtype)
+        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], per),
+                                 _bf16.AT_BLOCK * A.shape[1]), like.dtype)
         _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
 
     rng = np.random.default_rng(3)
     A = rng.standard_normal((m, k)).astype(np.float32)
     D = rng.standard_normal((m, n)).astype(np.float32)
     G = np.full((k, n), 7.0, dtype=np.float32)
-    gradient(A, D, G, False)
-    np.testing.assert_array_equal(G, matmul(A.T.copy(), D))
-    gradient(A, D, G, True)
-    np.testing.assert_allclose(G, 2 * matmul(A.T.copy(), D), rtol=1e-6, atol=1e-5)
+    gradient(A, D, G, False, like)
+    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D, like))
+    gradient(A, D, G, True, like)
+    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D, like), rtol=1e-6, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
 # float32 packed products (the float32 training products on CPUs with AVX-512)
 # ---------------------------------------------------------------------------
-
-F32 = np.zeros(1, dtype=np.float32)  # packed arrays like these: float32 products
-
 
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_float32_packed_products_within_float32_rounding(m, k, n):
@@ -260,42 +267,8 @@ def test_float32_packed_products_within_float32_rounding(m, k, n):
     assert np.all(np.abs(C - exact) <= bound)
 
 
-@pytest.mark.parametrize("m, k, n", [(1, 3, 5), (7, 9, 33), (100, 784, 100), (37, 20, 10),
-                                     (256, 1024, 40)])
-def test_float32_weight_gradient_products(m, k, n):
-    @jit
-    def gradient(A, D, G, accumulate):
-        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], 1), np.float32)
-        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], 1),
-                                 _bf16.AT_BLOCK * A.shape[1]), np.float32)
-        _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
-
-    rng = np.random.default_rng(4)
-    A = rng.standard_normal((m, k)).astype(np.float32)
-    D = rng.standard_normal((m, n)).astype(np.float32)
-    G = np.full((k, n), 7.0, dtype=np.float32)
-    gradient(A, D, G, False)
-    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D, F32))
-    gradient(A, D, G, True)
-    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D, F32), rtol=1e-6, atol=1e-5)
-
-
 def test_float32_packed_gradient_within_float32_rounding_of_float64():
-    from fastnn import _engine, _network
-    from fastnn._losses import LOSSES
-
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((300, 20))
-    Y = (rng.random((300, 3)) < 0.3).astype(float)
-    nets = {dtype: _network.Network([20, 64, 40, 3], "tanh", "logistic", dtype)
-            for dtype in (np.float32, np.float64)}
-    nets[np.float32].theta[:] = rng.standard_normal(nets[np.float32].n_params) * 0.3
-    nets[np.float64].theta[:] = nets[np.float32].theta
-    code = LOSSES["binary_log_loss"]
-    exact_loss, exact = _engine.LossGradient(
-        nets[np.float64], _engine.Data(X, Y, None, np.float64), code, 1e-4, None)()
-    loss, gradient = _engine.LossGradient(
-        nets[np.float32], _engine.Data(X, Y, None, np.float32), code, 1e-4, None, packed=1)()
+    exact_loss, exact, loss, gradient = gradients(1)
     assert abs(loss - exact_loss) <= 1e-6 * abs(exact_loss)
     assert np.abs(gradient - exact).max() / np.abs(exact).max() < 1e-5
 

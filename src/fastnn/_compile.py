@@ -74,9 +74,9 @@ def _compiled_entries(dtype, front=False):
     from . import _engine, _kernels
 
     entries = _kernels.entry_signatures(dtype, front)
-    packed = _engine.packed_float32() if dtype == "float32" and not front else None
+    packed = _engine.packed_float32() if dtype == "float32" else None
     if packed:  # (first: the costliest)
-        entries = _kernels.entry_signatures(dtype, packed=packed) + entries
+        entries = _kernels.entry_signatures(dtype, front, packed=packed) + entries
     return [(kernel, args) for kernel, args in entries
             if kernel is not _kernels.train_member or _kernels.is_full(args)]
 

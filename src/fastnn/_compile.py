@@ -91,7 +91,7 @@ def _dtype_of(kernel, args):
 
 
 # (with a front layer, packed products) of the entry signatures of a dtype
-_SIGNATURE_KINDS = ((False, None), (True, None), (False, 1), (False, 2))
+_SIGNATURE_KINDS = ((False, None), (True, None), (False, 1), (True, 1), (False, 2))
 
 
 def _name(kernel):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""fastnn's packed products (``fastnn._bf16``) against float32 BLAS, on one thread.
+"""fastnn's packed products (``fastnn._packed``) against float32 BLAS, on one thread.
 
 For every layer of the benchmark workloads (``benchmarks/benchmarks/workloads.py``)
 the three products of a training step on one lane's rows (``--rows``,
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
-from fastnn import _bf16  # noqa: E402
+from fastnn import _packed  # noqa: E402
 from fastnn._config import JIT_OPTIONS  # noqa: E402
 
 import numba  # noqa: E402
@@ -40,15 +40,15 @@ jit = numba.njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 @jit
 def pack(A, B, like):
-    Ap, Bp = _bf16.packed_a(*A.shape, like), _bf16.packed_b(*B.shape, like)
-    _bf16.pack_a(A, Ap)
-    _bf16.pack_b(B, Bp)
+    Ap, Bp = _packed.packed_a(*A.shape, like), _packed.packed_b(*B.shape, like)
+    _packed.pack_a(A, Ap)
+    _packed.pack_b(B, Bp)
     return Ap, Bp
 
 
 @jit
 def product(Ap, Bp, C):
-    _bf16.gemm_packed(Ap, Bp, C, False)
+    _packed.gemm_packed(Ap, Bp, C, False)
 
 
 def best_seconds(fn, repeats, min_seconds=0.02):
@@ -76,7 +76,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--precision", choices=("bfloat16", "float32"), default="bfloat16")
     args = parser.parse_args()
-    if args.precision == "bfloat16" and not _bf16.has_bf16():
+    if args.precision == "bfloat16" and not _packed.has_bf16():
         sys.exit("this CPU has no AVX512_BF16")
     like = np.zeros(1, dtype=np.uint32 if args.precision == "bfloat16" else np.float32)
     rng = np.random.default_rng(0)
@@ -95,7 +95,7 @@ def main():
                     C = np.empty((m, n), dtype=np.float32)
                     flops = 2.0 * m * k * n
                     f32 = flops / best_seconds(lambda: np.dot(A, B, C), args.repeats) / 1e9
-                    both = (flops / best_seconds(lambda: _bf16.matmul(A, B, like), args.repeats)
+                    both = (flops / best_seconds(lambda: _packed.matmul(A, B, like), args.repeats)
                             / 1e9)
                     Ap, Bp = pack(A, B, like)
                     packed = flops / best_seconds(lambda: product(Ap, Bp, C), args.repeats) / 1e9

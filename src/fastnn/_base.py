@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__, _engine
-from ._bf16 import has_bf16
+from ._packed import has_bf16
 from ._activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from ._init import REGISTRY as INITIALIZERS
 from ._network import Network

@@ -98,6 +98,40 @@ def _name(kernel):
     return kernel.py_func.__name__.lstrip("_")
 
 
+def _tasks(tabular):
+    """What ``compile_kernels`` compiles, in order: the numbers of the
+    variants (``kernel_variants``) and, on CPUs where large float32
+    networks train with packed products, the library of those products
+    (``_packed.load``), after the training kernels."""
+    from . import _engine, _kernels
+
+    variants = kernel_variants(tabular)
+    tasks = [str(i) for i in range(len(variants))]
+    packed = _engine.packed_float32()
+    if packed:
+        trained = sum(kernel is _kernels.train_member and "front" not in label
+                      for label, kernel, _ in variants)
+        tasks.insert(trained, f"{_PRODUCTS}{packed}")
+    return tasks
+
+
+_PRODUCTS = "products:"
+
+
+def _run_task(task):
+    """Compile (or load) ``task``, one of ``_tasks``; returns its label, what
+    happened and seconds."""
+    from . import _packed
+
+    if not task.startswith(_PRODUCTS):
+        return _compile_variant(int(task))
+    per = int(task[len(_PRODUCTS):])
+    start = time.perf_counter()
+    outcome = _packed.load(per)
+    precision = "bfloat16" if per == 2 else "float32"
+    return f"packed_products[{precision}]", outcome, time.perf_counter() - start
+
+
 def _compile_variant(index):
     """Compile (or load) variant ``index``; returns its label, what happened and seconds."""
     label, kernel, args = kernel_variants(tabular=True)[index]
@@ -146,10 +180,12 @@ def compile_ahead(kernel, args):
     if dtype is None or (dtype, front) in _ahead or kernel is _kernels.all_finite:
         return
     # For a training kernel, first the parts of it that this process will
-    # load rather than compile.  Then the other kernels of the dtype, the
-    # shuffle first (a fit calls it next), but no training kernel: the one
-    # this fit calls compiles here, the other it does not call.  For
-    # networks with a front layer (a worker of their own), their kernels.
+    # load rather than compile (and, with packed products, their library,
+    # which the fit loads once its kernel is compiled).  Then the other
+    # kernels of the dtype, the shuffle first (a fit calls it next), but no
+    # training kernel: the one this fit calls compiles here, the other it
+    # does not call.  For networks with a front layer (a worker of their
+    # own), their kernels.
     tasks = []
     if kernel is _kernels.train_member:
         tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}:"
@@ -204,13 +240,13 @@ def compile_kernels(n_jobs=None, verbose=True, tabular=False):
         order they finished; ``outcome`` is ``"compiled"``, ``"found in the
         cache"`` or ``"already loaded"`` (compiled earlier in this process).
     """
-    variants = kernel_variants(bool(tabular))
+    tasks = _tasks(bool(tabular))
     n_jobs = _default_jobs() if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be None or a positive integer, got {n_jobs}")
-    n_jobs = min(n_jobs, len(variants))
+    n_jobs = min(n_jobs, len(tasks))
     say = print if verbose else (lambda *args, **kwargs: None)
-    say(f"fastnn: {len(variants)} kernel variants, cache directory {_cache.cache_dir()}",
+    say(f"fastnn: {len(tasks)} kernel variants, cache directory {_cache.cache_dir()}",
         flush=True)
     start = time.perf_counter()
     report = []
@@ -218,19 +254,19 @@ def compile_kernels(n_jobs=None, verbose=True, tabular=False):
     def record(result):
         report.append(result)
         label, outcome, seconds = result
-        say(f"[{len(report):{len(str(len(variants)))}d}/{len(variants)}] {label:<36}"
+        say(f"[{len(report):{len(str(len(tasks)))}d}/{len(tasks)}] {label:<36}"
             f" {outcome} ({seconds:.1f} s)", flush=True)
 
     if n_jobs == 1:
         global _compiling_all
         _compiling_all = True
         try:
-            for index in range(len(variants)):
-                record(_compile_variant(index))
+            for task in tasks:
+                record(_run_task(task))
         finally:
             _compiling_all = False
     else:
-        for result in _run_workers(len(variants), n_jobs):
+        for result in _run_workers(tasks, n_jobs):
             record(result)
     compiled = sum(outcome == "compiled" for _, outcome, _ in report)
     say(f"fastnn: {compiled} compiled, {len(report) - compiled} already cached,"
@@ -239,26 +275,36 @@ def compile_kernels(n_jobs=None, verbose=True, tabular=False):
     return report
 
 
-def _run_workers(n_variants, n_jobs):
-    """Yield ``_compile_variant``'s results from ``n_jobs`` worker processes.
-
-    Worker ``w`` takes variants ``w, w + n_jobs, ...``: with two workers one
-    compiles the float32 kernels and the other the float64 ones.
-    """
+def _run_workers(tasks, n_jobs):
+    """Yield ``_run_task``'s results for ``tasks`` from ``n_jobs`` worker
+    processes, each given the next task (in order: the costliest first) when
+    it has finished one."""
     results = queue.Queue()
+    pending = iter(tasks)
     workers = []
-    for w in range(n_jobs):
-        proc = _start_worker(range(w, n_variants, n_jobs), stdout=subprocess.PIPE,
+
+    def give(proc):
+        task = next(pending, None)
+        if task is None:
+            proc.stdin.close()
+        else:
+            proc.stdin.write(f"{task}\n")
+            proc.stdin.flush()
+
+    for _ in range(n_jobs):
+        proc = _start_worker([], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         thread = threading.Thread(target=_relay, args=(proc, results), daemon=True)
         thread.start()
         workers.append((proc, thread))
-    for _ in range(n_variants):
-        result = results.get()
+        give(proc)
+    for _ in tasks:
+        proc, result = results.get()
         if isinstance(result, BaseException):
-            for proc, _ in workers:
-                proc.kill()
+            for other, _ in workers:
+                other.kill()
             raise result
+        give(proc)
         yield result
     for proc, thread in workers:
         proc.wait()
@@ -266,20 +312,21 @@ def _run_workers(n_variants, n_jobs):
 
 
 def _relay(proc, results):
-    """Put each result line of worker ``proc`` into ``results``; an error if it fails."""
+    """Put ``(proc, result)`` into ``results`` for each result line of worker
+    ``proc``; an error if it fails."""
     for line in proc.stdout:
-        results.put(tuple(json.loads(line)))
+        results.put((proc, tuple(json.loads(line))))
     if proc.wait() != 0:
-        results.put(RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}"))
+        results.put((proc, RuntimeError(f"a fastnn compile worker failed:\n{proc.stderr.read()}")))
 
 
-# a worker task: the parts of a training kernel, "parts:<dtype>:<full>:<front>"
 _PARTS = "parts:"
 
 
 def _start_worker(tasks, **popen_options):
     """A worker process compiling ``tasks``: variant numbers, or the parts of
-    a training kernel (``_worker``)."""
+    a training kernel (``_worker``); with none, those it reads from its
+    standard input, a line each."""
     return subprocess.Popen(
         [sys.executable, "-m", "fastnn._compile", "--worker", *map(str, tasks)],
         env={**os.environ, _WORKER_ENV: "1"}, **popen_options,
@@ -287,16 +334,17 @@ def _start_worker(tasks, **popen_options):
 
 
 def _worker(tasks):
-    from . import _kernels
+    from . import _kernels, _packed
 
-    for task in tasks:
+    for task in tasks or (line.strip() for line in sys.stdin):
         if task.startswith(_PARTS):
             dtype, full, front, packed = task[len(_PARTS):].split(":")
-            for helper, args in _kernels.training_parts(dtype, full == "1", front == "1",
-                                                        int(packed) or None):
+            for helper, args in _kernels.training_parts(dtype, full == "1", front == "1"):
                 helper.compile(args)
+            if int(packed):  # (needed once the kernel is compiled, before it runs)
+                _packed.load(int(packed))
         else:
-            print(json.dumps(_compile_variant(int(task))), flush=True)
+            print(json.dumps(_run_task(task)), flush=True)
 
 
 def main(argv=None):

@@ -38,14 +38,14 @@ MAX_LANES = 16
 # dominate); with a single lane the threads go to BLAS instead.
 LANE_PARAM_BUDGET = 2_000_000
 
-# The budget with packed products (``_bf16``: bfloat16, or float32 on CPUs
+# The budget with packed products (``_packed``: bfloat16, or float32 on CPUs
 # with AVX-512), which run on the lanes' threads only: a large network is
 # worth a lane per core, the lanes' sum (memory-bound) costing less than the
 # products it spreads.
 LANE_PARAM_BUDGET_PACKED = 8_000_000
 
 # The products of float32 stochastic training: "auto", fastnn's own
-# register-blocked kernels (``_bf16``) on CPUs with AVX-512 for networks
+# register-blocked kernels (``_packed``) on CPUs with AVX-512 for networks
 # whose mini-batches take at least PACKED_MIN_MULTIPLY_ADDS, BLAS otherwise;
 # "packed" or "blas", those everywhere (``FASTNN_FLOAT32_PRODUCTS``).  Models
 # trained with either differ in the last bits of their products.

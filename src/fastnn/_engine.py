@@ -22,7 +22,7 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _bf16 as B
+from . import _packed as B
 from . import _config
 from . import _kernels as K
 from ._config import (
@@ -476,7 +476,7 @@ _LOADED = {}
 
 def packed_float32(multiply_adds=None):
     """1 where float32 stochastic training multiplies with fastnn's packed
-    float32 products (``_bf16``), else None (BLAS), for mini-batches whose
+    float32 products (``_packed``), else None (BLAS), for mini-batches whose
     forward pass takes ``multiply_adds`` (None: any large enough):
     ``_config.FLOAT32_PRODUCTS``."""
     mode = _config.FLOAT32_PRODUCTS
@@ -492,7 +492,9 @@ def packed_buffers(net, cap, n_members, per):
     room for every layer's packed ``W`` and ``W^T`` (but the first layer's
     ``W^T`` without a front layer, to which no deltas go: offset -1); and per
     team member the scratch for a block's packed activations and deltas
-    (``_kernels``, above ``_member_packed``)."""
+    (``_kernels``, above ``_member_packed``).  Loads the products themselves
+    (``_packed.load``), which the kernels call."""
+    B.load(per)
     def size_a(m, k):
         return B.size_a.py_func(m, k, per)
 

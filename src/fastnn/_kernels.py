@@ -66,7 +66,7 @@ from ._activations import (
     multiply_derivative,
     needs_input,
 )
-from ._bf16 import pack_b, pack_bt, panels_b, product, product_tn
+from ._packed import call_pack_b, call_pack_bt, call_product, call_product_tn
 from ._config import MAX_LANES, MIN_LANE_ROWS, jit, jit_entry, jit_exact, jit_inline
 from ._elementary import ordered_sum
 from ._embeddings import front_backward, front_forward
@@ -206,7 +206,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
         if not _packs(packed, W.shape[1]):
             np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
-            _packed_forward(Xd[rows[0]:rows[0] + n], Z, packed, sizes, l)
+            _packed_forward(Xd[rows[0]:rows[0] + n], Z, packed, l)
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
         if l == 0 and copies is not None:
@@ -225,7 +225,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
         elif not _packs(packed, W.shape[1]):
             np.dot(A, W, Z)
         else:
-            _packed_forward(A, Z, packed, sizes, l)
+            _packed_forward(A, Z, packed, l)
     return Z, b
 
 
@@ -392,7 +392,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
             if not _packs(packed, fan_out) or fan_out <= _NARROW:
                 _back_through(D, W, D_prev)
             else:
-                _packed_deltas(D, D_prev, packed, sizes, l)
+                _packed_deltas(D, D_prev, packed, l)
         if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
@@ -506,17 +506,18 @@ def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, packed
 
 
 # ---------------------------------------------------------------------------
-# Products of packed operands (``_bf16``)
+# Products of packed operands (``_packed``)
 # ---------------------------------------------------------------------------
 #
 # A training kernel's ``packed`` argument is None (BLAS products), or
 # ``(weights, offsets, scratch_a, scratch_b)``: every layer's weights packed
-# as right operands of ``_bf16``'s products, ``W`` (forward) at
+# as right operands of ``_packed``'s products, ``W`` (forward) at
 # ``offsets[l, 0]`` and ``W^T`` (deltas sent down) at ``offsets[l, 1]`` of
 # ``weights``, repacked from ``theta`` before every mini-batch; and per team
 # member two scratch rows for packing a block's activations and deltas.  The
 # arrays' dtype is the precision of the products: uint32 for bfloat16 pairs,
-# float32 for float32.
+# float32 for float32.  The products run in ``_packed``'s library, which the
+# engine loads (``_packed.load``) before such a kernel runs.
 
 
 def _member_packed(packed, member):
@@ -547,42 +548,47 @@ def _packs_by_type(packed, fan_out):
 
 
 # The packed products of a layer.  The kernels call them only where
-# ``packed`` is not None, but they are compiled for None too (Numba does not
+# ``packed`` is not None, but they are typed for None too (Numba does not
 # prune branches on the arguments of inlined functions): there, as nothing.
 
 
-@jit
-def _packed_forward(A, Z, packed, sizes, l):
+def _packed_forward(A, Z, packed, l):
     """``Z = A W``, ``W`` layer ``l``'s weights."""
-    if packed is not None:  # (A read-only: one compiled product for every A)
-        product(read_only(A), _packed_weights(packed, l, sizes, False), Z, packed[2])
 
 
-@jit
 def _packed_weight_gradient(A, D, gW, packed, first):
     """``gW = A^T D`` (``gW += A^T D`` unless ``first``)."""
-    if packed is not None:
-        product_tn(read_only(A), read_only(D), gW, packed[2], packed[3], not first)
 
 
-@jit
-def _packed_deltas(D, D_prev, packed, sizes, l):
+def _packed_deltas(D, D_prev, packed, l):
     """``D_prev = D W^T``, ``W`` layer ``l``'s weights."""
-    if packed is not None:
-        product(read_only(D), _packed_weights(packed, l, sizes, True), D_prev, packed[2])
+
+
+@overload(_packed_forward, inline="always")
+def _packed_forward_by_type(A, Z, packed, l):
+    if isinstance(packed, types.NoneType):
+        return lambda A, Z, packed, l: None
+    return lambda A, Z, packed, l: call_product(A, packed[0], packed[1][l, 0], Z, packed[2])
+
+
+@overload(_packed_weight_gradient, inline="always")
+def _packed_weight_gradient_by_type(A, D, gW, packed, first):
+    if isinstance(packed, types.NoneType):
+        return lambda A, D, gW, packed, first: None
+    return lambda A, D, gW, packed, first: call_product_tn(
+        A, D, gW, packed[2], packed[3], not first)
+
+
+@overload(_packed_deltas, inline="always")
+def _packed_deltas_by_type(D, D_prev, packed, l):
+    if isinstance(packed, types.NoneType):
+        return lambda D, D_prev, packed, l: None
+    return lambda D, D_prev, packed, l: call_product(D, packed[0], packed[1][l, 1], D_prev,
+                                                     packed[2])
 
 
 @jit_inline
-def _packed_weights(packed, l, sizes, transposed):
-    """Layer ``l``'s packed weights: ``W`` or, ``transposed``, ``W^T``."""
-    fan_in, fan_out = sizes[l], sizes[l + 1]
-    if transposed:
-        return panels_b(packed[0][packed[1][l, 1]:], fan_out, fan_in)
-    return panels_b(packed[0][packed[1][l, 0]:], fan_in, fan_out)
-
-
-@jit
-def _pack_weights(theta, layout, task, packed, sizes):
+def _pack_weights(theta, layout, task, packed):
     """Pack layer ``task // 2``'s weights from ``theta`` for the next
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
     l = task // 2
@@ -592,9 +598,9 @@ def _pack_weights(theta, layout, task, packed, sizes):
     if not _packs(packed, W.shape[1]):
         return  # (a narrow layer multiplies with BLAS)
     if task % 2:
-        pack_bt(W, _packed_weights(packed, l, sizes, True))
+        call_pack_bt(W, packed[0], packed[1][l, 1])
     else:
-        pack_b(W, _packed_weights(packed, l, sizes, False))
+        call_pack_b(W, packed[0], packed[1][l, 0])
 
 
 @jit
@@ -866,7 +872,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
                 task = _claim(sync, _PACKS_CLAIMED, packs_end)
                 if task < 0:
                     break
-                _pack_weights(theta, net[1], task - batch * 2 * n_layers, packed, sizes)
+                _pack_weights(theta, net[1], task - batch * 2 * n_layers, packed)
                 atomic_add(sync, _PACKS_DONE, 1)
             _wait_until(sync, _PACKS_DONE, packs_end)
         while True:
@@ -1063,11 +1069,11 @@ def packed_type(per):
     return types.Tuple((_rw(u, 1), _ro(types.int64, 2), _rw(u, 2), _rw(u, 2)))
 
 
-def training_parts(dtype, full, front=False, packed=None):
+def training_parts(dtype, full, front=False):
     """``(helper, argument types)`` of the larger parts of the training kernel
     for ``dtype`` (``full``: whether the full kernel; ``front``: for networks
-    with a front layer; ``packed``: with packed products, as
-    ``entry_signatures``), as it calls them.
+    with a front layer), as it calls them (with packed products too: those
+    are not part of the kernel, ``_packed.load``).
 
     Another process can compile these into the cache while this one
     compiles the kernel itself (``_compile.compile_ahead``), which then
@@ -1081,12 +1087,6 @@ def training_parts(dtype, full, front=False, packed=None):
     flag = types.boolean if full else types.none
     matrix, row = _rw(f, 2), _rw(f, 1)
     parts = [(step_hyper, (i, _ro(x, 1), i, x, row, flag))]
-    if packed:  # the products: the weights packed first, then every product
-        u = types.uint32 if packed == 2 else types.float32
-        lane = types.Tuple((_rw(u, 1), _ro(i, 2), _rw(u, 1), _rw(u, 1)))  # _member_packed
-        parts.append((_pack_weights, (row, _ro(i, 2), i, packed_type(packed), _rw(i, 1))))
-        for A in (_ro(f, 2), matrix):
-            parts.append((_packed_forward, (A, matrix, lane, _rw(i, 1), i)))
     if front:
         parts.append((front_forward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix)))
     parts.append((bias_activate, (matrix, row, i, flag)))
@@ -1099,10 +1099,6 @@ def training_parts(dtype, full, front=False, packed=None):
         (loss_and_delta, (matrix, _ro(f, 2), _ro(f, 1), _ro(i, 1), i, matrix)),
         (_back_through, (matrix, matrix, matrix)),
     ]
-    if packed:
-        parts += [(_packed_weight_gradient, (A, matrix, matrix, lane, types.boolean))
-                  for A in (_ro(f, 2), matrix)]
-        parts.append((_packed_deltas, (matrix, matrix, lane, _rw(i, 1), i)))
     if front:
         parts.append((front_backward, (_ro(f, 2), _ro(i, 1), _ro(f, 1), _ro(i, 1), matrix,
                                        matrix, row)))

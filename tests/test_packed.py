@@ -1,12 +1,12 @@
-"""bfloat16 matrix products (``_bf16``) against float64 references."""
+"""Packed matrix products (``_packed``): bfloat16 and float32, against float64 references."""
 
 import numpy as np
 import pytest
 from jitted import jit
 
-from fastnn import _bf16
+from fastnn import _packed
 
-needs_bf16 = pytest.mark.skipif(not _bf16.has_bf16(), reason="the CPU has no AVX512_BF16")
+needs_bf16 = pytest.mark.skipif(not _packed.has_bf16(), reason="the CPU has no AVX512_BF16")
 
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 2, 32), (13, 17, 45), (64, 100, 10), (257, 129, 33),
           (200, 784, 256)]
@@ -17,7 +17,7 @@ F32 = np.zeros(1, dtype=np.float32)  # and these: float32 products
 
 
 def matmul(A, B):
-    return _bf16.matmul(A, B, BF16)
+    return _packed.matmul(A, B, BF16)
 
 
 def bf16(x):
@@ -89,10 +89,10 @@ def test_non_finite_values_propagate():
 def test_packed_products_overwrite_or_accumulate(m, k, n):
     @jit
     def product(A, B, C, accumulate):
-        Ap, Bp = _bf16.packed_a(*A.shape, BF16), _bf16.packed_b(*B.shape, BF16)
-        _bf16.pack_a(A, Ap)
-        _bf16.pack_b(B, Bp)
-        _bf16.gemm_packed(Ap, Bp, C, accumulate)
+        Ap, Bp = _packed.packed_a(*A.shape, BF16), _packed.packed_b(*B.shape, BF16)
+        _packed.pack_a(A, Ap)
+        _packed.pack_b(B, Bp)
+        _packed.gemm_packed(Ap, Bp, C, accumulate)
 
     A, B = operands(m, k, n)
     C = np.full((m, n), 7.0, dtype=np.float32)
@@ -217,7 +217,7 @@ def test_without_avx512_bf16_fitting_in_bfloat16_is_refused_and_prediction_works
     from fastnn import MLPClassifier, _base
 
     X, y = digits
-    if _bf16.has_bf16():
+    if _packed.has_bf16():
         model = MLPClassifier((16,), max_iter=3, random_state=0, dtype="bfloat16").fit(X, y)
     else:  # (a model as one trained in bfloat16 is: float32 weights)
         model = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
@@ -237,20 +237,70 @@ def test_weight_gradient_products(m, k, n, like):
     """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed transposed."""
     @jit
     def gradient(A, D, G, accumulate, like):
-        per = _bf16.per_element(like)
-        scratch_a = np.zeros(_bf16.size_a(A.shape[1], A.shape[0], per), like.dtype)
-        scratch_b = np.zeros(max(_bf16.size_b(D.shape[0], D.shape[1], per),
-                                 _bf16.AT_BLOCK * A.shape[1]), like.dtype)
-        _bf16.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
+        per = _packed.per_element(like)
+        scratch_a = np.zeros(_packed.size_a(A.shape[1], A.shape[0], per), like.dtype)
+        scratch_b = np.zeros(max(_packed.size_b(D.shape[0], D.shape[1], per),
+                                 _packed.AT_BLOCK * A.shape[1]), like.dtype)
+        _packed.product_tn(A, D, G, scratch_a, scratch_b, accumulate)
 
     rng = np.random.default_rng(3)
     A = rng.standard_normal((m, k)).astype(np.float32)
     D = rng.standard_normal((m, n)).astype(np.float32)
     G = np.full((k, n), 7.0, dtype=np.float32)
     gradient(A, D, G, False, like)
-    np.testing.assert_array_equal(G, _bf16.matmul(A.T.copy(), D, like))
+    np.testing.assert_array_equal(G, _packed.matmul(A.T.copy(), D, like))
     gradient(A, D, G, True, like)
-    np.testing.assert_allclose(G, 2 * _bf16.matmul(A.T.copy(), D, like), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(G, 2 * _packed.matmul(A.T.copy(), D, like), rtol=1e-6, atol=1e-5)
+
+
+@jit
+def _library_calls(A, B, D, at, like):
+    """Every call the kernels make into the loaded library, and the same
+    operations compiled here: both results of each."""
+    m, k = A.shape
+    n = B.shape[1]
+    per = _packed.per_element(like)
+    size = _packed.size_b(k, n, per)
+    held = np.zeros(at + size, like.dtype)  # (B packed from element ``at``)
+    _packed.call_pack_b(B, held, at)
+    held_t = np.zeros(size, like.dtype)
+    _packed.call_pack_bt(B.T.copy(), held_t, 0)
+    Bp = _packed.packed_b(k, n, like)
+    _packed.pack_b(B, Bp)
+    scratch_a = np.zeros(max(_packed.size_a(m, k, per), _packed.size_a(k, m, per)), like.dtype)
+    scratch_b = np.zeros(max(_packed.size_b(m, n, per), _packed.AT_BLOCK * k), like.dtype)
+    C = np.zeros((m, n), np.float32)
+    _packed.call_product(A, held, at, C, scratch_a)
+    C_t = np.zeros((m, n), np.float32)
+    _packed.call_product(A, held_t, 0, C_t, scratch_a)
+    C_here = np.zeros((m, n), np.float32)
+    _packed.product(A, Bp, C_here, scratch_a)
+    G = np.ones((k, n), np.float32)
+    _packed.call_product_tn(A, D, G, scratch_a, scratch_b, True)
+    G_here = np.ones((k, n), np.float32)
+    _packed.product_tn(A, D, G_here, scratch_a, scratch_b, True)
+    return held[at:], Bp.reshape(-1), held_t, C, C_t, C_here, G, G_here
+
+
+@pytest.mark.parametrize("like", [pytest.param(BF16, marks=needs_bf16, id="bfloat16"),
+                                  pytest.param(F32, id="float32")])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (13, 17, 45), (100, 64, 40)])
+def test_the_kernels_calls_into_the_library_compute_the_products(m, k, n, like):
+    """The training kernels run the products in a separately compiled library
+    (``_packed.load``), through its address: the same results as the products
+    compiled into the caller."""
+    per = 2 if like.dtype == np.uint32 else 1
+    assert _packed.load(per) in ("compiled", "found in the cache", "already loaded")
+    assert _packed.load(per) == "already loaded"
+    rng = np.random.default_rng(5)
+    A, B, D = (rng.standard_normal(shape).astype(np.float32) for shape in ((m, k), (k, n), (m, n)))
+    held, Bp, held_t, C, C_t, C_here, G, G_here = _library_calls(A, B, D, 7, like)
+    np.testing.assert_array_equal(held, Bp)
+    np.testing.assert_array_equal(held_t, Bp)
+    np.testing.assert_array_equal(C, C_here)
+    np.testing.assert_array_equal(C_t, C_here)
+    np.testing.assert_array_equal(G, G_here)
+    np.testing.assert_allclose(G, 1 + A.T.astype(np.float64) @ D, rtol=0.05, atol=0.05 * k)
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +310,7 @@ def test_weight_gradient_products(m, k, n, like):
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_float32_packed_products_within_float32_rounding(m, k, n):
     A, B = operands(m, k, n)
-    C = _bf16.matmul(A, B, F32)
+    C = _packed.matmul(A, B, F32)
     assert C.dtype == np.float32 and C.shape == (m, n)
     exact = A.astype(np.float64) @ B
     bound = (np.abs(A.astype(np.float64)) @ np.abs(B)) * (k + 1) * 2.0**-24

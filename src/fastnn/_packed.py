@@ -36,23 +36,30 @@ operand used in several products is packed once.
 
 Only CPUs with AVX512_BF16 run the bfloat16 kernels (``has_bf16``); the
 float32 ones are chosen where the CPU has AVX-512 (``has_avx512``).
-Nothing here is compiled until a kernel that uses it is.
+
+The training kernels do not compile these functions into themselves: they
+call one C function per precision, compiled once (``load``), through a
+table of addresses (the end of this module).
 """
 
+import ctypes
 import functools
+import os
 
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
-from numba import types
+from numba import carray, cfunc, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from ._config import jit, jit_entry, jit_inline
+from . import _cache
+from ._config import JIT_OPTIONS, jit, jit_entry, jit_inline
 
 __all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
            "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
-           "matmul", "product", "product_tn"]
+           "matmul", "product", "product_tn", "load", "call_product", "call_product_tn",
+           "call_pack_b", "call_pack_bt"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
@@ -500,3 +507,142 @@ def matmul(A, B, like):
     C = np.empty((m, n), dtype=np.float32)
     gemm_packed(Ap, Bp, C, False)
     return C
+
+
+# ---------------------------------------------------------------------------
+# The products as a library of their own, called by the training kernels
+# ---------------------------------------------------------------------------
+#
+# Numba links the code of every jitted callee into each caller and compiles
+# it again there, so the products, compiled into every training kernel that
+# uses them, would add seconds to each.  Instead ``_operate`` runs them all,
+# compiled once per precision as a C function (``numba.cfunc``, cached on
+# disk as the kernels are), and the kernels call it through ``_TABLE``, an
+# array of its addresses that they find by symbol name when they are linked.
+# A kernel thus compiles, and is cached, without the products (which
+# another process can compile meanwhile); ``load`` enters their address in
+# the table, and the engine calls it before a kernel that uses them runs.
+
+_FORWARD, _WEIGHT_GRADIENT, _PACK_B, _PACK_BT = range(4)  # ``_operate``'s operations
+
+#: Values of ``k`` per packed element -> the packed arrays' dtype.
+PRECISIONS = {1: types.float32, 2: types.uint32}
+
+_TABLE_SYMBOL = "fastnn_packed_products"
+_TABLE = (ctypes.c_void_p * len(PRECISIONS))()  # entry per - 1
+llvm.add_symbol(_TABLE_SYMBOL, ctypes.addressof(_TABLE))
+_loaded = {}  # per -> the compiled ``_operate`` (kept alive: the table points into it)
+
+
+def _signature(per):
+    """``_operate``'s C signature for products of ``per_element`` ``per``."""
+    f, u, i = types.CPointer(types.float32), types.CPointer(PRECISIONS[per]), types.intp
+    return types.void(i, f, f, f, u, u, u, i, i, i, i)
+
+
+def _operate(op, x, y, z, p, s1, s2, m, k, n, flag):
+    """Operation ``op`` over the float32 matrices at ``x``, ``y``, ``z`` and
+    the packed arrays at ``p``, ``s1``, ``s2`` (rows contiguous):
+
+    * ``_FORWARD``: ``z = x B`` (``m x n``, ``x`` ``m x k``), ``B`` packed at
+      ``p``, ``x`` packed into ``s1``;
+    * ``_WEIGHT_GRADIENT``: ``z = x^T y`` (``k x n``; ``+=`` if ``flag``), ``x``
+      ``m x k``, ``y`` ``m x n``, packed into ``s1`` and ``s2``;
+    * ``_PACK_B``: ``x`` (``k x n``) packed into ``p``;
+    * ``_PACK_BT``: ``x^T`` (``x`` ``n x k``) packed into ``p``.
+    """
+    per = per_element(carray(p, 0))
+    if op == _FORWARD:
+        product(carray(x, (m, k)), panels_b(carray(p, size_b(k, n, per)), k, n),
+                carray(z, (m, n)), carray(s1, size_a(m, k, per)))
+    elif op == _WEIGHT_GRADIENT:
+        product_tn(carray(x, (m, k)), carray(y, (m, n)), carray(z, (k, n)),
+                   carray(s1, size_a(k, m, per)),
+                   carray(s2, max(size_b(m, n, per), AT_BLOCK * k)), flag != 0)
+    elif op == _PACK_B:
+        pack_b(carray(x, (k, n)), panels_b(carray(p, size_b(k, n, per)), k, n))
+    else:
+        pack_bt(carray(x, (n, k)), panels_b(carray(p, size_b(k, n, per)), k, n))
+
+
+def load(per):
+    """Make the products of ``per_element`` ``per`` (1: float32, 2: bfloat16)
+    callable from the kernels: compile ``_operate`` for them, or load it from
+    the on-disk cache, and enter its address in the table.
+
+    Returns what happened: "compiled", "found in the cache" or "already
+    loaded".  Processes sharing the cache compile it once: the others wait
+    for it, then load it.
+    """
+    if per in _loaded:
+        return "already loaded"
+    options = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
+    lock = os.path.join(_cache.cache_dir(), f"{__name__}._operate-{per}.lock")
+    with _cache.file_lock(lock):
+        products = cfunc(_signature(per), cache=True, **options)(_operate)
+    _TABLE[per - 1] = products.address
+    _loaded[per] = products
+    return "found in the cache" if products.cache_hits else "compiled"
+
+
+@intrinsic
+def _call(typingctx, op, x, y, z, p, at, s1, s2, m, k, n, flag):
+    """``_operate(op, ...)`` through the table, with the arrays' data pointers
+    (``p``'s from its element ``at``)."""
+    floats = (x, y, z)
+    if not (all(isinstance(a, types.Array) and a.dtype == types.float32 for a in floats)
+            and all(isinstance(a, types.Array) and a.dtype == p.dtype for a in (p, s1, s2))
+            and p.dtype in PRECISIONS.values()):
+        return None
+    index = [per for per, dtype in PRECISIONS.items() if dtype == p.dtype][0] - 1
+    i = types.intp
+    sig = types.void(i, x, y, z, p, i, s1, s2, i, i, i, i)
+
+    def codegen(context, builder, signature, args):
+        tys, values = signature.args, args
+        pointers = [context.make_array(tys[a])(context, builder, values[a]).data
+                    for a in (1, 2, 3, 4, 6, 7)]
+        pointers[3] = builder.gep(pointers[3], [args[5]])
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        address = ir.IntType(8).as_pointer()
+        table = builder.module.globals.get(_TABLE_SYMBOL)
+        if table is None:  # (an external declaration, resolved when the kernel is linked)
+            table = ir.GlobalVariable(builder.module, ir.ArrayType(address, len(PRECISIONS)),
+                                      _TABLE_SYMBOL)
+        entry = builder.load(builder.gep(table, [ir.Constant(i32, 0), ir.Constant(i32, index)]))
+        fnty = ir.FunctionType(ir.VoidType(), [i64] + [q.type for q in pointers] + [i64] * 4)
+        builder.call(builder.bitcast(entry, fnty.as_pointer()),
+                     [args[0], *pointers, *args[8:]])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# The kernels' calls (``load`` must have run for the precision, whose arrays'
+# dtype chooses the table's entry).  A packed right operand is passed as the
+# array holding it and the index of its first element there (``Bp``, ``at``).
+
+
+@jit_inline
+def call_product(A, Bp, at, C, scratch):
+    """``product``, run by the loaded library."""
+    _call(_FORWARD, A, A, C, Bp, at, scratch, scratch, A.shape[0], A.shape[1], C.shape[1], 0)
+
+
+@jit_inline
+def call_product_tn(A, D, G, scratch_a, scratch_b, accumulate):
+    """``product_tn``, run by the loaded library."""
+    _call(_WEIGHT_GRADIENT, A, D, G, scratch_a, 0, scratch_a, scratch_b, A.shape[0],
+          A.shape[1], D.shape[1], 1 if accumulate else 0)
+
+
+@jit_inline
+def call_pack_b(B, out, at):
+    """``pack_b``, run by the loaded library."""
+    _call(_PACK_B, B, B, B, out, at, out, out, 0, B.shape[0], B.shape[1], 0)
+
+
+@jit_inline
+def call_pack_bt(W, out, at):
+    """``pack_bt``, run by the loaded library."""
+    _call(_PACK_BT, W, W, W, out, at, out, out, 0, W.shape[1], W.shape[0], 0)

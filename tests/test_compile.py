@@ -296,14 +296,13 @@ from fastnn import _engine, _kernels
 
 warnings.simplefilter("ignore")
 # the training kernels this fit uses (FASTNN_FLOAT32_PRODUCTS: BLAS or packed products)
-packed = _engine.packed_float32(0)
-basic, full = [args for kernel, args in _kernels.entry_signatures("float32", packed=packed)
+basic, full = [args for kernel, args in _kernels.entry_signatures("float32")
                if kernel is _kernels.train_member]
 _kernels.train_member.compile(full)
 rng = np.random.RandomState(0)
 X = rng.normal(size=(200, 5))
 fastnn.MLPClassifier((8,), max_iter=2, random_state=0).fit(X, X[:, 0] > 0)
-print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False, packed],
+print(json.dumps({"full": _engine._LOADED[np.dtype("float32"), False, False, False, False],
                   "basic_compiled": basic in _kernels.train_member.overloads}))
 """
 
@@ -327,17 +326,17 @@ import json
 from fastnn import _kernels
 
 unused = []
-for dtype, front, packed in [("float32", False, None), ("float32", True, None),
-                             ("float64", False, None), ("float64", True, None),
-                             ("float32", False, 1), ("float32", True, 1)]:
-    for kernel, args in _kernels.entry_signatures(dtype, front, packed=packed):
+for dtype, front, bf16 in [("float32", False, False), ("float32", True, False),
+                           ("float64", False, False), ("float64", True, False),
+                           ("float32", False, True)]:
+    for kernel, args in _kernels.entry_signatures(dtype, front, bf16=bf16):
         if kernel is _kernels.train_member:
             kernel.compile(args)
             full = _kernels.is_full(args)
             for helper, part in _kernels.training_parts(dtype, full, front):
                 if tuple(part) not in helper.overloads:
                     unused.append(f"{helper.py_func.__name__}{part} ({dtype}, full={full},"
-                                  f" front={front}, packed={packed})")
+                                  f" front={front}, bf16={bf16})")
 print(json.dumps({"unused": unused}))
 """
 
@@ -355,10 +354,9 @@ def test_training_parts_are_what_the_training_kernels_call(tmp_path):
 def test_variants_compile_the_full_training_kernel_only():
     trained = [args for _, kernel, args in _compile.kernel_variants()
                if kernel is _kernels.train_member]
-    # one per dtype, and float32's with packed products where large networks use them
-    packed = [args for args in trained if _kernels.packed_kind(args)]
-    assert len(packed) == (1 if _engine.packed_float32() else 0)
-    assert len(trained) == len(_compile.DTYPES) + len(packed)
+    # one per dtype (float32's takes packed products, which layers use them
+    # being the engine's choice)
+    assert [_kernels.packed_kind(args) for args in trained] == [1, None]
     assert all(_kernels.is_full(args) for args in trained)
 
 

@@ -54,12 +54,11 @@ def kernel_variants(tabular=False):
         per_dtype = [_compiled_entries(dtype, front) for dtype in DTYPES]
         for entries in itertools.zip_longest(*per_dtype):
             for dtype, entry in zip(DTYPES, entries):
-                if entry is None:  # (float32 has one more: the packed training kernel)
+                if entry is None:
                     continue
                 kernel, args = entry
                 full = ", full" if kernel is _kernels.train_member else ""
                 full += ", front" if front else ""
-                full += ", packed" if _kernels.packed_kind(args) else ""
                 variants.append((f"{_name(kernel)}[{dtype}{full}]", kernel, args))
         if not front:
             for kernel, args in _shuffle.entry_signatures():
@@ -68,16 +67,11 @@ def kernel_variants(tabular=False):
 
 
 def _compiled_entries(dtype, front=False):
-    """The entry signatures of ``dtype`` that ``compile_kernels`` compiles: the
-    training kernels fits use (for float32 also those with packed products
-    where large networks use them, ``_engine.packed_float32``)."""
-    from . import _engine, _kernels
+    """The entry signatures of ``dtype`` that ``compile_kernels`` compiles:
+    those of ``_kernels.entry_signatures`` but the basic training kernel."""
+    from . import _kernels
 
-    entries = _kernels.entry_signatures(dtype, front)
-    packed = _engine.packed_float32() if dtype == "float32" else None
-    if packed:  # (first: the costliest)
-        entries = _kernels.entry_signatures(dtype, front, packed=packed) + entries
-    return [(kernel, args) for kernel, args in entries
+    return [(kernel, args) for kernel, args in _kernels.entry_signatures(dtype, front)
             if kernel is not _kernels.train_member or _kernels.is_full(args)]
 
 
@@ -85,13 +79,13 @@ def _dtype_of(kernel, args):
     """The dtype whose entry signatures include ``kernel(args)``, or None."""
     from . import _kernels
 
-    return next((dtype for dtype in DTYPES for front, packed in _SIGNATURE_KINDS
+    return next((dtype for dtype in DTYPES for front, bf16 in _SIGNATURE_KINDS
                  if (kernel, tuple(args)) in _kernels.entry_signatures(dtype, front,
-                                                                       packed=packed)), None)
+                                                                       bf16=bf16)), None)
 
 
-# (with a front layer, packed products) of the entry signatures of a dtype
-_SIGNATURE_KINDS = ((False, None), (True, None), (False, 1), (True, 1), (False, 2))
+# (with a front layer, with bfloat16 products) of the entry signatures of a dtype
+_SIGNATURE_KINDS = ((False, False), (True, False), (False, True))
 
 
 def _name(kernel):
@@ -150,11 +144,13 @@ _ahead = {}
 _compiling_all = False  # compile_kernels is running in this process
 
 
-def compile_ahead(kernel, args):
+def compile_ahead(kernel, args, products=None):
     """Called when variant ``kernel(args)`` is missing from the cache and is
     about to compile here: start a background process compiling the other
     variants of its dtype (and the shuffle) into the cache, and for a
-    training kernel first the larger parts of it (``_kernels.training_parts``).
+    training kernel first the larger parts of it (``_kernels.training_parts``)
+    and the library of the packed products of ``per_element`` ``products``
+    if the fit uses them (``_engine.load_training_kernel``).
 
     A first fit on a cold cache then compiles its training kernel here while
     another core compiles those parts and then the kernels the fit will call
@@ -189,7 +185,7 @@ def compile_ahead(kernel, args):
     tasks = []
     if kernel is _kernels.train_member:
         tasks.append(f"{_PARTS}{dtype}:{int(_kernels.is_full(args))}:{int(front)}:"
-                     f"{_kernels.packed_kind(args) or 0}")
+                     f"{products or 0}")
     variants = kernel_variants(tabular=True)
     others = [i for i, (lb, k, a) in enumerate(variants)
               if (f"[{dtype}" in lb and ("front" in lb) == front or "[" not in lb)

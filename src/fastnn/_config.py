@@ -56,6 +56,10 @@ FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")
 # their training kernel takes to compile on first use.
 PACKED_MIN_MULTIPLY_ADDS = 4_000_000
 
+# Layers with fewer outputs multiply with BLAS rather than with float32 packed
+# products, whose tiles are 32 columns wide: most of a tile would be padding.
+PACKED_MIN_OUTPUTS = 16
+
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256

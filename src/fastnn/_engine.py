@@ -31,6 +31,7 @@ from ._config import (
     LANE_PARAM_BUDGET_PACKED,
     LANE_WORKSPACE_BUDGET,
     MAX_LANES,
+    PACKED_MIN_OUTPUTS,
     PARALLEL_MIN_FLOPS,
     PARALLEL_MIN_FLOPS_PER_REGION,
     SAMPLES_PER_CALL,
@@ -423,13 +424,13 @@ def _full(needed):
 
 @functools.cache
 def _entry_signatures(dtype):
-    variants = [(False, False, None), (True, False, None), (True, True, None)]
+    variants = [(False, False, False), (True, False, False), (True, True, False)]
     if dtype == "float32":
-        variants += [(False, False, 1), (True, False, 1), (True, True, 1), (False, False, 2)]
-    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args), K.packed_kind(args)):
-            args
-            for front, copies, packed in variants
-            for kernel, args in K.entry_signatures(dtype, front, copies, packed)}
+        variants.append((False, False, True))
+    return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args),
+             K.packed_kind(args) == 2): args
+            for front, copies, bf16 in variants
+            for kernel, args in K.entry_signatures(dtype, front, copies, bf16)}
 
 
 def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
@@ -437,40 +438,44 @@ def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
     before a fit's first call to any kernel; returns the ``full`` argument
     to train with (``front``: for a network with a front layer, which
     trains with the full kernel of its own; ``copies``: with copies too;
-    ``packed``: with packed products, float32 only: 2, bfloat16 ones, always
-    with the full kernel; 1, float32 ones).
+    ``packed``: the fit's packed products, as ``packed_buffers``: with 2,
+    bfloat16 ones, always the full kernel).
 
     A model the basic kernel can train (``full`` None) is trained by the
     full kernel when only that one is compiled, in this process or in the
     cache: the results are the same, and ``fastnn.compile_kernels`` then
     need not build both.  The compilation of a training kernel is the one
     that starts the other kernels of ``dtype`` compiling ahead in the
-    background (``_compile.compile_ahead``); the epoch shuffle, called
-    first otherwise, says nothing of the dtype.
+    background (``_compile.compile_ahead``, with the library of the packed
+    products the fit uses); the epoch shuffle, called first otherwise, says
+    nothing of the dtype.
     """
-    key = (np.dtype(dtype), bool(full), bool(front), bool(copies), packed)
+    bf16 = packed == 2
+    key = (np.dtype(dtype), bool(full), bool(front), bool(copies), bf16)
     if key in _LOADED:  # (looking the signature up costs ~30 us: nested tuple types)
         return _LOADED[key]
     signatures = _entry_signatures(key[0].name)
     kernel = K.train_member
-    if packed == 2:
-        kernel.compile(signatures[kernel, True, False, False, 2])
+    if bf16 or front:
         full = True
-    elif front:
-        kernel.compile(signatures[kernel, True, True, bool(copies), packed])
+        signature = signatures[kernel, True, bool(front), bool(copies), bf16]
     else:
-        basic = signatures[kernel, False, False, False, packed]
-        complete = signatures[kernel, True, False, False, packed]
+        basic = signatures[kernel, False, False, False, False]
+        complete = signatures[kernel, True, False, False, False]
         if full is None and not kernel.load_cached(basic) and kernel.load_cached(complete):
             full = True
-        else:
-            kernel.compile(complete if full else basic)
+        signature = complete if full else basic
+    if not kernel.load_cached(signature):
+        from . import _compile
+
+        _compile.compile_ahead(kernel, signature, products=packed)
+        kernel.compile(signature)
     _LOADED[key] = full
     return full
 
 
 # (dtype, whether full, whether with a front layer, whether with copies,
-# packed products: None, 1 or 2) -> the full argument its fits train with
+# whether with bfloat16 products) -> the full argument its fits train with
 _LOADED = {}
 
 
@@ -487,14 +492,20 @@ def packed_float32(multiply_adds=None):
 
 
 def packed_buffers(net, cap, n_members, per):
-    """``train_member``'s ``packed`` argument for ``net``, blocks of ``cap``
-    rows and products of ``per_element`` ``per`` (2: bfloat16, 1: float32):
-    room for every layer's packed ``W`` and ``W^T`` (but the first layer's
-    ``W^T`` without a front layer, to which no deltas go: offset -1); and per
-    team member the scratch for a block's packed activations and deltas
-    (``_kernels``, above ``_member_packed``).  Loads the products themselves
-    (``_packed.load``), which the kernels call."""
-    B.load(per)
+    """``train_member``'s ``packed`` argument for ``net`` (None for a float64
+    one), blocks of ``cap`` rows and products of ``per_element`` ``per``:
+    2, bfloat16 for every layer; 1, float32 for the layers of at least
+    ``PACKED_MIN_OUTPUTS`` outputs; None, float32 BLAS for every layer.
+
+    Room for the packed ``W`` and ``W^T`` of those layers (but the first
+    layer's ``W^T`` without a front layer, to which no deltas go), -1 as the
+    offset of the others; and per team member the scratch for a block's
+    packed activations and deltas (``_kernels``, above ``_member_packed``).
+    Loads the products themselves (``_packed.load``) where a layer packs.
+    """
+    if net.theta.dtype != np.float32:
+        return None
+
     def size_a(m, k):
         return B.size_a.py_func(m, k, per)
 
@@ -502,19 +513,25 @@ def packed_buffers(net, cap, n_members, per):
         return B.size_b.py_func(k, n, per)
 
     rows = cap * net.copies  # (the dense layers carry every copy of a row)
-    fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
+    fans = [(fan_in, fan_out) for fan_in, fan_out in zip(net.sizes[:-1].tolist(),
+                                                          net.sizes[1:].tolist())]
+    packs = [per == 2 or per == 1 and fan_out >= PACKED_MIN_OUTPUTS for _, fan_out in fans]
     offsets = np.full((len(fans), 2), -1, dtype=np.int64)
-    total = 0
+    total, scratch_a, scratch_b = 0, 0, 0
     for l, (fan_in, fan_out) in enumerate(fans):
+        if not packs[l]:
+            continue
         offsets[l, 0] = total
         total += size_b(fan_in, fan_out)
         if l > 0 or net.front is not None:
             offsets[l, 1] = total
             total += size_b(fan_out, fan_in)
-    scratch_a = max(max(size_a(rows, fan_in), size_a(fan_in, rows), size_a(rows, fan_out))
-                    for fan_in, fan_out in fans)
-    # (``pack_at`` converts ``AT_BLOCK`` rows of pairs in ``scratch_b`` first)
-    scratch_b = max(max(size_b(rows, fan_out), B.AT_BLOCK * fan_in) for fan_in, fan_out in fans)
+        scratch_a = max(scratch_a, size_a(rows, fan_in), size_a(fan_in, rows),
+                        size_a(rows, fan_out))
+        # (``pack_at`` converts ``AT_BLOCK`` rows of pairs in ``scratch_b`` first)
+        scratch_b = max(scratch_b, size_b(rows, fan_out), B.AT_BLOCK * fan_in)
+    if any(packs):
+        B.load(per)
     dtype = np.uint32 if per == 2 else np.float32
     return (np.zeros(total, dtype=dtype), _readonly(offsets),
             np.zeros((n_members, scratch_a), dtype=dtype),
@@ -541,7 +558,7 @@ class EpochRunner:
                                                      block_rows=block_rows, packed=packed)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
-        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed) if packed else None
+        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed)
 
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""
@@ -739,7 +756,7 @@ class LossGradient:
         self.clock = np.ones(2)
         self.kernels = Kernels(resolve_n_jobs(n_jobs), data.n * net.flops_per_row(),
                                self.grads.shape[0], min_flops=PARALLEL_MIN_FLOPS_PER_REGION)
-        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed) if packed else None
+        self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed)
 
     def __call__(self, theta=None):
         net, data = self.net, self.data

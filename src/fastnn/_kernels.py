@@ -108,11 +108,6 @@ _PARAM_ALIGN = 16  # block sizes are multiples of this (a 64-byte line of float3
 # Layers with at most this many outputs backpropagate with a plain loop.
 _NARROW = 4
 
-# Layers with fewer outputs multiply with BLAS rather than with float32 packed
-# products, whose tiles are NR (32) columns wide: most of a tile would be
-# padding.
-_PACKED_MIN_OUTPUTS = 16
-
 
 @jit
 def _block(ws, wsl, sizes, cap, kind, l, n):
@@ -203,7 +198,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
                 for j in range(Z.shape[1]):
                     Z[r, j] += v * Wc[j]
     elif l == 0 and not has_front and _consecutive(rows):
-        if not _packs(packed, W.shape[1]):
+        if not _packs(packed, l):
             np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
             _packed_forward(Xd[rows[0]:rows[0] + n], Z, packed, l)
@@ -222,7 +217,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
                     A[r, j] = x[j]
         if copies is not None and last:
             _heads_forward(A, read_only(theta), layout, l, Z, k)
-        elif not _packs(packed, W.shape[1]):
+        elif not _packs(packed, l):
             np.dot(A, W, Z)
         else:
             _packed_forward(A, Z, packed, l)
@@ -369,7 +364,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
-        elif not _packs(packed, fan_out):
+        elif not _packs(packed, l):
             tmp = gW
             if not first:
                 tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
@@ -389,7 +384,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
             W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            if not _packs(packed, fan_out) or fan_out <= _NARROW:
+            if not _packs(packed, l) or fan_out <= _NARROW:
                 _back_through(D, W, D_prev)
             else:
                 _packed_deltas(D, D_prev, packed, l)
@@ -509,15 +504,18 @@ def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, packed
 # Products of packed operands (``_packed``)
 # ---------------------------------------------------------------------------
 #
-# A training kernel's ``packed`` argument is None (BLAS products), or
-# ``(weights, offsets, scratch_a, scratch_b)``: every layer's weights packed
-# as right operands of ``_packed``'s products, ``W`` (forward) at
-# ``offsets[l, 0]`` and ``W^T`` (deltas sent down) at ``offsets[l, 1]`` of
-# ``weights``, repacked from ``theta`` before every mini-batch; and per team
-# member two scratch rows for packing a block's activations and deltas.  The
-# arrays' dtype is the precision of the products: uint32 for bfloat16 pairs,
-# float32 for float32.  The products run in ``_packed``'s library, which the
-# engine loads (``_packed.load``) before such a kernel runs.
+# A training kernel's ``packed`` argument is None (float64: BLAS products),
+# or ``(weights, offsets, scratch_a, scratch_b)``: the weights of the layers
+# that multiply with packed products, packed as right operands of
+# ``_packed``'s products, ``W`` (forward) at ``offsets[l, 0]`` and ``W^T``
+# (deltas sent down) at ``offsets[l, 1]`` of ``weights`` (-1: layer ``l``
+# multiplies with BLAS; or, for ``W^T``, sends no deltas down), repacked from
+# ``theta`` before every mini-batch; and per team member two scratch rows for
+# packing a block's activations and deltas.  The arrays' dtype is the
+# precision of the products: uint32 for bfloat16 pairs, float32 for float32,
+# whose kernels always take the argument (the engine chooses the layers).
+# The products run in ``_packed``'s library, which the engine loads
+# (``_packed.load``) before a kernel that packs a layer runs.
 
 
 def _member_packed(packed, member):
@@ -532,19 +530,16 @@ def _member_packed_by_type(packed, member):
     return lambda packed, member: (packed[0], packed[1], packed[2][member], packed[3][member])
 
 
-def _packs(packed, fan_out):
-    """Whether a layer of ``fan_out`` outputs multiplies with packed products:
-    with bfloat16 ones always, with float32 ones when it is wide enough
-    (``_PACKED_MIN_OUTPUTS``), never without (chosen by type)."""
+def _packs(packed, l):
+    """Whether layer ``l`` multiplies with packed products: where its weights
+    have a place in ``packed`` (never without ``packed``, chosen by type)."""
 
 
 @overload(_packs, inline="always")
-def _packs_by_type(packed, fan_out):
+def _packs_by_type(packed, l):
     if isinstance(packed, types.NoneType):
-        return lambda packed, fan_out: False
-    if packed.types[0].dtype == types.uint32:
-        return lambda packed, fan_out: True
-    return lambda packed, fan_out: fan_out >= _PACKED_MIN_OUTPUTS
+        return lambda packed, l: False
+    return lambda packed, l: packed[1][l, 0] >= 0
 
 
 # The packed products of a layer.  The kernels call them only where
@@ -592,11 +587,9 @@ def _pack_weights(theta, layout, task, packed):
     """Pack layer ``task // 2``'s weights from ``theta`` for the next
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
     l = task // 2
+    if packed[1][l, task % 2] < 0:
+        return  # (a layer multiplying with BLAS; no deltas below the first layer)
     W = _weights(theta, layout, l)[0]
-    if task % 2 and packed[1][l, 1] < 0:
-        return  # (no deltas go below the first layer without a front layer)
-    if not _packs(packed, W.shape[1]):
-        return  # (a narrow layer multiplies with BLAS)
     if task % 2:
         call_pack_bt(W, packed[0], packed[1][l, 1])
     else:
@@ -1056,7 +1049,7 @@ def has_copies(args):
 def packed_kind(args):
     """Of a training kernel's argument types ``args``, the ``per_element`` of
     its packed products (``train_member``'s ``packed``): 2 (bfloat16), 1
-    (float32), or None (BLAS products)."""
+    (float32), or None (float64: BLAS products)."""
     if len(args) > 3 and isinstance(args[-4], types.BaseTuple):
         return 2 if args[-4].types[0].dtype == types.uint32 else 1
     return None
@@ -1105,7 +1098,7 @@ def training_parts(dtype, full, front=False):
     return parts
 
 
-def entry_signatures(dtype, front=False, copies=False, packed=None):
+def entry_signatures(dtype, front=False, copies=False, bf16=False):
     """``(kernel, argument types)`` of every call the engine makes into this module.
 
     One signature per kernel and dtype (float32 or float64): arrays a kernel
@@ -1117,11 +1110,11 @@ def entry_signatures(dtype, front=False, copies=False, packed=None):
     prediction, the front vector's type next to last), which
     ``compile_kernels`` builds only when asked to; with ``copies`` too, those
     of networks with copies (the copies vector's type last), which only a
-    model with copies compiles.  With ``packed`` (float32 only), the
-    training kernels with packed products instead: 2, the full kernel with
-    bfloat16 products, which only a model trained in that precision
-    compiles; 1, the basic and full kernels with float32 ones (the full one
-    only with a front layer).
+    model with copies compiles.  The float32 training kernels take packed
+    float32 products (``packed``, which layers use them is the engine's
+    choice), the float64 ones none.  With ``bf16`` (float32 only), the full
+    training kernel with bfloat16 products instead, which only a model
+    trained in that precision compiles.
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr
@@ -1131,15 +1124,9 @@ def entry_signatures(dtype, front=False, copies=False, packed=None):
     bufs = types.Tuple((_rw(f, 2), _rw(f, 2), i))
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
-    if packed == 2:
+    if bf16:
         return [(train_member, (*train, packed_type(2), types.boolean, types.none, types.none))]
-    if packed == 1 and front:
-        return [(train_member, (*train, packed_type(1), types.boolean, _ro(i, 1),
-                                _ro(i, 1) if copies else types.none))]
-    if packed == 1:
-        return [(train_member, (*train, packed_type(1), flag, types.none, types.none))
-                for flag in (types.none, types.boolean)]
-    train = (*train, types.none)  # BLAS products
+    train = (*train, packed_type(1) if f == types.float32 else types.none)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:

@@ -164,15 +164,14 @@ class ParametersMixin:
         """The dtype of the weights and of every computation but bfloat16 products."""
         return np.dtype(np.float32 if self._bf16 else self.dtype)
 
-    def _packed_products(self, net, batch_size):
-        """The products of stochastic training of ``net`` in mini-batches of
-        ``batch_size`` rows (``packed`` of ``_engine.load_training_kernel``):
-        2, bfloat16; 1, fastnn's float32 kernels (``_engine.packed_float32``);
-        None, BLAS."""
+    def _packed_products(self, net):
+        """The products of stochastic training of ``net`` (``packed`` of
+        ``_engine.load_training_kernel``): 2, bfloat16; 1, fastnn's float32
+        kernels (``_engine.packed_float32``); None, BLAS."""
         if self._bf16:
             return 2
         if net.theta.dtype == np.float32:
-            return _engine.packed_float32(batch_size * net.flops_per_row())
+            return _engine.packed_float32()
         return None
 
     def _make_optimizer(self, n_params, dtype, total_steps):

@@ -45,20 +45,15 @@ LANE_PARAM_BUDGET = 2_000_000
 LANE_PARAM_BUDGET_PACKED = 8_000_000
 
 # The products of float32 stochastic training: "auto", fastnn's own
-# register-blocked kernels (``_packed``) on CPUs with AVX-512 for networks
-# whose mini-batches take at least PACKED_MIN_MULTIPLY_ADDS, BLAS otherwise;
-# "packed" or "blas", those everywhere (``FASTNN_FLOAT32_PRODUCTS``).  Models
-# trained with either differ in the last bits of their products.
+# register-blocked kernels (``_packed``) on CPUs with AVX-512, BLAS
+# otherwise; "packed" or "blas", those everywhere
+# (``FASTNN_FLOAT32_PRODUCTS``).  Models trained with either differ in the
+# last bits of their products.
 FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")
 
-# Multiply-adds of a mini-batch's forward pass from which "auto" packs: below,
-# the products are too small for the tiles to gain back the seconds that
-# their training kernel takes to compile on first use.
-PACKED_MIN_MULTIPLY_ADDS = 4_000_000
-
 # Layers with fewer outputs multiply with BLAS rather than with float32 packed
-# products, whose tiles are 32 columns wide: most of a tile would be padding.
-PACKED_MIN_OUTPUTS = 16
+# products, whose tiles are 32 columns wide: part of a tile would be padding.
+PACKED_MIN_OUTPUTS = 32
 
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.

@@ -479,15 +479,14 @@ def load_training_kernel(dtype, full, front=False, copies=False, packed=None):
 _LOADED = {}
 
 
-def packed_float32(multiply_adds=None):
+def packed_float32():
     """1 where float32 stochastic training multiplies with fastnn's packed
-    float32 products (``_packed``), else None (BLAS), for mini-batches whose
-    forward pass takes ``multiply_adds`` (None: any large enough):
+    float32 products (``_packed``, in the layers of at least
+    ``PACKED_MIN_OUTPUTS`` outputs), else None (BLAS):
     ``_config.FLOAT32_PRODUCTS``."""
     mode = _config.FLOAT32_PRODUCTS
     if mode == "auto":
-        large = multiply_adds is None or multiply_adds >= _config.PACKED_MIN_MULTIPLY_ADDS
-        return 1 if large and B.has_avx512() else None
+        return 1 if B.has_avx512() else None
     return 1 if mode == "packed" else None
 
 

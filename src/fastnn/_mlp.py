@@ -254,7 +254,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         runner = _engine.EpochRunner(
             net, _engine.Data(X, self._smoothed(Y), sample_weight, dtype), self._optimizer,
             LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs,
-            packed=self._packed_products(net, batch_size),
+            packed=self._packed_products(net),
         )
         _engine.fit_stochastic(
             runner, log, shuffle=self.shuffle, rng=self._random_state, max_iter=self.max_iter,

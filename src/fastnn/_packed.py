@@ -49,8 +49,9 @@ import os
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
-from numba import carray, cfunc, types
-from numba.core import cgutils
+from numba import carray, types
+from numba.core import cgutils, sigutils
+from numba.core.ccallback import CFunc
 from numba.extending import intrinsic, overload
 
 from . import _cache
@@ -577,9 +578,14 @@ def load(per):
     if per in _loaded:
         return "already loaded"
     options = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
+    products = CFunc(_operate, sigutils.normalize_signature(_signature(per)), locals={},
+                     options=options)
+    products.enable_caching()
+    # (loaded as the kernels are, without Numba's refresh of its compiler)
+    products._cache.load_overload = _cache._loader(products._cache)
     lock = os.path.join(_cache.cache_dir(), f"{__name__}._operate-{per}.lock")
     with _cache.file_lock(lock):
-        products = cfunc(_signature(per), cache=True, **options)(_operate)
+        products.compile()
     _TABLE[per - 1] = products.address
     _loaded[per] = products
     return "found in the cache" if products.cache_hits else "compiled"

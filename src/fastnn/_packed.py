@@ -256,6 +256,13 @@ def _pack_a_pairs(A, out):
     """``pack_a`` into bfloat16 pairs."""
     m, k = A.shape
     full = k // 2
+    flat = out.reshape(-1)
+    if k % 2 == 0:  # (the pairs of a row follow those of the row above, as in A)
+        source = A.reshape(-1)
+        for q in range(m * full):
+            flat[q] = _pair(source[2 * q], source[2 * q + 1])
+        flat[m * full:] = 0  # (the rows of the last panel past m)
+        return
     for i in range(out.shape[0]):
         for r in range(MR):
             row = i * MR + r
@@ -409,16 +416,14 @@ def _pack_bt_by_type(W, out):
 
 @jit
 def _pack_a_single(A, out):
-    m = A.shape[0]
-    for i in range(out.shape[0]):
-        for r in range(MR):
-            o = out[i, r]
-            if i * MR + r < m:
-                a = A[i * MR + r]
-                for p in range(o.shape[0]):
-                    o[p] = a[p]
-            else:
-                o[:] = 0
+    # the panels hold A's rows in A's order: one copy, then zeros for the
+    # rows of the last panel past m
+    flat = out.reshape(-1)
+    source = A.reshape(-1)
+    size = source.shape[0]
+    for q in range(size):
+        flat[q] = source[q]
+    flat[size:] = 0
 
 
 @jit

@@ -94,8 +94,8 @@ def _name(kernel):
 
 def _tasks(tabular):
     """What ``compile_kernels`` compiles, in order: the numbers of the
-    variants (``kernel_variants``) and, on CPUs where large float32
-    networks train with packed products, the library of those products
+    variants (``kernel_variants``) and, on CPUs where float32 networks
+    train with packed products, the library of those products
     (``_packed.load``), after the training kernels."""
     from . import _engine, _kernels
 

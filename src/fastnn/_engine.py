@@ -512,9 +512,8 @@ def packed_buffers(net, cap, n_members, per):
         return B.size_b.py_func(k, n, per)
 
     rows = cap * net.copies  # (the dense layers carry every copy of a row)
-    fans = [(fan_in, fan_out) for fan_in, fan_out in zip(net.sizes[:-1].tolist(),
-                                                          net.sizes[1:].tolist())]
-    packs = [per == 2 or per == 1 and fan_out >= PACKED_MIN_OUTPUTS for _, fan_out in fans]
+    fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
+    packs = [per == 2 or (per == 1 and fan_out >= PACKED_MIN_OUTPUTS) for _, fan_out in fans]
     offsets = np.full((len(fans), 2), -1, dtype=np.int64)
     total, scratch_a, scratch_b = 0, 0, 0
     for l, (fan_in, fan_out) in enumerate(fans):

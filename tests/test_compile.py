@@ -133,7 +133,8 @@ for dtype in ("float32", "float64"):
             tab.predict(X[:1])
             pickle.loads(pickle.dumps(tab)).predict(X[:2])
             paths += 1
-# networks large enough for packed float32 products (on CPUs with AVX-512)
+# deeper networks, every hidden layer multiplying with packed float32 products
+# (on CPUs with AVX-512)
 fastnn.MLPClassifier((512, 512), max_iter=2, random_state=0).fit(X, y).predict(X)
 fastnn.TabularMLPClassifier(hidden_layer_sizes=(512, 512), max_iter=2, random_state=0).fit(X, y)
 paths += 1

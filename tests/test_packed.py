@@ -232,9 +232,11 @@ def test_without_avx512_bf16_fitting_in_bfloat16_is_refused_and_prediction_works
 @pytest.mark.parametrize("like", [pytest.param(BF16, marks=needs_bf16, id="bfloat16"),
                                   pytest.param(F32, id="float32")])
 @pytest.mark.parametrize("m, k, n", [(1, 3, 5), (7, 9, 33), (100, 784, 100), (37, 20, 10),
-                                     (256, 1024, 40)])
+                                     (256, 1024, 40), (64, 20, 64), (300, 20, 100)])
 def test_weight_gradient_products(m, k, n, like):
-    """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed transposed."""
+    """``product_tn``: ``A^T D`` (a weight gradient) from ``A`` packed
+    transposed (a small ``D`` read in place in float32: whole panels only,
+    or with a partial one; a larger one packed)."""
     @jit
     def gradient(A, D, G, accumulate, like):
         per = _packed.per_element(like)

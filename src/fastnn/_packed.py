@@ -59,13 +59,21 @@ from ._config import JIT_OPTIONS, jit, jit_entry, jit_inline
 
 __all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
            "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
-           "matmul", "product", "product_tn", "load", "call_product", "call_product_tn",
-           "call_pack_b", "call_pack_bt"]
+           "matmul", "product", "product_tn", "gemm_in_place", "load", "call_product",
+           "call_product_tn", "call_pack_b", "call_pack_bt"]
 
 MR = 8       # rows of a tile
 NV = 2       # 16-float registers across a tile's row
 NR = 16 * NV  # columns of a tile
 AT_BLOCK = 8  # pairs of rows per pass of pack_at
+# A float32 weight gradient ``A^T D`` reads the deltas ``D`` in place rather
+# than packed when ``A`` has at most IN_PLACE_MAX_COLUMNS columns (every
+# packed panel of D would be read by at most 4 row panels of the result,
+# too few to pay for packing it) and D at most IN_PLACE_MAX elements (a small
+# one stays in cache; the rows of a large one, often a power of two apart,
+# would compete for the same cache sets).
+IN_PLACE_MAX_COLUMNS = 4 * MR
+IN_PLACE_MAX = 1 << 14
 
 _F32 = ir.FloatType()
 _I32 = ir.IntType(32)
@@ -97,12 +105,16 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
     """The microkernel: ``C[ci:ci+MR, cj:cj+NR] = Ap[i] . Bp[j]`` (``+=`` with
     ``accumulate``) over the ``k2`` packed elements of ``k`` (bfloat16 pairs
     or float32 values, by the packed arrays' dtype), ``C`` a float32 matrix
-    whose rows are contiguous.  Every call expands to a whole tile (an
-    intrinsic is inlined), so ``gemm_packed`` makes one call for all tiles."""
+    whose rows are contiguous.  A float32 ``Bp`` may also be the ``k x n``
+    matrix itself (2-D, rows contiguous), whose columns ``j NR`` to
+    ``(j + 1) NR`` it then reads in place.  Every call expands to a whole
+    tile (an intrinsic is inlined), so ``_gemm_panels`` makes one call for
+    all tiles."""
     if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
             and isinstance(Ap, types.Array) and Ap.ndim == 3
             and Ap.dtype in (types.uint32, types.float32)
-            and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == Ap.dtype):
+            and isinstance(Bp, types.Array) and Bp.dtype == Ap.dtype
+            and (Bp.ndim == 3 or Bp.ndim == 2 and Bp.dtype == types.float32)):
         return None
     pairs = Ap.dtype == types.uint32
     vector = _V16I if pairs else _V16F
@@ -118,7 +130,12 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
                             for v in (args[1], args[2], args[4], args[6]))
         k2 = builder.extract_value(a.shape, 2)
         a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
-        b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
+        if b_ty.ndim == 3:  # panel j of the packed B: k2 rows of NR
+            b_base = builder.gep(b.data, [builder.mul(jb, builder.mul(k2, ir.Constant(i64, NR)))])
+            b_step = ir.Constant(i64, NR)
+        else:  # columns j NR ... of a float32 B read in place, rows apart by its stride
+            b_base = builder.gep(b.data, [builder.mul(jb, ir.Constant(i64, NR))])
+            b_step = builder.sdiv(builder.extract_value(b.strides, 0), ir.Constant(i64, 4))
         accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
                  for _ in range(NV)] for _ in range(MR)]
         splat = ir.Constant(_V16I, [0] * 16)
@@ -126,7 +143,7 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
             builder.module, ir.FunctionType(_V16F, [_V16F] * 3), "llvm.fma.v16f32")
         with cgutils.for_range(builder, k2) as loop:
             p = loop.index
-            b_row = builder.gep(b_base, [builder.mul(p, ir.Constant(i64, NR))])
+            b_row = builder.gep(b_base, [builder.mul(p, b_step)])
             b_vecs = [builder.load(builder.bitcast(
                 builder.gep(b_row, [ir.Constant(i64, 16 * v)]), vector.as_pointer()), align=4)
                 for v in range(NV)]
@@ -227,7 +244,32 @@ def product_tn(A, D, G, scratch_a, scratch_b, accumulate):
     from a block's inputs ``A`` and deltas ``D``, packed into the scratches."""
     Ap = _panels_a(scratch_a, A.shape[1], A.shape[0])
     pack_at(A, Ap, scratch_b)  # (scratch_b is free until D is packed)
-    Dp = panels_b(scratch_b, D.shape[0], D.shape[1])
+    _times_deltas(Ap, D, G, scratch_b, accumulate)
+
+
+def _times_deltas(Ap, D, G, scratch, accumulate):
+    """``G = A^T D`` (``+=``) for a packed ``A^T``: ``D`` packed into
+    ``scratch``, or in float32 read in place where that pays
+    (``IN_PLACE_MAX_COLUMNS``)."""
+
+
+@overload(_times_deltas, inline="always")
+def _times_deltas_by_type(Ap, D, G, scratch, accumulate):
+    if Ap.dtype == types.uint32:
+        return lambda Ap, D, G, scratch, accumulate: _times_packed_deltas(Ap, D, G, scratch,
+                                                                          accumulate)
+
+    def single(Ap, D, G, scratch, accumulate):
+        if Ap.shape[0] * MR <= IN_PLACE_MAX_COLUMNS and D.shape[0] * D.shape[1] <= IN_PLACE_MAX:
+            gemm_in_place(Ap, D, G, accumulate)
+        else:
+            _times_packed_deltas(Ap, D, G, scratch, accumulate)
+    return single
+
+
+@jit_inline
+def _times_packed_deltas(Ap, D, G, scratch, accumulate):
+    Dp = panels_b(scratch, D.shape[0], D.shape[1])
     pack_b(D, Dp)
     gemm_packed(Ap, Dp, G, accumulate)
 
@@ -483,13 +525,36 @@ def gemm_packed(Ap, Bp, C, accumulate):
     ``C`` is ``m x n`` float32 with contiguous rows; whole tiles are written
     in place, the tiles at its lower and right edges through a scratch tile.
     """
+    _gemm_panels(Ap, Bp, C, accumulate, 0, Bp.shape[0], 0)
+
+
+@jit
+def gemm_in_place(Ap, B, C, accumulate):
+    """``gemm_packed`` for a float32 ``B`` (``k x n``, rows contiguous) that
+    is not packed: its whole panels of ``NR`` columns are read in place, a
+    last partial one from a copy padded with zeros."""
+    k, n = B.shape
+    whole = n // NR
+    _gemm_panels(Ap, B, C, accumulate, 0, whole, 0)
+    if whole * NR < n:
+        last = np.zeros((1, k, NR), dtype=np.float32)
+        for p in range(k):
+            for c in range(n - whole * NR):
+                last[0, p, c] = B[p, whole * NR + c]
+        _gemm_panels(Ap, last, C, accumulate, whole, whole + 1, whole)
+
+
+@jit
+def _gemm_panels(Ap, Bp, C, accumulate, j0, j1, first):
+    """The tiles of ``C``'s column panels ``j0`` to ``j1``, panel ``j`` from
+    panel ``j - first`` of ``Bp``."""
     m, n = C.shape
     scratch = np.empty((MR, NR), dtype=np.float32)
-    for j in range(Bp.shape[0]):
+    for j in range(j0, j1):
         for i in range(Ap.shape[0]):
             whole = (i + 1) * MR <= m and (j + 1) * NR <= n
             out = C if whole else scratch
-            _tile(out, i * MR if whole else 0, j * NR if whole else 0, Ap, i, Bp, j,
+            _tile(out, i * MR if whole else 0, j * NR if whole else 0, Ap, i, Bp, j - first,
                   accumulate and whole)
             if not whole:
                 for r in range(min(MR, m - i * MR)):

@@ -269,6 +269,7 @@ def _times_deltas_by_type(Ap, D, G, scratch, accumulate):
 
 @jit_inline
 def _times_packed_deltas(Ap, D, G, scratch, accumulate):
+    """``_times_deltas`` with ``D`` packed into ``scratch``."""
     Dp = panels_b(scratch, D.shape[0], D.shape[1])
     pack_b(D, Dp)
     gemm_packed(Ap, Dp, G, accumulate)

@@ -201,7 +201,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
         if not _packs(packed, l):
             np.dot(Xd[rows[0]:rows[0] + n], W, Z)  # no copy of the input rows
         else:
-            _packed_forward(Xd[rows[0]:rows[0] + n], Z, packed, l)
+            _packed_times_weights(Xd[rows[0]:rows[0] + n], Z, packed, l, 0)
     else:
         A = _block(ws, wsl, sizes, cap, _ACT, l, n * k)
         if l == 0 and copies is not None:
@@ -220,7 +220,7 @@ def _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed):
         elif not _packs(packed, l):
             np.dot(A, W, Z)
         else:
-            _packed_forward(A, Z, packed, l)
+            _packed_times_weights(A, Z, packed, l, 0)
     return Z, b
 
 
@@ -387,7 +387,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
             if not _packs(packed, l) or fan_out <= _NARROW:
                 _back_through(D, W, D_prev)
             else:
-                _packed_deltas(D, D_prev, packed, l)
+                _packed_times_weights(D, D_prev, packed, l, 1)
         if l == 0 and copies is not None:
             Af, Df = _front_blocks(ws, wsl, sizes, cap, n)
             collapse(Af, adapters(read_only(theta), copies, fan_in), D_prev, Df,
@@ -547,23 +547,21 @@ def _packs_by_type(packed, l):
 # prune branches on the arguments of inlined functions): there, as nothing.
 
 
-def _packed_forward(A, Z, packed, l):
-    """``Z = A W``, ``W`` layer ``l``'s weights."""
+def _packed_times_weights(A, C, packed, l, transposed):
+    """``C = A W`` (forward) or, ``transposed`` (1), ``C = A W^T`` (the deltas
+    sent down), ``W`` layer ``l``'s weights."""
 
 
 def _packed_weight_gradient(A, D, gW, packed, first):
     """``gW = A^T D`` (``gW += A^T D`` unless ``first``)."""
 
 
-def _packed_deltas(D, D_prev, packed, l):
-    """``D_prev = D W^T``, ``W`` layer ``l``'s weights."""
-
-
-@overload(_packed_forward, inline="always")
-def _packed_forward_by_type(A, Z, packed, l):
+@overload(_packed_times_weights, inline="always")
+def _packed_times_weights_by_type(A, C, packed, l, transposed):
     if isinstance(packed, types.NoneType):
-        return lambda A, Z, packed, l: None
-    return lambda A, Z, packed, l: call_product(A, packed[0], packed[1][l, 0], Z, packed[2])
+        return lambda A, C, packed, l, transposed: None
+    return lambda A, C, packed, l, transposed: call_product(
+        A, packed[0], packed[1][l, transposed], C, packed[2])
 
 
 @overload(_packed_weight_gradient, inline="always")
@@ -574,26 +572,18 @@ def _packed_weight_gradient_by_type(A, D, gW, packed, first):
         A, D, gW, packed[2], packed[3], not first)
 
 
-@overload(_packed_deltas, inline="always")
-def _packed_deltas_by_type(D, D_prev, packed, l):
-    if isinstance(packed, types.NoneType):
-        return lambda D, D_prev, packed, l: None
-    return lambda D, D_prev, packed, l: call_product(D, packed[0], packed[1][l, 1], D_prev,
-                                                     packed[2])
-
-
 @jit_inline
 def _pack_weights(theta, layout, task, packed):
     """Pack layer ``task // 2``'s weights from ``theta`` for the next
     mini-batch: ``W`` for an even ``task``, ``W^T`` for an odd one."""
-    l = task // 2
-    if packed[1][l, task % 2] < 0:
+    l, at = task // 2, packed[1][task // 2, task % 2]
+    if at < 0:
         return  # (a layer multiplying with BLAS; no deltas below the first layer)
     W = _weights(theta, layout, l)[0]
     if task % 2:
-        call_pack_bt(W, packed[0], packed[1][l, 1])
+        call_pack_bt(W, packed[0], at)
     else:
-        call_pack_b(W, packed[0], packed[1][l, 0])
+        call_pack_b(W, packed[0], at)
 
 
 @jit

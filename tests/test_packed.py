@@ -286,11 +286,12 @@ def _library_calls(A, B, D, at, like):
 
 @pytest.mark.parametrize("like", [pytest.param(BF16, marks=needs_bf16, id="bfloat16"),
                                   pytest.param(F32, id="float32")])
-@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (13, 17, 45), (100, 64, 40)])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (13, 17, 45), (100, 64, 40), (5, 75, 50)])
 def test_the_kernels_calls_into_the_library_compute_the_products(m, k, n, like):
     """The training kernels run the products in a separately compiled library
     (``_packed.load``), through its address: the same results as the products
-    compiled into the caller."""
+    compiled into the caller.  (``B^T`` packed transposed covers whole blocks
+    of 16 rows and 16 pairs, ragged rows and pairs, and an odd ``k``.)"""
     per = 2 if like.dtype == np.uint32 else 1
     assert _packed.load(per) in ("compiled", "found in the cache", "already loaded")
     assert _packed.load(per) == "already loaded"

@@ -384,23 +384,96 @@ def _pack_b_pairs(B, out):
                 out[j, full, c] = 0
 
 
+@intrinsic
+def _pairs_transposed(typingctx, W, r0, p0, out, j, c0):
+    """``out[j, p0 + q, c0 + r] = pair(W[r0 + r, 2 (p0 + q) : 2 (p0 + q) + 2])``
+    for ``q, r < 16``: a block of 16 rows and 32 columns of the float32 ``W``
+    (rows contiguous) rounded to bfloat16 pairs (as ``_pair``) and transposed
+    in registers, so that both its loads and its stores are whole vectors.
+    ``out`` is a C-contiguous uint32 array of three dimensions."""
+    if not (isinstance(W, types.Array) and W.ndim == 2 and W.dtype == types.float32
+            and isinstance(out, types.Array) and out.ndim == 3 and out.dtype == types.uint32
+            and out.layout == "C"):
+        return None
+    sig = types.void(W, r0, p0, out, j, c0)
+
+    def codegen(context, builder, signature, args):
+        w = context.make_array(signature.args[0])(context, builder, args[0])
+        o = context.make_array(signature.args[3])(context, builder, args[3])
+        i64 = ir.IntType(64)
+        r0_, p0_, j_, c0_ = (builder.sext(v, i64) if v.type.width < 64 else v
+                             for v in (args[1], args[2], args[4], args[5]))
+        v16h = ir.VectorType(ir.IntType(16), 16)
+        row_step = builder.sdiv(builder.extract_value(w.strides, 0), ir.Constant(i64, 4))
+        first = builder.gep(w.data, [builder.add(builder.mul(r0_, row_step),
+                                                 builder.mul(p0_, ir.Constant(i64, 2)))])
+
+        def splat(value):
+            return ir.Constant(_V16I, [value] * 16)
+
+        def rounded(ptr):  # 16 floats -> their bf16 bits (_bits), as 16 x i16
+            b = builder.bitcast(builder.load(builder.bitcast(ptr, _V16F.as_pointer()),
+                                             align=4), _V16I)
+            odd = builder.and_(builder.lshr(b, splat(16)), splat(1))
+            b = builder.lshr(builder.add(builder.add(b, splat(0x7FFF)), odd), splat(16))
+            return builder.trunc(b, v16h)
+
+        rows = []
+        for r in range(16):
+            ptr = builder.gep(first, [builder.mul(ir.Constant(i64, r), row_step)])
+            both = builder.shuffle_vector(
+                rounded(ptr), rounded(builder.gep(ptr, [ir.Constant(i64, 16)])),
+                ir.Constant(ir.VectorType(_I32, 32), list(range(32))))
+            rows.append(builder.bitcast(both, _V16I))
+        # transpose: for every bit h of the index, swap that bit between row
+        # and column (the off-diagonal h x h blocks of every 2h x 2h block)
+        h = 8
+        while h:
+            for i in range(16):
+                if i & h:
+                    continue
+                low = [c if not c & h else 16 + c - h for c in range(16)]
+                high = [c + h if not c & h else 16 + c for c in range(16)]
+                a, b = rows[i], rows[i + h]
+                rows[i] = builder.shuffle_vector(a, b, ir.Constant(_V16I, low))
+                rows[i + h] = builder.shuffle_vector(a, b, ir.Constant(_V16I, high))
+            h //= 2
+        k2 = builder.extract_value(o.shape, 1)
+        width = builder.extract_value(o.shape, 2)
+        start = builder.add(builder.mul(builder.add(builder.mul(j_, k2), p0_), width), c0_)
+        for q in range(16):
+            ptr = builder.gep(o.data, [builder.add(start, builder.mul(ir.Constant(i64, q),
+                                                                      width))])
+            builder.store(rows[q], builder.bitcast(ptr, _V16I.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @jit
 def _pack_bt_pairs(W, out):
-    """``pack_bt`` into bfloat16 pairs."""
+    """``pack_bt`` into bfloat16 pairs: blocks of 16 rows by 32 columns of
+    ``W`` transposed in registers (``_pairs_transposed``), the ragged ends
+    pair by pair."""
     n, k = W.shape
     full = k // 2
+    blocks = full // 16 * 16  # pairs in whole blocks
     for j in range(out.shape[0]):
-        for c in range(NR):
-            row = j * NR + c
-            if row < n:
-                w = W[row]
-                for p in range(full):
-                    out[j, p, c] = _pair(w[2 * p], w[2 * p + 1])
-                if k % 2:
-                    out[j, full, c] = _pair(w[k - 1], 0.0)
-            else:
-                for p in range(out.shape[1]):
-                    out[j, p, c] = 0
+        for c0 in range(0, NR, 16):
+            r0 = j * NR + c0
+            done = blocks if r0 + 16 <= n else 0
+            for p in range(0, done, 16):
+                _pairs_transposed(W, r0, p, out, j, c0)
+            for c in range(16):
+                if r0 + c < n:
+                    w = W[r0 + c]
+                    for p in range(done, full):
+                        out[j, p, c0 + c] = _pair(w[2 * p], w[2 * p + 1])
+                    if k % 2:
+                        out[j, full, c0 + c] = _pair(w[k - 1], 0.0)
+                else:
+                    for p in range(out.shape[1]):
+                        out[j, p, c0 + c] = 0
 
 
 def pack_a(A, out):

@@ -59,7 +59,7 @@ from ._config import JIT_OPTIONS, jit, jit_entry, jit_inline
 
 __all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
            "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
-           "matmul", "product", "product_tn", "gemm_in_place", "load", "call_product",
+           "matmul", "product", "product_tn", "load", "call_product",
            "call_product_tn", "call_pack_b", "call_pack_bt"]
 
 MR = 8       # rows of a tile
@@ -100,34 +100,77 @@ def has_avx512():
     return bool(llvm.get_host_cpu_features().get("avx512f", False))
 
 
+_OPAQUE_POINTERS = str(_V16F.as_pointer()) == "ptr"
+
+
+def _masked(name, vector):
+    """The name of LLVM's masked ``name`` ("load" or "store") of ``vector``;
+    it carries the pointer type, "p0" for opaque pointers (else "p0v16f32")."""
+    element = "i32" if vector == _V16I else "f32"
+    pointer = "p0" if _OPAQUE_POINTERS else f"p0v16{element}"
+    return f"llvm.masked.{name}.v16{element}.{pointer}"
+
+
+def _masked_load(builder, vector, ptr, mask):
+    """The lanes of ``mask`` loaded from ``ptr`` (a ``vector`` pointer), zeros
+    in the others; masked-off lanes are not read (no fault past an array's end)."""
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector.as_pointer(), _I32, mask.type, vector]),
+        _masked("load", vector))
+    return builder.call(fn, [ptr, ir.Constant(_I32, 4), mask, ir.Constant(vector, None)])
+
+
+def _masked_store(builder, value, ptr, mask):
+    """Store the lanes of ``mask`` of the 16-float ``value`` at ``ptr``."""
+    fn = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [_V16F, _V16F.as_pointer(), _I32, mask.type]),
+        _masked("store", _V16F))
+    builder.call(fn, [value, ptr, ir.Constant(_I32, 4), mask])
+
+
 @intrinsic
-def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
-    """The microkernel: ``C[ci:ci+MR, cj:cj+NR] = Ap[i] . Bp[j]`` (``+=`` with
-    ``accumulate``) over the ``k2`` packed elements of ``k`` (bfloat16 pairs
-    or float32 values, by the packed arrays' dtype), ``C`` a float32 matrix
-    whose rows are contiguous.  A float32 ``Bp`` may also be the ``k x n``
-    matrix itself (2-D, rows contiguous), whose columns ``j NR`` to
-    ``(j + 1) NR`` it then reads in place.  Every call expands to a whole
-    tile (an intrinsic is inlined), so ``_gemm_panels`` makes one call for
-    all tiles."""
+def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate, rows, cols):
+    """The microkernel: ``C[ci:ci+rows, cj:cj+cols] = Ap[i] . Bp[j]`` (``+=``
+    with ``accumulate``) over the ``k2`` packed elements of ``k`` (bfloat16
+    pairs or float32 values, by the packed arrays' dtype), ``C`` a float32
+    matrix whose rows are contiguous, ``rows <= MR``, ``cols <= NR``: a whole
+    ``MR x NR`` tile is computed, its part inside ``C`` stored (masked
+    vector stores at the right edge).  A float32 ``Bp`` may also be the
+    ``k x n`` matrix itself (2-D, rows contiguous), whose columns ``j NR`` to
+    ``j NR + cols`` it then reads in place (masked loads: nothing past them
+    is read).  Every call expands to a whole tile (an intrinsic is inlined),
+    so ``gemm_packed`` makes one call for all tiles."""
     if not (isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32
             and isinstance(Ap, types.Array) and Ap.ndim == 3
             and Ap.dtype in (types.uint32, types.float32)
             and isinstance(Bp, types.Array) and Bp.dtype == Ap.dtype
-            and (Bp.ndim == 3 or Bp.ndim == 2 and Bp.dtype == types.float32)):
+            and (Bp.ndim == 3 or Bp.ndim == 2 and Bp.dtype == types.float32)
+            and isinstance(rows, types.Integer) and isinstance(cols, types.Integer)):
         return None
     pairs = Ap.dtype == types.uint32
     vector = _V16I if pairs else _V16F
-    sig = types.void(C, ci, cj, Ap, i, Bp, j, types.boolean)
+    sig = types.void(C, ci, cj, Ap, i, Bp, j, types.boolean, rows, cols)
 
     def codegen(context, builder, signature, args):
-        c_ty, _, _, a_ty, _, b_ty, _, _ = signature.args
+        c_ty, _, _, a_ty, _, b_ty, _, _, _, _ = signature.args
         c = context.make_array(c_ty)(context, builder, args[0])
         a = context.make_array(a_ty)(context, builder, args[3])
         b = context.make_array(b_ty)(context, builder, args[5])
         i64 = ir.IntType(64)
-        ci_, cj_, ia, jb = (builder.sext(v, i64) if v.type.width < 64 else v
-                            for v in (args[1], args[2], args[4], args[6]))
+        ci_, cj_, ia, jb, rows_, cols_ = (builder.sext(v, i64) if v.type.width < 64 else v
+                                          for v in (args[1], args[2], args[4], args[6],
+                                                    args[8], args[9]))
+        # the lanes of register v inside C: columns 16 v + lane < cols
+        lanes = ir.Constant(ir.VectorType(i64, 16), list(range(16)))
+        masks = []
+        for v in range(NV):
+            limit = builder.sub(cols_, ir.Constant(i64, 16 * v))
+            splat = builder.shuffle_vector(
+                builder.insert_element(ir.Constant(ir.VectorType(i64, 16), None), limit,
+                                       ir.Constant(_I32, 0)),
+                ir.Constant(ir.VectorType(i64, 16), None), ir.Constant(_V16I, [0] * 16))
+            masks.append(builder.icmp_signed("<", lanes, splat))
         k2 = builder.extract_value(a.shape, 2)
         a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
         if b_ty.ndim == 3:  # panel j of the packed B: k2 rows of NR
@@ -144,9 +187,13 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
         with cgutils.for_range(builder, k2) as loop:
             p = loop.index
             b_row = builder.gep(b_base, [builder.mul(p, b_step)])
-            b_vecs = [builder.load(builder.bitcast(
-                builder.gep(b_row, [ir.Constant(i64, 16 * v)]), vector.as_pointer()), align=4)
-                for v in range(NV)]
+            b_ptrs = [builder.bitcast(builder.gep(b_row, [ir.Constant(i64, 16 * v)]),
+                                      vector.as_pointer()) for v in range(NV)]
+            if b_ty.ndim == 3:
+                b_vecs = [builder.load(ptr, align=4) for ptr in b_ptrs]
+            else:
+                b_vecs = [_masked_load(builder, vector, ptr, mask)
+                          for ptr, mask in zip(b_ptrs, masks)]
             a_col = builder.gep(a_base, [p])
             for r in range(MR):
                 value = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
@@ -164,16 +211,18 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate):
         row_bytes = builder.extract_value(c.strides, 0)
         origin = builder.ptrtoint(c.data, i64)
         for r in range(MR):
-            row = builder.add(origin, builder.mul(builder.add(ci_, ir.Constant(i64, r)),
-                                                  row_bytes))
-            for v in range(NV):
-                col = builder.add(cj_, ir.Constant(i64, 16 * v))
-                address = builder.add(row, builder.mul(col, ir.Constant(i64, 4)))
-                ptr = builder.inttoptr(address, _V16F.as_pointer())
-                value = builder.load(accs[r][v])
-                value = builder.select(args[7], builder.fadd(builder.load(ptr, align=4), value),
-                                       value)
-                builder.store(value, ptr, align=4)
+            with builder.if_then(builder.icmp_signed(">", rows_, ir.Constant(i64, r))):
+                row = builder.add(origin, builder.mul(builder.add(ci_, ir.Constant(i64, r)),
+                                                      row_bytes))
+                for v in range(NV):
+                    col = builder.add(cj_, ir.Constant(i64, 16 * v))
+                    address = builder.add(row, builder.mul(col, ir.Constant(i64, 4)))
+                    ptr = builder.inttoptr(address, _V16F.as_pointer())
+                    value = builder.load(accs[r][v])
+                    value = builder.select(
+                        args[7], builder.fadd(_masked_load(builder, _V16F, ptr, masks[v]), value),
+                        value)
+                    _masked_store(builder, value, ptr, masks[v])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -261,7 +310,7 @@ def _times_deltas_by_type(Ap, D, G, scratch, accumulate):
 
     def single(Ap, D, G, scratch, accumulate):
         if Ap.shape[0] * MR <= IN_PLACE_MAX_COLUMNS and D.shape[0] * D.shape[1] <= IN_PLACE_MAX:
-            gemm_in_place(Ap, D, G, accumulate)
+            gemm_packed(Ap, D, G, accumulate)
         else:
             _times_packed_deltas(Ap, D, G, scratch, accumulate)
     return single
@@ -594,49 +643,16 @@ def _pack_bt_single(W, out):
 
 @jit
 def gemm_packed(Ap, Bp, C, accumulate):
-    """``C = A B`` (``C += A B`` with ``accumulate``) from the packed operands.
+    """``C = A B`` (``C += A B`` with ``accumulate``) from the packed ``A``
+    and ``B``, or a float32 ``B`` (``k x n``, rows contiguous) read in place.
 
-    ``C`` is ``m x n`` float32 with contiguous rows; whole tiles are written
-    in place, the tiles at its lower and right edges through a scratch tile.
+    ``C`` is ``m x n`` float32 with contiguous rows, written tile by tile.
     """
-    _gemm_panels(Ap, Bp, C, accumulate, 0, Bp.shape[0], 0)
-
-
-@jit
-def gemm_in_place(Ap, B, C, accumulate):
-    """``gemm_packed`` for a float32 ``B`` (``k x n``, rows contiguous) that
-    is not packed: its whole panels of ``NR`` columns are read in place, a
-    last partial one from a copy padded with zeros."""
-    k, n = B.shape
-    whole = n // NR
-    _gemm_panels(Ap, B, C, accumulate, 0, whole, 0)
-    if whole * NR < n:
-        last = np.zeros((1, k, NR), dtype=np.float32)
-        for p in range(k):
-            for c in range(n - whole * NR):
-                last[0, p, c] = B[p, whole * NR + c]
-        _gemm_panels(Ap, last, C, accumulate, whole, whole + 1, whole)
-
-
-@jit
-def _gemm_panels(Ap, Bp, C, accumulate, j0, j1, first):
-    """The tiles of ``C``'s column panels ``j0`` to ``j1``, panel ``j`` from
-    panel ``j - first`` of ``Bp``."""
     m, n = C.shape
-    scratch = np.empty((MR, NR), dtype=np.float32)
-    for j in range(j0, j1):
+    for j in range((n + NR - 1) // NR):
+        cols = min(NR, n - j * NR)
         for i in range(Ap.shape[0]):
-            whole = (i + 1) * MR <= m and (j + 1) * NR <= n
-            out = C if whole else scratch
-            _tile(out, i * MR if whole else 0, j * NR if whole else 0, Ap, i, Bp, j - first,
-                  accumulate and whole)
-            if not whole:
-                for r in range(min(MR, m - i * MR)):
-                    for c in range(min(NR, n - j * NR)):
-                        if accumulate:
-                            C[i * MR + r, j * NR + c] += scratch[r, c]
-                        else:
-                            C[i * MR + r, j * NR + c] = scratch[r, c]
+            _tile(C, i * MR, j * NR, Ap, i, Bp, j, accumulate, min(MR, m - i * MR), cols)
 
 
 @jit_entry

@@ -1,5 +1,5 @@
 """``_intrinsics``: ``borrowed`` (an array without its reference count, as the
-kernels use it) and ``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
+kernels use it), ``c_view`` (part of an array as a matrix) and ``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
 
 import sys
 
@@ -8,7 +8,7 @@ import pytest
 from jitted import jit
 
 from fastnn import _kernels as K
-from fastnn._intrinsics import borrowed
+from fastnn._intrinsics import borrowed, c_view
 
 
 @jit
@@ -44,6 +44,35 @@ def test_borrowed_views_neither_leak_nor_free_the_array():
         _scaled_row_sums(a, np.float32(1), out)
     assert sys.getrefcount(a) == refs
     np.testing.assert_array_equal(a, 1)
+
+
+@jit
+def _views(flat, offset, n, m):
+    """``flat``'s elements from ``offset`` as an ``n x m`` matrix (doubled in
+    place through it) and as a ``2 x n x m`` array; a view returned."""
+    matrix = c_view(flat, offset, (n, m))
+    matrix *= 2
+    return matrix, c_view(flat, offset, (2, n, m)).copy()
+
+
+def test_c_view_is_the_sliced_reshape_and_keeps_the_array_alive():
+    flat = np.arange(40, dtype=np.float64)
+    expected = flat.copy()
+    expected[5:17] *= 2
+    matrix, cube = _views(flat, 5, 3, 4)
+    np.testing.assert_array_equal(flat, expected)  # a view, not a copy
+    np.testing.assert_array_equal(matrix, expected[5:17].reshape(3, 4))
+    np.testing.assert_array_equal(cube, expected[5:29].reshape(2, 3, 4))
+    assert matrix.flags.c_contiguous and matrix.strides == (32, 8)
+    # a returned view holds a reference to the array, as a slice does, and
+    # drops it with the view: no leak, no early release
+    refs = sys.getrefcount(flat)
+    held = [_views(flat, 0, 2, 2)[0] for _ in range(10)]
+    assert sys.getrefcount(flat) > refs
+    del held
+    for _ in range(100):
+        _views(flat, 0, 2, 2)
+    assert sys.getrefcount(flat) == refs
 
 
 @jit

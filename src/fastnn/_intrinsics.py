@@ -10,6 +10,8 @@
   the lanes of every mini-batch and wait for its update (``_kernels``).
 * ``borrowed(a)``: ``a`` without its reference count, so that views of it
   cost no atomic operations (``_kernels``' entry points).
+* ``c_view(a, offset, shape)``: a C-contiguous view of part of a
+  C-contiguous array, without the calls of a slice and a reshape.
 * ``squares_by_lane(w)``: the sums of squares of a float32 or float64 vector
   in float64, in sixteen partial sums by index modulo 16, as vector
   instructions in an order fixed by the code (a loop LLVM may not reorder
@@ -22,6 +24,7 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 
 @intrinsic
@@ -127,6 +130,37 @@ def read_only(typingctx, a):
                               args[0])
 
     return out_type(a), codegen
+
+
+@intrinsic
+def c_view(typingctx, a, offset, shape):
+    """The elements ``offset`` to ``offset + prod(shape)`` of the C-contiguous
+    array ``a`` (in its flat order) as a C-contiguous array of ``shape``:
+    ``a.reshape(-1)[offset:offset + prod(shape)].reshape(shape)`` without the
+    slice and reshape's checks and calls (a reshape calls a C helper, a few
+    of which every block and layer of a mini-batch would pay).  The caller
+    keeps the elements within ``a``."""
+    if not (isinstance(a, types.Array) and a.layout == "C" and isinstance(offset, types.Integer)
+            and isinstance(shape, types.UniTuple) and isinstance(shape.dtype, types.Integer)):
+        return None
+    out_type = a.copy(ndim=shape.count, layout="C")
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        out = context.make_array(out_type)(context, builder)
+        dims = [context.cast(builder, d, shape.dtype, types.intp)
+                for d in cgutils.unpack_tuple(builder, args[2], shape.count)]
+        itemsize = src.itemsize
+        strides = [itemsize]
+        for d in reversed(dims[1:]):
+            strides.insert(0, builder.mul(strides[0], d))
+        start = context.cast(builder, args[1], signature.args[1], types.intp)
+        populate_array(out, data=builder.gep(src.data, [start]), shape=dims, strides=strides,
+                       itemsize=itemsize, meminfo=src.meminfo)
+        context.nrt.incref(builder, signature.args[0], args[0])  # (the view's reference)
+        return out._getvalue()
+
+    return out_type(a, offset, shape), codegen
 
 
 def _element_pointer(context, builder, array_type, array_value, index_value, index_type):

@@ -76,6 +76,7 @@ from ._intrinsics import (
     atomic_cas,
     atomic_load,
     borrowed,
+    c_view,
     prefetch,
     read_only,
     squares_by_lane,
@@ -113,8 +114,7 @@ _NARROW = 4
 def _block(ws, wsl, sizes, cap, kind, l, n):
     """The ``n`` rows of matrix ``kind`` (activation, delta, derivative) of
     layer ``l`` (``l = 0``: the input)."""
-    off = wsl[kind, l] * cap
-    return ws[off:off + n * sizes[l]].reshape((n, sizes[l]))
+    return c_view(ws, wsl[kind, l] * cap, (n, sizes[l]))
 
 
 @jit
@@ -132,7 +132,7 @@ def _copy(src, dst):
 @jit
 def _weights(theta, layout, l):
     fan_in, fan_out, w_off, b_off = layout[l, 0], layout[l, 1], layout[l, 2], layout[l, 3]
-    return theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out)), theta[b_off:b_off + fan_out]
+    return c_view(theta, w_off, (fan_in, fan_out)), theta[b_off:b_off + fan_out]
 
 
 @jit
@@ -520,14 +520,16 @@ def _lane(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, step, packed
 
 def _member_packed(packed, member):
     """The ``packed`` argument of team member ``member``'s lanes: its own scratch
-    rows (None without packed products; chosen by type)."""
+    rows (None without packed products; chosen by type), the arrays
+    ``borrowed``."""
 
 
 @overload(_member_packed, inline="always")
 def _member_packed_by_type(packed, member):
     if isinstance(packed, types.NoneType):
         return lambda packed, member: None
-    return lambda packed, member: (packed[0], packed[1], packed[2][member], packed[3][member])
+    return lambda packed, member: (borrowed(packed[0]), borrowed(packed[1]),
+                                   borrowed(packed[2][member]), borrowed(packed[3][member]))
 
 
 def _packs(packed, l):
@@ -570,6 +572,14 @@ def _packed_weight_gradient_by_type(A, D, gW, packed, first):
         return lambda A, D, gW, packed, first: None
     return lambda A, D, gW, packed, first: call_product_tn(
         A, D, gW, packed[2], packed[3], not first)
+
+
+@jit_inline
+def _borrowed_net(net):
+    """``net`` with its arrays ``borrowed``: taking one from the tuple, as
+    every layer of every block does, then costs no atomic reference count."""
+    return (borrowed(net[0]), borrowed(net[1]), borrowed(net[2]), borrowed(net[3]),
+            borrowed(net[4]), net[5], net[6], net[7])
 
 
 @jit_inline
@@ -822,7 +832,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
                                   borrowed(acc[3]))
     X = (borrowed(data[0]), borrowed(data[1]), borrowed(data[2]), borrowed(data[3]))
     Y, sw, order = borrowed(data[4]), borrowed(data[5]), borrowed(data[6])
-    theta = borrowed(net[0])
+    net = _borrowed_net(net)
+    theta = net[0]
     loss_code, alpha, opt_code = opt[0], opt[1], opt[2]
     state, hyper, t, clock = borrowed(opt[3]), opt[4], opt[5], borrowed(opt[6])
     grads, cap = borrowed(bufs[0]), bufs[2]

@@ -1,5 +1,6 @@
 """``_intrinsics``: ``borrowed`` (an array without its reference count, as the
-kernels use it), ``c_view`` (part of an array as a matrix) and ``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
+kernels use it), ``c_view`` (part of an array as a matrix) and
+``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
 
 import sys
 

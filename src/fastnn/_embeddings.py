@@ -38,6 +38,7 @@ import numpy as np
 
 from ._config import jit
 from ._elementary import cos_sin_turns
+from ._intrinsics import c_view
 
 # Entries of the ``front`` vector.
 (FRONT_INPUTS, FRONT_PERIODIC, FRONT_FREQUENCIES, FRONT_WIDTH, FRONT_SCALE, FRONT_W, FRONT_C,
@@ -52,10 +53,10 @@ SCALE_GAIN = 6.0
 def _periodic_parameters(theta, front):
     """Views of ``w``, ``c`` (m x K), ``V`` (m x K x E) and ``u`` (m x E)."""
     m, K, E = front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], front[FRONT_WIDTH]
-    w = theta[front[FRONT_W]:front[FRONT_W] + m * K].reshape((m, K))
-    c = theta[front[FRONT_C]:front[FRONT_C] + m * K].reshape((m, K))
-    V = theta[front[FRONT_V]:front[FRONT_V] + m * K * E].reshape((m, K, E))
-    u = theta[front[FRONT_U]:front[FRONT_U] + m * E].reshape((m, E))
+    w = c_view(theta, front[FRONT_W], (m, K))
+    c = c_view(theta, front[FRONT_C], (m, K))
+    V = c_view(theta, front[FRONT_V], (m, K, E))
+    u = c_view(theta, front[FRONT_U], (m, E))
     return w, c, V, u
 
 

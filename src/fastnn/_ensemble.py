@@ -28,6 +28,7 @@ leave the code of copies out by that argument's type.
 """
 
 from ._config import jit
+from ._intrinsics import c_view
 
 # Entries of the ``copies`` vector.
 COPIES, ADAPTERS = range(2)
@@ -44,7 +45,7 @@ def adapters(theta, copies, d):
     """The ``k x d`` adapters' view of the parameter vector ``theta`` (or of a
     gradient laid out as it)."""
     k, off = copies[COPIES], copies[ADAPTERS]
-    return theta[off:off + k * d].reshape((k, d))
+    return c_view(theta, off, (k, d))
 
 
 @jit

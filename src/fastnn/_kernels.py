@@ -168,8 +168,7 @@ def _front_blocks(ws, wsl, sizes, cap, n):
     network with copies (whose layer-0 matrices hold the copies' inputs)."""
     off = wsl[_DERIV, 0] * cap
     d = sizes[0]
-    return (ws[off:off + n * d].reshape((n, d)),
-            ws[off + cap * d:off + (cap + n) * d].reshape((n, d)))
+    return c_view(ws, off, (n, d)), c_view(ws, off + cap * d, (n, d))
 
 
 @jit_inline
@@ -229,7 +228,7 @@ def _heads(theta, layout, l, k):
     """The output layer's weights as ``k`` heads, one ``(k h) x o`` matrix
     (``_ensemble``)."""
     fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
-    return theta[w_off:w_off + fan_in * fan_out].reshape((k * fan_in, fan_out // k))
+    return c_view(theta, w_off, (k * fan_in, fan_out // k))
 
 
 @jit
@@ -347,7 +346,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
     scratch_off = wsl[_ACT, L + 1] * cap
     for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, w_off = layout[l, 0], layout[l, 1], layout[l, 2]
-        gW = g[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+        gW = c_view(g, w_off, (fan_in, fan_out))
         last = l == n_layers - 1
         D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n if last else m)
         D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, m)
@@ -367,7 +366,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         elif not _packs(packed, l):
             tmp = gW
             if not first:
-                tmp = ws[scratch_off:scratch_off + fan_in * fan_out].reshape((fan_in, fan_out))
+                tmp = c_view(ws, scratch_off, (fan_in, fan_out))
             if l == 0 and not has_front and _consecutive(rows):
                 np.dot(Xd[rows[0]:rows[0] + n].T, D, tmp)
             else:
@@ -383,7 +382,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         if copies is not None and last:
             pass  # (``_heads_backward`` did it)
         elif l > 0 or has_front:
-            W = theta[w_off:w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+            W = c_view(theta, w_off, (fan_in, fan_out))
             if not _packs(packed, l) or fan_out <= _NARROW:
                 _back_through(D, W, D_prev)
             else:

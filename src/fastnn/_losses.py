@@ -21,6 +21,7 @@ from scipy.special import xlogy
 from ._activations import ACTIVATIONS
 from ._config import jit
 from ._elementary import exp, log1p, ordered_sum
+from ._intrinsics import c_view
 
 SQUARED_ERROR = 0
 POISSON = 1
@@ -142,9 +143,9 @@ def _binary_log_loss(Z, Y, sw, rows, delta):
     zero = Z.dtype.type(0)
     one = Z.dtype.type(1)
     # C arrays as vectors: unit stride, known to the vectoriser
-    z_all = Z.reshape(n * m)
-    y_all = Y.reshape(Y.shape[0] * m)
-    d_all = delta.reshape(n * m)
+    z_all = c_view(Z, 0, (n * m,))
+    y_all = c_view(Y, 0, (Y.shape[0] * m,))
+    d_all = c_view(delta, 0, (n * m,))
     if m == 1:  # the common case, without the inner loop's overhead
         for i in range(n):
             d_all[i] = y_all[rows[i]]

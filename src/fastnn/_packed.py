@@ -56,6 +56,7 @@ from numba.extending import intrinsic, overload
 
 from . import _cache
 from ._config import JIT_OPTIONS, jit, jit_entry, jit_inline
+from ._intrinsics import c_view
 
 __all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
            "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
@@ -269,14 +270,14 @@ def size_b(k, n, per):
 def _panels_a(buf, m, k):
     """The first ``size_a(m, k, per)`` elements of ``buf`` as ``pack_a``'s array."""
     per = per_element(buf)
-    return buf[:size_a(m, k, per)].reshape(((m + MR - 1) // MR, MR, (k + per - 1) // per))
+    return c_view(buf, 0, ((m + MR - 1) // MR, MR, (k + per - 1) // per))
 
 
 @jit_inline
 def panels_b(buf, k, n):
     """The first ``size_b(k, n, per)`` elements of ``buf`` as ``pack_b``'s array."""
     per = per_element(buf)
-    return buf[:size_b(k, n, per)].reshape(((n + NR - 1) // NR, (k + per - 1) // per, NR))
+    return c_view(buf, 0, ((n + NR - 1) // NR, (k + per - 1) // per, NR))
 
 
 @jit
@@ -348,7 +349,7 @@ def _pack_a_pairs(A, out):
     """``pack_a`` into bfloat16 pairs."""
     m, k = A.shape
     full = k // 2
-    flat = out.reshape(-1)
+    flat = c_view(out, 0, (out.size,))
     if k % 2 == 0:  # (the pairs of a row follow those of the row above, as in A)
         source = A.reshape(-1)
         for q in range(m * full):
@@ -383,7 +384,7 @@ def _pack_at_pairs(A, out, scratch):
     """
     m, k = A.shape
     k2 = out.shape[2]
-    flat = out.reshape(-1)
+    flat = c_view(out, 0, (out.size,))
     for p0 in range(0, k2, AT_BLOCK):
         n_p = min(AT_BLOCK, k2 - p0)
         for q in range(n_p):
@@ -583,7 +584,7 @@ def _pack_bt_by_type(W, out):
 def _pack_a_single(A, out):
     # the panels hold A's rows in A's order: one copy, then zeros for the
     # rows of the last panel past m
-    flat = out.reshape(-1)
+    flat = c_view(out, 0, (out.size,))
     source = A.reshape(-1)
     size = source.shape[0]
     for q in range(size):
@@ -596,7 +597,7 @@ def _pack_at_single(A, out):
     # out[i, r, p] = A[p, i MR + r]: element c k2 + p of out for column c of A
     # (as in _pack_at_pairs), AT_BLOCK rows of A at a time
     m, k = A.shape
-    flat = out.reshape(-1)
+    flat = c_view(out, 0, (out.size,))
     for p0 in range(0, m, AT_BLOCK):
         if p0 + AT_BLOCK <= m:  # (a constant trip count: the inner loop unrolls)
             for c in range(k):

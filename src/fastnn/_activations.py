@@ -407,7 +407,8 @@ def _basic_derivative(A, delta, code, col_sum):
         for i in range(n):
             a, d = A[i], delta[i]
             for j in range(m):
-                v = d[j] if a[j] > zero else zero
+                dj = d[j]  # (loaded whatever the sign: the choice is then a select, vectorised)
+                v = dj if a[j] > zero else zero
                 d[j] = v
                 col_sum[j] += v
     elif code == TANH:
@@ -448,7 +449,8 @@ def _extended_derivative(A, delta, code, col_sum):
         for i in range(n):
             a, d = A[i], delta[i]
             for j in range(m):
-                v = d[j] if a[j] > zero else slope * d[j]
+                dj = d[j]  # (as for RELU)
+                v = dj if a[j] > zero else slope * dj
                 d[j] = v
                 col_sum[j] += v
     elif code == ELU or code == SELU:

@@ -927,7 +927,8 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front, copies
     """
     # the caller's arrays: views of them skip reference counting (``borrowed``)
     X = (borrowed(X[0]), borrowed(X[1]), borrowed(X[2]), borrowed(X[3]))
-    sync, rows, theta, out = borrowed(sync), borrowed(rows), borrowed(net[0]), borrowed(out)
+    net = _borrowed_net(net)
+    sync, rows, theta, out = borrowed(sync), borrowed(rows), net[0], borrowed(out)
     work = borrowed(ws)[member]
     sizes = layer_sizes(net[1])
     wsl = net[3]
@@ -980,7 +981,8 @@ def predict_few(X, rows, net, out, full, front, copies):
     """
     # the caller's arrays (not ``ws`` below, which this call owns)
     X = (borrowed(X[0]), borrowed(X[1]), borrowed(X[2]), borrowed(X[3]))
-    rows, theta = borrowed(rows), borrowed(net[0])
+    net = _borrowed_net(net)
+    rows, theta = borrowed(rows), net[0]
     n = X[0].shape[0]
     if not all_finite(X[0].reshape(-1)):
         return False

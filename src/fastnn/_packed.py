@@ -507,7 +507,9 @@ def _pack_bt_pairs(W, out):
     pair by pair."""
     n, k = W.shape
     full = k // 2
-    blocks = full // 16 * 16  # pairs in whole blocks
+    # pairs in whole blocks (none where W's rows are strided: the blocks
+    # load 16 contiguous floats)
+    blocks = full // 16 * 16 if W.strides[1] == W.itemsize else 0
     for j in range(out.shape[0]):
         for c0 in range(0, NR, 16):
             r0 = j * NR + c0

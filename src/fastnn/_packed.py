@@ -112,6 +112,13 @@ def _masked(name, vector):
     return f"llvm.masked.{name}.v16{element}.{pointer}"
 
 
+def _broadcast(builder, vector, value):
+    """``value`` in every lane of a ``vector``-typed register."""
+    undefined = ir.Constant(vector, None)
+    return builder.shuffle_vector(builder.insert_element(undefined, value, ir.Constant(_I32, 0)),
+                                  undefined, ir.Constant(_V16I, [0] * 16))
+
+
 def _masked_load(builder, vector, ptr, mask):
     """The lanes of ``mask`` loaded from ``ptr`` (a ``vector`` pointer), zeros
     in the others; masked-off lanes are not read (no fault past an array's end)."""
@@ -163,15 +170,10 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate, rows, cols):
                                           for v in (args[1], args[2], args[4], args[6],
                                                     args[8], args[9]))
         # the lanes of register v inside C: columns 16 v + lane < cols
-        lanes = ir.Constant(ir.VectorType(i64, 16), list(range(16)))
-        masks = []
-        for v in range(NV):
-            limit = builder.sub(cols_, ir.Constant(i64, 16 * v))
-            splat = builder.shuffle_vector(
-                builder.insert_element(ir.Constant(ir.VectorType(i64, 16), None), limit,
-                                       ir.Constant(_I32, 0)),
-                ir.Constant(ir.VectorType(i64, 16), None), ir.Constant(_V16I, [0] * 16))
-            masks.append(builder.icmp_signed("<", lanes, splat))
+        v16i64 = ir.VectorType(i64, 16)
+        lanes = ir.Constant(v16i64, list(range(16)))
+        masks = [builder.icmp_signed("<", lanes, _broadcast(
+            builder, v16i64, builder.sub(cols_, ir.Constant(i64, 16 * v)))) for v in range(NV)]
         k2 = builder.extract_value(a.shape, 2)
         a_base = builder.gep(a.data, [builder.mul(ia, builder.mul(k2, ir.Constant(i64, MR)))])
         if b_ty.ndim == 3:  # panel j of the packed B: k2 rows of NR
@@ -182,7 +184,6 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate, rows, cols):
             b_step = builder.sdiv(builder.extract_value(b.strides, 0), ir.Constant(i64, 4))
         accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16F, [0.0] * 16))
                  for _ in range(NV)] for _ in range(MR)]
-        splat = ir.Constant(_V16I, [0] * 16)
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(_V16F, [_V16F] * 3), "llvm.fma.v16f32")
         with cgutils.for_range(builder, k2) as loop:
@@ -198,10 +199,7 @@ def _tile(typingctx, C, ci, cj, Ap, i, Bp, j, accumulate, rows, cols):
             a_col = builder.gep(a_base, [p])
             for r in range(MR):
                 value = builder.load(builder.gep(a_col, [builder.mul(k2, ir.Constant(i64, r))]))
-                broadcast = builder.shuffle_vector(
-                    builder.insert_element(ir.Constant(vector, None), value,
-                                           ir.Constant(_I32, 0)),
-                    ir.Constant(vector, None), splat)
+                broadcast = _broadcast(builder, vector, value)
                 for v in range(NV):
                     acc = builder.load(accs[r][v])
                     if pairs:

@@ -14,6 +14,7 @@ from fastnn._init import init_front
 from fastnn._activations import REGISTRY as ACTIVATIONS
 from fastnn._losses import LOSSES, OUTPUT_ACTIVATION
 from fastnn._network import Front, Network
+from fastnn._packed import has_bf16
 
 N_INPUTS, N_PERIODIC, N_OUT = 5, 3, 2
 OUTPUT_CODES = {name: ACTIVATIONS[name].code for name in ("softmax", "logistic")}
@@ -38,10 +39,11 @@ def test_cos_sin_turns_against_numpy(dtype, tol):
     np.testing.assert_allclose(s, np.sin(angle), rtol=0, atol=tol)
 
 
-def _network(loss, scale, rng, n_frequencies=4, width=3, hidden=(4,), codes=()):
+def _network(loss, scale, rng, n_frequencies=4, width=3, hidden=(4,), codes=(),
+             dtype=np.float64):
     front = Front(N_INPUTS + len(codes), N_PERIODIC, n_frequencies, width, scale, codes=codes)
     net = Network([front.n_outputs, *hidden, N_OUT], "tanh", OUTPUT_ACTIVATION[loss],
-                  np.float64, front=front)
+                  dtype, front=front)
     net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
     return net
 
@@ -137,10 +139,11 @@ def test_front_must_match_the_first_layer():
 # --- copies of the network (``_ensemble``) ---------------------------------
 
 
-def _ensemble(loss, scale, rng, copies=3, hidden=(4, 5), n_out=N_OUT, codes=(4,)):
+def _ensemble(loss, scale, rng, copies=3, hidden=(4, 5), n_out=N_OUT, codes=(4,),
+              dtype=np.float64):
     front = Front(N_INPUTS + len(codes), N_PERIODIC, 4, 3, scale, copies, codes)
     net = Network([front.n_outputs, *hidden, copies * n_out], "tanh", OUTPUT_ACTIVATION[loss],
-                  np.float64, front=front)
+                  dtype, front=front)
     net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
     return net
 
@@ -216,6 +219,32 @@ def test_copies_gradient_matches_finite_differences(loss, scale, hidden, n_rows)
         copy_losses.append(one(single.theta.copy())[0])
     penalty = 0.5 * 0.1 * np.sum(net.theta[:net.n_penalised] ** 2) / sw.sum()
     np.testing.assert_allclose(value, np.mean(copy_losses) + penalty, rtol=1e-12)
+
+
+@pytest.mark.skipif(not has_bf16(), reason="the CPU has no AVX512_BF16")
+@pytest.mark.parametrize("build", [_network, _ensemble], ids=["front", "copies"])
+def test_bfloat16_gradient_within_bf16_rounding_of_float64(build):
+    """The front layer and the copies trained with bfloat16 products: the
+    gradient within bfloat16's rounding of the exact one, and the float32
+    products' within float32's."""
+    exact, rounded = {}, {}
+    for dtype in (np.float64, np.float32):
+        rng = np.random.RandomState(6)
+        net = build("log_loss", True, rng, hidden=(24, 16), codes=(4,), dtype=dtype)
+        X = _inputs(rng, 300, net.front.codes)
+        Y = _targets("log_loss", rng, 300)
+        data = Data(X, Y, None, dtype)
+        if dtype == np.float64:
+            exact = LossGradient(net, data, LOSSES["log_loss"], 0.1, n_jobs=1)()
+        else:
+            rounded = {packed: LossGradient(net, data, LOSSES["log_loss"], 0.1, n_jobs=1,
+                                            packed=packed)()
+                       for packed in (1, 2)}
+    scale = np.abs(exact[1]).max()
+    for packed, lower, upper in [(1, 0, 1e-5), (2, 1e-5, 2e-2)]:
+        loss, gradient = rounded[packed]
+        assert abs(loss - exact[0]) <= 10 * upper * abs(exact[0])
+        assert lower < np.abs(gradient - exact[1]).max() / scale < upper
 
 
 def _copy_as_network(net, i):

@@ -16,9 +16,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from subproc import last_json, run_script, write_script
 
 from fastnn import TabularMLPClassifier, TabularMLPRegressor
+from fastnn._packed import has_bf16
 from fastnn._table import MAX_CODES, TableEncoder
 
 pd = pytest.importorskip("pandas")
+needs_bf16 = pytest.mark.skipif(not has_bf16(), reason="the CPU has no AVX512_BF16")
 
 SMALL = dict(hidden_layer_sizes=(32,), max_iter=30, random_state=0)
 
@@ -248,12 +250,13 @@ def test_regressor_predicts_on_the_scale_of_the_target():
     assert abs(model.predict(X[500:]).mean() - y[500:].mean()) < 20
 
 
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("bfloat16", marks=needs_bf16)])
 @pytest.mark.parametrize("n_heads", [1, 4])
-def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads):
+def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads, dtype):
     numba_threads(2)
     X, y, _ = _table(4000)
     probas = [TabularMLPClassifier(hidden_layer_sizes=(64, 64), max_iter=3, random_state=0,
-                                   n_heads=n_heads, dropout=0.2,
+                                   n_heads=n_heads, dropout=0.2, dtype=dtype,
                                    n_jobs=n_jobs).fit(X, y).predict_proba(X)
               for n_jobs in (1, 2)]
     np.testing.assert_array_equal(probas[0], probas[1])

@@ -85,7 +85,7 @@ def _dtype_of(kernel, args):
 
 
 # (with a front layer, with bfloat16 products) of the entry signatures of a dtype
-_SIGNATURE_KINDS = ((False, False), (True, False), (False, True))
+_SIGNATURE_KINDS = ((False, False), (True, False), (False, True), (True, True))
 
 
 def _name(kernel):

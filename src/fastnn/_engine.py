@@ -426,7 +426,7 @@ def _full(needed):
 def _entry_signatures(dtype):
     variants = [(False, False, False), (True, False, False), (True, True, False)]
     if dtype == "float32":
-        variants.append((False, False, True))
+        variants += [(False, False, True), (True, False, True), (True, True, True)]
     return {(kernel, K.is_full(args), K.has_front(args), K.has_copies(args),
              K.packed_kind(args) == 2): args
             for front, copies, bf16 in variants

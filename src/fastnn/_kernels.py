@@ -1126,18 +1126,21 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     bufs = types.Tuple((_rw(f, 2), _rw(f, 2), i))
     team = (i, _rw(i, 1))  # member, sync
     train = (*team, acc, data, net_type(dtype, True), opt, bufs, i)
+    if front:
+        full = (types.boolean, _ro(i, 1), _ro(i, 1) if copies else types.none)
+    else:
+        full = (types.boolean, types.none, types.none)
     if bf16:
-        return [(train_member, (*train, packed_type(2), types.boolean, types.none, types.none))]
+        return [(train_member, (*train, packed_type(2), *full))]
     train = (*train, packed_type(1) if f == types.float32 else types.none)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:
-        full = (types.boolean, _ro(i, 1), _ro(i, 1) if copies else types.none)
         return [(train_member, (*train, *full)), (predict_member, (*prediction, *full)),
                 (predict_few, (*few, *full))]
     # training basic and full (``fastnn.compile_kernels`` compiles the full
     # one only); prediction full only
-    none, full = types.none, (types.boolean, types.none, types.none)
+    none = types.none
     return [
         (train_member, (*train, none, none, none)),
         (train_member, (*train, *full)),

@@ -27,7 +27,7 @@ from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, w
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
-from ._validation import Boolean, DType, Interval, validate_params
+from ._validation import Boolean, Interval, Precision, validate_params
 
 # The network's settings the two estimators share; each one is a parameter
 # of the estimator under the same name and passed on to ``model_``.
@@ -84,8 +84,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         "column_scaling": [Boolean()],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
-        # (the network's own table allows "bfloat16", which a front layer has not)
-        "dtype": [DType()],
+        "dtype": [Precision()],
     }
 
     @contextlib.contextmanager
@@ -153,7 +152,8 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
                               ensure_all_finite=False)
         if reset:
             encoder = TableEncoder(max_categories=self.max_categories, n_bins=self.n_bins,
-                                   embed=self.embedding_size > 0, dtype=self.dtype)
+                                   embed=self.embedding_size > 0,
+                                   dtype="float32" if self.dtype == "bfloat16" else self.dtype)
             Z = encoder.fit_transform(X)
             self.encoder_ = encoder
             return Z
@@ -294,8 +294,10 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     n_jobs : int, default=None
         Threads, as in ``MLPClassifier``: None means all cores, or fewer
         where ``OMP_NUM_THREADS`` or the CPU affinity limit the process.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network.
+    dtype : {"float32", "float64", "bfloat16"}, default="float32"
+        Precision of the network.  "bfloat16" trains float32 weights with
+        bfloat16 products (``MLPClassifier``'s mixed precision) on CPUs with
+        the AVX512_BF16 instructions.
     verbose : bool, default=False
         Print the loss of every epoch.
 

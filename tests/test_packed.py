@@ -343,6 +343,44 @@ def test_float32_fits_with_packed_and_blas_products_agree(monkeypatch, digits, s
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("n_heads", [0, 1, 4])  # 0: no front layer
+def test_float32_prediction_with_packed_and_blas_products_agree(monkeypatch, digits, n_heads):
+    """A prediction of enough rows packs the wide layers' weights (``W``
+    only) and multiplies them packed: the output of BLAS's products, up to
+    float32 rounding."""
+    from fastnn import MLPClassifier, TabularMLPClassifier, _config, _engine
+
+    X, y = digits
+    if n_heads:
+        model = TabularMLPClassifier((64, 48), n_heads=n_heads, max_iter=3, random_state=0)
+    else:
+        model = MLPClassifier((64, 48), max_iter=3, random_state=0)
+    model.fit(X, y)
+    calls = []
+    buffers = _engine.packed_buffers
+
+    def spy(net, cap, n_members, per, backward=True):
+        calls.append(buffers(net, cap, n_members, per, backward))
+        return calls[-1]
+
+    monkeypatch.setattr(_engine, "packed_buffers", spy)
+    proba = {}
+    for products in ("packed", "blas"):
+        monkeypatch.setattr(_config, "FLOAT32_PRODUCTS", products)
+        proba[products] = model.predict_proba(X[:300])
+    offsets = calls[0][1]
+    assert (offsets[:, 0] >= 0).any() and (offsets[:, 1] < 0).all()
+    assert (calls[1][1] < 0).all()
+    np.testing.assert_allclose(proba["packed"], proba["blas"], rtol=1e-4, atol=1e-6)
+    # a few rows: BLAS's products, packing the weights would cost more than it saves
+    monkeypatch.setattr(_config, "FLOAT32_PRODUCTS", "packed")
+    few = X[:_config.PREDICT_PACKED_MIN_ROWS - 1]
+    if n_heads:
+        model, few = model.model_, model._encode(few, reset=False)
+    _engine.forward(model._network(), _engine.Data(few, dtype=np.float32))
+    assert len(calls) == 3 and (calls[-1][1] < 0).all()
+
+
 def test_float32_packed_weights_do_not_depend_on_n_jobs(monkeypatch, numba_threads):
     from sklearn.datasets import make_classification
 

@@ -55,6 +55,10 @@ FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")
 # products, whose tiles are 32 columns wide: part of a tile would be padding.
 PACKED_MIN_OUTPUTS = 32
 
+# A prediction of at least this many rows packs the weights of those layers
+# (once per call) to multiply them with the packed float32 products.
+PREDICT_PACKED_MIN_ROWS = 64
+
 # Rows per block when a lane walks over many rows (full-batch gradient for
 # lbfgs, prediction).  Bounds the workspace independently of n_samples.
 BLOCK_ROWS = 256

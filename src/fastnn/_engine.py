@@ -34,6 +34,7 @@ from ._config import (
     PACKED_MIN_OUTPUTS,
     PARALLEL_MIN_FLOPS,
     PARALLEL_MIN_FLOPS_PER_REGION,
+    PREDICT_PACKED_MIN_ROWS,
     SAMPLES_PER_CALL,
 )
 from ._network import Network, _readonly
@@ -302,10 +303,11 @@ class Kernels:
                           batch_size, packed, full, net.front_spec, net.copies_spec)
         return acc[3][0], steps
 
-    def predict(self, data, rows, net, ws, cap, out):
+    def predict(self, data, rows, net, ws, cap, out, packed):
         """Network output for ``rows`` into ``out`` (see ``_kernels.predict_member``)."""
         _TEAM.run(K.predict_member, self.n_threads, K.new_sync(), data.arrays, rows,
-                  net.spec(writable=False), ws, cap, out, True, net.front_spec, net.copies_spec)
+                  net.spec(writable=False), ws, cap, out, packed, True, net.front_spec,
+                  net.copies_spec)
 
 
 def max_lanes(net, n_rows, packed=None):
@@ -365,9 +367,12 @@ def forward(net, data, n_jobs=None, binary_proba=False):
     n_lanes = kernels.n_threads
     ws = net.workspace(cap, n_lanes)
     rows = _readonly(np.arange(n, dtype=np.int64))
+    # the weights packed for one call: worth it on enough rows
+    per = packed_float32() if n >= PREDICT_PACKED_MIN_ROWS else None
+    packed = packed_buffers(net, cap, n_lanes, per, backward=False)
     # Setting thread limits costs microseconds: not for small calls.
     with contextlib.nullcontext() if kernels.small else kernels.threads():
-        kernels.predict(data, rows, net, ws, cap, out)
+        kernels.predict(data, rows, net, ws, cap, out, packed)
     return _binary_proba(out) if binary_proba else out
 
 
@@ -490,17 +495,18 @@ def packed_float32():
     return 1 if mode == "packed" else None
 
 
-def packed_buffers(net, cap, n_members, per):
+def packed_buffers(net, cap, n_members, per, backward=True):
     """``train_member``'s ``packed`` argument for ``net`` (None for a float64
     one), blocks of ``cap`` rows and products of ``per_element`` ``per``:
     2, bfloat16 for every layer; 1, float32 for the layers of at least
     ``PACKED_MIN_OUTPUTS`` outputs; None, float32 BLAS for every layer.
 
     Room for the packed ``W`` and ``W^T`` of those layers (but the first
-    layer's ``W^T`` without a front layer, to which no deltas go), -1 as the
-    offset of the others; and per team member the scratch for a block's
-    packed activations and deltas (``_kernels``, above ``_member_packed``).
-    Loads the products themselves (``_packed.load``) where a layer packs.
+    layer's ``W^T`` without a front layer, to which no deltas go; no ``W^T``
+    without ``backward``: ``predict_member``'s argument), -1 as the offset
+    of the others; and per team member the scratch for a block's packed
+    activations and deltas (``_kernels``, above ``_member_packed``).  Loads
+    the products themselves (``_packed.load``) where a layer packs.
     """
     if net.theta.dtype != np.float32:
         return None
@@ -521,7 +527,7 @@ def packed_buffers(net, cap, n_members, per):
             continue
         offsets[l, 0] = total
         total += size_b(fan_in, fan_out)
-        if l > 0 or net.front is not None:
+        if backward and (l > 0 or net.front is not None):
             offsets[l, 1] = total
             total += size_b(fan_out, fan_in)
         scratch_a = max(scratch_a, size_a(rows, fan_in), size_a(fan_in, rows),

@@ -255,16 +255,17 @@ def _bias_activate_copies(Z, b, code, k, full):
 
 
 @jit
-def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies):
+def _forward(X, rows, theta, net, ws, sizes, cap, full, front, copies, packed):
     """Fill the activations of every layer for the sample ``rows``, output
-    activation applied (prediction)."""
+    activation applied (prediction; ``packed``: as ``_forward_train``'s, the
+    weights packed)."""
     layout, acts = net[1], net[2]
     n_layers = layout.shape[0]
     k = np.int64(1)
     if copies is not None:
         k = copies_of(copies)
     for l in range(n_layers):
-        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, None)
+        Z, b = _product(X, rows, theta, net, ws, sizes, cap, l, front, copies, k, packed)
         if copies is not None and l == n_layers - 1:
             _bias_activate_copies(Z, read_only(b), acts[l], k, full)
         else:
@@ -917,13 +918,16 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
 
 
 @jit_entry
-def predict_member(member, sync, X, rows, net, ws, cap, out, full, front, copies):
+def predict_member(member, sync, X, rows, net, ws, cap, out, packed, full, front, copies):
     """Member ``member`` of a team computing the network's output for ``rows``.
 
     Output activation applied, into ``out``.  Each thread of the team runs
     this function with its own ``member`` number (its workspace ``ws[member]``)
     and takes blocks of ``cap`` rows from an atomic counter in ``sync``
     (``new_sync``): the calling thread starts at once while the others wake.
+    With ``packed`` (float32: ``train_member``'s, but without room for any
+    ``W^T``), the team first packs the weights of the layers that have a
+    place there, then multiplies them packed; the others multiply with BLAS.
     """
     # the caller's arrays: views of them skip reference counting (``borrowed``)
     X = (borrowed(X[0]), borrowed(X[1]), borrowed(X[2]), borrowed(X[3]))
@@ -938,13 +942,22 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, full, front, copies
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
+    if packed is not None:
+        while True:
+            l = _claim(sync, _PACKS_CLAIMED, L)
+            if l < 0:
+                break
+            _pack_weights(theta, net[1], 2 * l, packed)
+            atomic_add(sync, _PACKS_DONE, 1)
+        _wait_until(sync, _PACKS_DONE, L)
+    own = _member_packed(packed, member)
     while True:
         blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)
         if blk < 0:
             break
         r0 = blk * cap
         r1 = min(n, r0 + cap)
-        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front, copies)
+        _forward(X, rows[r0:r1], theta, net, work, sizes, cap, full, front, copies, own)
         Z = _block(work, wsl, sizes, cap, _ACT, L, r1 - r0)
         if copies is not None:
             mean_of_copies(Z, k, out[r0:r1])
@@ -990,7 +1003,7 @@ def predict_few(X, rows, net, out, full, front, copies):
     wsl = net[3]
     L = sizes.shape[0] - 1
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
-    _forward(X, rows, theta, net, ws, sizes, n, full, front, copies)
+    _forward(X, rows, theta, net, ws, sizes, n, full, front, copies, None)
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     k = np.int64(1)
     if copies is not None:
@@ -1132,11 +1145,12 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
         full = (types.boolean, types.none, types.none)
     if bf16:
         return [(train_member, (*train, packed_type(2), *full))]
-    train = (*train, packed_type(1) if f == types.float32 else types.none)
+    packed = packed_type(1) if f == types.float32 else types.none
+    train = (*train, packed)
     prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:
-        return [(train_member, (*train, *full)), (predict_member, (*prediction, *full)),
+        return [(train_member, (*train, *full)), (predict_member, (*prediction, packed, *full)),
                 (predict_few, (*few, *full))]
     # training basic and full (``fastnn.compile_kernels`` compiles the full
     # one only); prediction full only
@@ -1144,7 +1158,7 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     return [
         (train_member, (*train, none, none, none)),
         (train_member, (*train, *full)),
-        (predict_member, (*prediction, *full)),
+        (predict_member, (*prediction, packed, *full)),
         (predict_few, (*few, *full)),
         (all_finite, (_ro(f, 1),)),
     ]

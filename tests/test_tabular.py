@@ -265,6 +265,19 @@ def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads, dt
     assert min(run.lanes for run in trained) > 1
 
 
+def test_auto_precision_is_bfloat16_where_the_cpu_has_it(monkeypatch):
+    from fastnn import _tabular
+
+    X, y, _ = _table(400)
+    for cpu_has_bf16 in ([False, True] if has_bf16() else [False]):
+        monkeypatch.setattr(_tabular, "has_bf16", lambda: cpu_has_bf16)
+        model = TabularMLPClassifier(**SMALL).fit(X, y)
+        assert model.dtype == "auto"
+        assert model.model_.dtype == ("bfloat16" if cpu_has_bf16 else "float32")
+        assert model.model_.coefs_[0].dtype == np.float32
+        assert model.score(X, y) > 0.8
+
+
 def test_zero_rows_and_sparse_input_are_rejected():
     X, y, _ = _table()
     with pytest.raises(ValueError, match="at least 1 row"):

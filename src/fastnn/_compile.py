@@ -44,9 +44,11 @@ def kernel_variants(tabular=False):
     (``_engine.load_training_kernel``).  Ordered with the costliest first,
     float32 and float64 in turn, so that parallel workers start on variants
     that share no helpers.  With ``tabular``, the kernels of networks with a
-    front layer (``TabularMLP*``) follow, labelled "front".
+    front layer (``TabularMLP*``) follow, labelled "front", and on CPUs with
+    AVX512_BF16 their training kernel with bfloat16 products (that of
+    ``dtype="auto"`` there).
     """
-    from . import _kernels, _shuffle
+    from . import _kernels, _packed, _shuffle
 
     variants = []
     groups = [False, True] if tabular else [False]
@@ -63,6 +65,9 @@ def kernel_variants(tabular=False):
         if not front:
             for kernel, args in _shuffle.entry_signatures():
                 variants.append((_name(kernel), kernel, args))
+        elif _packed.has_bf16():
+            for kernel, args in _kernels.entry_signatures("float32", front, bf16=True):
+                variants.append((f"{_name(kernel)}[float32, full, front, bfloat16]", kernel, args))
     return tuple(variants)
 
 
@@ -96,7 +101,8 @@ def _tasks(tabular):
     """What ``compile_kernels`` compiles, in order: the numbers of the
     variants (``kernel_variants``) and, on CPUs where float32 networks
     train with packed products, the library of those products
-    (``_packed.load``), after the training kernels."""
+    (``_packed.load``), after the training kernels; the library of the
+    bfloat16 products last, where a variant trains with them."""
     from . import _engine, _kernels
 
     variants = kernel_variants(tabular)
@@ -106,6 +112,8 @@ def _tasks(tabular):
         trained = sum(kernel is _kernels.train_member and "front" not in label
                       for label, kernel, _ in variants)
         tasks.insert(trained, f"{_PRODUCTS}{packed}")
+    if any("bfloat16" in label for label, _, _ in variants):
+        tasks.append(f"{_PRODUCTS}2")
     return tasks
 
 

@@ -27,7 +27,8 @@ from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, w
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
-from ._validation import Boolean, Interval, Precision, validate_params
+from ._packed import has_bf16
+from ._validation import Boolean, Interval, Options, Precision, validate_params
 
 # The network's settings the two estimators share; each one is a parameter
 # of the estimator under the same name and passed on to ``model_``.
@@ -37,6 +38,11 @@ _NETWORK_PARAMETERS = (
     "validation_fraction", "n_iter_no_change", "max_time", "random_state", "n_jobs",
     "dtype", "verbose",
 )
+
+
+def _table_dtype(precision):
+    """The encoded table's dtype for a network of ``precision``."""
+    return "float32" if isinstance(precision, str) and precision == "bfloat16" else precision
 
 
 class _FrontMixin:
@@ -84,7 +90,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         "column_scaling": [Boolean()],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
-        "dtype": [Precision()],
+        "dtype": [Options("auto"), Precision()],
     }
 
     @contextlib.contextmanager
@@ -102,8 +108,16 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             vars(self).update(saved, **context)
             raise
 
+    def _precision(self):
+        """The network's ``dtype``: "auto" is "bfloat16" on CPUs with the
+        AVX512_BF16 instructions, "float32" on the others."""
+        if isinstance(self.dtype, str) and self.dtype == "auto":
+            return "bfloat16" if has_bf16() else "float32"
+        return self.dtype
+
     def _model_parameters(self, n_rows):
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
+        params["dtype"] = self._precision()
         if self.batch_size == "auto":
             # 256 rows, but at least 16 batches an epoch on small tables
             held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
@@ -153,7 +167,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         if reset:
             encoder = TableEncoder(max_categories=self.max_categories, n_bins=self.n_bins,
                                    embed=self.embedding_size > 0,
-                                   dtype="float32" if self.dtype == "bfloat16" else self.dtype)
+                                   dtype=_table_dtype(self._precision()))
             Z = encoder.fit_transform(X)
             self.encoder_ = encoder
             return Z
@@ -294,10 +308,12 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     n_jobs : int, default=None
         Threads, as in ``MLPClassifier``: None means all cores, or fewer
         where ``OMP_NUM_THREADS`` or the CPU affinity limit the process.
-    dtype : {"float32", "float64", "bfloat16"}, default="float32"
+    dtype : {"auto", "float32", "float64", "bfloat16"}, default="auto"
         Precision of the network.  "bfloat16" trains float32 weights with
-        bfloat16 products (``MLPClassifier``'s mixed precision) on CPUs with
-        the AVX512_BF16 instructions.
+        bfloat16 products (``MLPClassifier``'s mixed precision), which needs
+        a CPU with the AVX512_BF16 instructions; "auto" is "bfloat16" on such
+        a CPU and "float32" on the others.  The fitted weights are float32
+        either way, and predict on any CPU.
     verbose : bool, default=False
         Print the loss of every epoch.
 
@@ -331,7 +347,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
-                 random_state=None, n_jobs=None, dtype="float32", verbose=False):
+                 random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -465,7 +481,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins=16, embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
-                 random_state=None, n_jobs=None, dtype="float32", verbose=False):
+                 random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout

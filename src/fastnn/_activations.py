@@ -34,7 +34,9 @@ from typing import Callable
 import numpy as np
 
 from ._config import jit, jit_inline
-from ._elementary import erf, exp, expm1, ordered_sum, sigmoid, softplus, tanh
+from ._elementary import (exp, expm1, normal_cdf_and_gaussian, ordered_sum, sigmoid, softplus,
+                          tanh)
+from ._intrinsics import c_view
 
 IDENTITY = 0
 LOGISTIC = 1
@@ -202,15 +204,13 @@ def _elu(z, alpha, scale):
 
 @jit_inline
 def _gelu(z):
-    one = type(z)(1)
-    return type(z)(0.5) * z * (one + erf(z * type(z)(_INV_SQRT2)))
+    return z * normal_cdf_and_gaussian(z)[0]
 
 
 @jit_inline
 def _gelu_and_derivative(z):
-    half = type(z)(0.5)
-    cdf = half * (type(z)(1) + erf(z * type(z)(_INV_SQRT2)))
-    return z * cdf, cdf + z * type(z)(_INV_SQRT_2PI) * exp(-half * z * z)
+    cdf, gaussian = normal_cdf_and_gaussian(z)
+    return z * cdf, cdf + z * type(z)(_INV_SQRT_2PI) * gaussian
 
 
 @jit_inline
@@ -267,6 +267,23 @@ def bias_activate(Z, b, code, full):
         _extended_activate(Z, b, code)
 
 
+@jit_inline
+def _with_intercepts(Z, b):
+    """``Z += b`` (a row at a time), then ``Z`` as one flat array.
+
+    The activations costlier than a ReLU run over that array: a loop per row
+    would end each row with a tail shorter than a vector (4 values past a
+    row of 100's six vectors of 16), which takes the scalar path, one value
+    at a time; over the whole block there is one such tail.
+    """
+    n, m = Z.shape
+    for i in range(n):
+        z = Z[i]
+        for j in range(m):
+            z[j] += b[j]
+    return c_view(Z, 0, (n * m,))
+
+
 @jit
 def _basic_activate(Z, b, code):
     n, m = Z.shape
@@ -288,20 +305,17 @@ def _basic_activate(Z, b, code):
             for j in range(m):
                 z[j] = max(z[j] + b[j], zero)
     elif code == TANH:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = tanh(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = tanh(z[j])
     elif code == LOGISTIC:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = sigmoid(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = sigmoid(z[j])
     elif code == EXP:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = exp(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = exp(z[j])
     else:  # IDENTITY
         for i in range(n):
             z = Z[i]
@@ -324,31 +338,26 @@ def _extended_activate(Z, b, code):
     elif code == ELU or code == SELU:
         alpha = dt(ELU_ALPHA) if code == ELU else dt(SELU_ALPHA)
         scale = dt(1.0) if code == ELU else dt(SELU_SCALE)
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = _elu(z[j] + b[j], alpha, scale)
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = _elu(z[j], alpha, scale)
     elif code == GELU:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = _gelu(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = _gelu(z[j])
     elif code == SILU:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                v = z[j] + b[j]
-                z[j] = v * sigmoid(v)
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            v = z[j]
+            z[j] = v * sigmoid(v)
     elif code == MISH:
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = _mish(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = _mish(z[j])
     else:  # SOFTPLUS
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] = softplus(z[j] + b[j])
+        z = _with_intercepts(Z, b)
+        for j in range(z.shape[0]):
+            z[j] = softplus(z[j])
 
 
 @jit
@@ -361,22 +370,17 @@ def needs_input(code):
 def activate_and_derive(Z, b, code, G):
     """``Z = f(Z + b)`` and ``G = f'(Z + b)`` in one pass, for the activations
     whose derivative needs the pre-activation (``needs_input``)."""
-    n, m = Z.shape
+    z = _with_intercepts(Z, b)
+    g = c_view(G, 0, z.shape)
     if code == GELU:
-        for i in range(n):
-            z, g = Z[i], G[i]
-            for j in range(m):
-                z[j], g[j] = _gelu_and_derivative(z[j] + b[j])
+        for j in range(z.shape[0]):
+            z[j], g[j] = _gelu_and_derivative(z[j])
     elif code == SILU:
-        for i in range(n):
-            z, g = Z[i], G[i]
-            for j in range(m):
-                z[j], g[j] = _silu_and_derivative(z[j] + b[j])
+        for j in range(z.shape[0]):
+            z[j], g[j] = _silu_and_derivative(z[j])
     else:  # MISH
-        for i in range(n):
-            z, g = Z[i], G[i]
-            for j in range(m):
-                z[j], g[j] = _mish_and_derivative(z[j] + b[j])
+        for j in range(z.shape[0]):
+            z[j], g[j] = _mish_and_derivative(z[j])
 
 
 @jit

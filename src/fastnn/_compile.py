@@ -338,7 +338,7 @@ def _start_worker(tasks, **popen_options):
 
 
 def _worker(tasks):
-    from . import _kernels, _packed
+    from . import _engine, _kernels, _packed
 
     for task in tasks or (line.strip() for line in sys.stdin):
         if task.startswith(_PARTS):
@@ -347,6 +347,8 @@ def _worker(tasks):
                 helper.compile(args)
             if int(packed):  # (needed once the kernel is compiled, before it runs)
                 _packed.load(int(packed))
+            if int(packed) == 2 and _engine.packed_float32():
+                _packed.load(1)  # (the fit's float32 predictions, of its validation rows)
         else:
             print(json.dumps(_run_task(task)), flush=True)
 

@@ -534,14 +534,31 @@ def _member_packed_by_type(packed, member):
 
 def _packs(packed, l):
     """Whether layer ``l`` multiplies with packed products: where its weights
-    have a place in ``packed`` (never without ``packed``, chosen by type)."""
+    have a place in ``packed`` (never without ``packed``, chosen by type, or
+    with no packed weights at all, ``_no_packing``)."""
 
 
 @overload(_packs, inline="always")
 def _packs_by_type(packed, l):
     if isinstance(packed, types.NoneType):
         return lambda packed, l: False
-    return lambda packed, l: packed[1][l, 0] >= 0
+    # (``&``: an ``and`` would leave a variable out of scope in the inlined code)
+    return lambda packed, l: (packed[0].shape[0] > 0) & (packed[1][l, 0] >= 0)
+
+
+def _no_packing(ws, layout):
+    """``predict_few``'s ``packed`` for ``_forward``: for a float32 network,
+    of the type ``predict_member`` passes (the two then share one compiled
+    forward pass), with no packed weights (views of none of ``ws``; the
+    network's ``layout`` as the offsets, unread); None for a float64 one."""
+
+
+@overload(_no_packing, inline="always")
+def _no_packing_by_type(ws, layout):
+    if ws.dtype != types.float32:
+        return lambda ws, layout: None
+    return lambda ws, layout: (c_view(ws, 0, (0,)), layout, c_view(ws, 0, (0,)),
+                               c_view(ws, 0, (0,)))
 
 
 # The packed products of a layer.  The kernels call them only where
@@ -1003,7 +1020,7 @@ def predict_few(X, rows, net, out, full, front, copies):
     wsl = net[3]
     L = sizes.shape[0] - 1
     ws = np.empty(n * wsl[_ACT, L + 1], dtype=theta.dtype)
-    _forward(X, rows, theta, net, ws, sizes, n, full, front, copies, None)
+    _forward(X, rows, theta, net, ws, sizes, n, full, front, copies, _no_packing(ws, net[1]))
     Z = _block(ws, wsl, sizes, n, _ACT, L, n)
     k = np.int64(1)
     if copies is not None:

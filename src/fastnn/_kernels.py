@@ -1142,11 +1142,13 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     prediction, the front vector's type next to last), which
     ``compile_kernels`` builds only when asked to; with ``copies`` too, those
     of networks with copies (the copies vector's type last), which only a
-    model with copies compiles.  The float32 training kernels take packed
-    float32 products (``packed``, which layers use them is the engine's
-    choice), the float64 ones none.  With ``bf16`` (float32 only), the full
-    training kernel with bfloat16 products instead, which only a model
-    trained in that precision compiles.
+    model with copies compiles.  The float32 training and ``predict_member``
+    kernels take packed float32 products (``packed``, which layers use them
+    is the engine's choice), the float64 ones none.  With ``bf16`` (float32
+    only), the full training kernel with bfloat16 products instead (of
+    networks with a front layer and copies as the flags say), which only a
+    model trained in that precision compiles (and ``compile_kernels`` with
+    ``tabular`` for the front layer's, that of ``TabularMLP*``'s default).
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
     X = types.Tuple((_ro(f, 2), _ro(f, 1), _ro(i, 1), _ro(i, 1)))  # Xd, Xdata, Xind, Xptr

@@ -329,6 +329,10 @@ def _expected_failed_checks(estimator):
     # now and then)
     failing["check_methods_sample_order_invariance"] = (
         "float32: another row order changes the last bit of a product")
+    # (and on a prediction's number of rows, which chooses the products:
+    # test_packed.py checks the two within float32's rounding)
+    failing["check_methods_subset_invariance"] = (
+        "float32: 64 rows or more multiply with packed products, fewer with BLAS's")
     return failing
 
 

@@ -228,14 +228,8 @@ def _normal_cdf_and_gaussian32(x):
     pa = _NORMAL_P * a
     u = pa / (_f32(1) + pa)
     h = _NORMAL_H[8]
-    h = h * u + _NORMAL_H[7]
-    h = h * u + _NORMAL_H[6]
-    h = h * u + _NORMAL_H[5]
-    h = h * u + _NORMAL_H[4]
-    h = h * u + _NORMAL_H[3]
-    h = h * u + _NORMAL_H[2]
-    h = h * u + _NORMAL_H[1]
-    h = h * u + _NORMAL_H[0]
+    for k in range(7, -1, -1):  # (Horner; a constant count, unrolled)
+        h = h * u + _NORMAL_H[k]
     lower = _f32(0.5) * e * h  # Phi(-|x|)
     return (lower if x < _f32(0) else _f32(1) - lower), e
 

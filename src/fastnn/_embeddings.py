@@ -112,9 +112,10 @@ def _code_gradient(Xd, rows, front, D, g):
 
 @jit
 def _padded(n):
-    """``n`` rounded up to whole vectors of 16 floats: a loop over ``n``
-    values ends with a scalar tail, as long as the vector part on the few
-    dozen rows of a lane's block (10 of 58 rows: 10 steps after 3)."""
+    """``n`` rounded up to whole vectors of 16 floats.  A loop over ``n``
+    values ends with a scalar tail, which on the few dozen rows of a lane's
+    block can take longer than the vector part (58 rows: 3 vector steps,
+    then 10 scalar ones)."""
     return (n + 15) // 16 * 16
 
 

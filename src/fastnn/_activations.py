@@ -317,10 +317,7 @@ def _basic_activate(Z, b, code):
         for j in range(z.shape[0]):
             z[j] = exp(z[j])
     else:  # IDENTITY
-        for i in range(n):
-            z = Z[i]
-            for j in range(m):
-                z[j] += b[j]
+        _with_intercepts(Z, b)
 
 
 @jit

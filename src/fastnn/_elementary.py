@@ -238,7 +238,11 @@ def normal_cdf_and_gaussian(x):
     """``(Phi(x), exp(-x**2 / 2))``: the standard normal cdf and the density
     times ``sqrt(2 pi)`` (GELU and its derivative).  One exponential in
     float32, vectorisable inside kernels."""
-    return 0.5 * math.erfc(-x / math.sqrt(2)), math.exp(-0.5 * x * x)
+    return _normal_cdf_and_gaussian_generic(x)
+
+
+def _normal_cdf_and_gaussian_generic(x):
+    return 0.5 * math.erfc(x * -(1 / math.sqrt(2))), math.exp(-0.5 * x * x)
 
 
 # Above this x, softplus(x) = x, as in PyTorch (beta 1, threshold 20): the
@@ -413,7 +417,7 @@ def _softplus_impl(x):
 def _normal_cdf_and_gaussian_impl(x):
     if x == types.float32:
         return lambda x: _normal_cdf_and_gaussian32(x)
-    return lambda x: (0.5 * math.erfc(x * -(1 / math.sqrt(2))), math.exp(-0.5 * x * x))
+    return _normal_cdf_and_gaussian_generic
 
 
 @overload(erf, **_OVERLOAD_OPTIONS)

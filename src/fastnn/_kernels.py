@@ -549,8 +549,9 @@ def _packs_by_type(packed, l):
 def _no_packing(ws, layout):
     """``predict_few``'s ``packed`` for ``_forward``: for a float32 network,
     of the type ``predict_member`` passes (the two then share one compiled
-    forward pass), with no packed weights (views of none of ``ws``; the
-    network's ``layout`` as the offsets, unread); None for a float64 one."""
+    forward pass), with no packed weights (views of none of ``ws``, which
+    ``_packs`` reads as no layer packing; the network's ``layout`` stands
+    in for the offsets); None for a float64 one."""
 
 
 @overload(_no_packing, inline="always")
@@ -597,6 +598,20 @@ def _borrowed_net(net):
     every layer of every block does, then costs no atomic reference count."""
     return (borrowed(net[0]), borrowed(net[1]), borrowed(net[2]), borrowed(net[3]),
             borrowed(net[4]), net[5], net[6], net[7])
+
+
+@jit_inline
+def _pack_all_weights(sync, theta, layout, packed, first, end):
+    """The team packs the weights: its members claim the tasks ``first`` to
+    ``end - 1`` (``_pack_weights``' ``task - first``, two per layer) from
+    ``sync``, and each returns once all are done."""
+    while True:
+        task = _claim(sync, _PACKS_CLAIMED, end)
+        if task < 0:
+            break
+        _pack_weights(theta, layout, task - first, packed)
+        atomic_add(sync, _PACKS_DONE, 1)
+    _wait_until(sync, _PACKS_DONE, end)
 
 
 @jit_inline
@@ -878,14 +893,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
         next_per, next_lanes = lane_split(next_rows.shape[0], grads.shape[0])
         step_number = t + batch + 1
         if packed is not None:
-            packs_end = (batch + 1) * 2 * n_layers
-            while True:
-                task = _claim(sync, _PACKS_CLAIMED, packs_end)
-                if task < 0:
-                    break
-                _pack_weights(theta, net[1], task - batch * 2 * n_layers, packed)
-                atomic_add(sync, _PACKS_DONE, 1)
-            _wait_until(sync, _PACKS_DONE, packs_end)
+            _pack_all_weights(sync, theta, net[1], packed, batch * 2 * n_layers,
+                              (batch + 1) * 2 * n_layers)
         while True:
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
@@ -959,14 +968,8 @@ def predict_member(member, sync, X, rows, net, ws, cap, out, packed, full, front
     n = rows.shape[0]
     n_blocks = (n + cap - 1) // cap
     L = sizes.shape[0] - 1
-    if packed is not None:
-        while True:
-            l = _claim(sync, _PACKS_CLAIMED, L)
-            if l < 0:
-                break
-            _pack_weights(theta, net[1], 2 * l, packed)
-            atomic_add(sync, _PACKS_DONE, 1)
-        _wait_until(sync, _PACKS_DONE, L)
+    if packed is not None:  # (no place for any W^T: the odd tasks pack nothing)
+        _pack_all_weights(sync, theta, net[1], packed, 0, 2 * L)
     own = _member_packed(packed, member)
     while True:
         blk = _claim(sync, _BLOCKS_CLAIMED, n_blocks)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from jitted import jit
 
-from fastnn import _packed
+from fastnn import _amx, _packed
 
 needs_bf16 = pytest.mark.skipif(not _packed.has_bf16(), reason="the CPU has no AVX512_BF16")
 
@@ -256,54 +256,105 @@ def test_weight_gradient_products(m, k, n, like):
 
 
 @jit
-def _library_calls(A, B, D, at, like):
-    """Every call the kernels make into the loaded library, and the same
-    operations compiled here: both results of each."""
+def _library_calls(A, B, D, at, like, sizes):
+    """Every call the kernels make into the loaded library, with buffers of
+    the ``sizes`` of its layout (packed ``B``, the two scratches)."""
     m, k = A.shape
     n = B.shape[1]
-    per = _packed.per_element(like)
-    size = _packed.size_b(k, n, per)
+    size, size_a, size_b = sizes
     held = np.zeros(at + size, like.dtype)  # (B packed from element ``at``)
     _packed.call_pack_b(B, held, at)
     held_t = np.zeros(size, like.dtype)
     _packed.call_pack_bt(B.T.copy(), held_t, 0)
+    scratch_a = np.zeros(size_a, like.dtype)
+    scratch_b = np.zeros(size_b, like.dtype)
+    C = np.zeros((m, n), np.float32)
+    _packed.call_product(A, held, at, C, scratch_a)
+    C_t = np.zeros((m, n), np.float32)
+    _packed.call_product(A, held_t, 0, C_t, scratch_a)
+    G = np.ones((k, n), np.float32)
+    _packed.call_product_tn(A, D, G, scratch_a, scratch_b, True)
+    return held[at:], held_t, C, C_t, G
+
+
+@jit
+def _compiled_here(A, B, D, like):
+    """The library's operations compiled here (``_packed``'s own layout)."""
+    m, k = A.shape
+    n = B.shape[1]
+    per = _packed.per_element(like)
     Bp = _packed.packed_b(k, n, like)
     _packed.pack_b(B, Bp)
     scratch_a = np.zeros(max(_packed.size_a(m, k, per), _packed.size_a(k, m, per)), like.dtype)
     scratch_b = np.zeros(max(_packed.size_b(m, n, per), _packed.AT_BLOCK * k), like.dtype)
     C = np.zeros((m, n), np.float32)
-    _packed.call_product(A, held, at, C, scratch_a)
-    C_t = np.zeros((m, n), np.float32)
-    _packed.call_product(A, held_t, 0, C_t, scratch_a)
-    C_here = np.zeros((m, n), np.float32)
-    _packed.product(A, Bp, C_here, scratch_a)
+    _packed.product(A, Bp, C, scratch_a)
     G = np.ones((k, n), np.float32)
-    _packed.call_product_tn(A, D, G, scratch_a, scratch_b, True)
-    G_here = np.ones((k, n), np.float32)
-    _packed.product_tn(A, D, G_here, scratch_a, scratch_b, True)
-    return held[at:], Bp.reshape(-1), held_t, C, C_t, C_here, G, G_here
+    _packed.product_tn(A, D, G, scratch_a, scratch_b, True)
+    return Bp.reshape(-1), C, G
 
 
 @pytest.mark.parametrize("like", [pytest.param(BF16, marks=needs_bf16, id="bfloat16"),
                                   pytest.param(F32, id="float32")])
-@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (13, 17, 45), (100, 64, 40), (5, 75, 50)])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (13, 17, 45), (100, 64, 40), (5, 75, 50),
+                                     (64, 96, 64)])
 def test_the_kernels_calls_into_the_library_compute_the_products(m, k, n, like):
     """The training kernels run the products in a separately compiled library
     (``_packed.load``), through its address: the same results as the products
-    compiled into the caller.  (``B^T`` packed transposed covers whole blocks
-    of 16 rows and 16 pairs, ragged rows and pairs, and an odd ``k``.)"""
+    compiled into the caller or, for bfloat16 on AMX tiles (another layout
+    and order of the float32 sums), the float64 product of the rounded
+    operands within float32 rounding.  (``B^T`` packed transposed covers
+    whole blocks of 16 rows and 16 pairs, ragged rows and pairs, and an odd
+    ``k``.)"""
     per = 2 if like.dtype == np.uint32 else 1
     assert _packed.load(per) in ("compiled", "found in the cache", "already loaded")
     assert _packed.load(per) == "already loaded"
+    size_a, size_b = _packed.library_sizes(per)
+    sizes = (size_b(k, n), max(size_a(m, k), size_a(k, m)),
+             max(size_b(m, n), _packed.AT_BLOCK * k))
     rng = np.random.default_rng(5)
     A, B, D = (rng.standard_normal(shape).astype(np.float32) for shape in ((m, k), (k, n), (m, n)))
-    held, Bp, held_t, C, C_t, C_here, G, G_here = _library_calls(A, B, D, 7, like)
-    np.testing.assert_array_equal(held, Bp)
-    np.testing.assert_array_equal(held_t, Bp)
-    np.testing.assert_array_equal(C, C_here)
-    np.testing.assert_array_equal(C_t, C_here)
-    np.testing.assert_array_equal(G, G_here)
+    held, held_t, C, C_t, G = _library_calls(A, B, D, 7, like, sizes)
+    np.testing.assert_array_equal(held_t, held)
+    np.testing.assert_array_equal(C_t, C)
+    if per == 2 and _amx.has_amx():
+        for result, left, right, start in ((C, A, B, 0), (G, A.T, D, 1)):
+            exact = start + bf16(left) @ bf16(right)
+            bound = (1 + np.abs(bf16(left)) @ np.abs(bf16(right))) * left.shape[1] * 2.0**-24
+            assert np.all(np.abs(result - exact) <= bound)
+    else:
+        Bp, C_here, G_here = _compiled_here(A, B, D, like)
+        np.testing.assert_array_equal(held, Bp)
+        np.testing.assert_array_equal(C, C_here)
+        np.testing.assert_array_equal(G, G_here)
     np.testing.assert_allclose(G, 1 + A.T.astype(np.float64) @ D, rtol=0.05, atol=0.05 * k)
+
+
+@jit
+def _amx_product(A, B, C, accumulate):
+    m, k = A.shape
+    n = B.shape[1]
+    Ap = _amx.panels_a(np.zeros(_amx.size_a(m, k), np.uint32), m, k, _packed.MR)
+    Bp = _amx.panels_b(np.zeros(_amx.size_b(k, n), np.uint32), k, n)
+    _packed.pack_a(A, Ap)
+    _packed.pack_b(B, Bp)
+    _amx.gemm(Ap, Bp, C, accumulate)
+
+
+@pytest.mark.skipif(not _amx.has_amx(), reason="no AMX-BF16 tiles here")
+@pytest.mark.parametrize("m, k, n", SHAPES + [(32, 32, 32), (64, 1024, 96), (33, 31, 65)])
+def test_products_on_amx_tiles(m, k, n):
+    """``_amx.gemm``: whole blocks and blocks past the edges, ``k`` past
+    whole tiles, zero padding; written or added."""
+    A, B = operands(m, k, n)
+    C = np.full((m, n), 7.0, dtype=np.float32)
+    _amx_product(A, B, C, False)
+    exact = bf16(A) @ bf16(B)
+    bound = (np.abs(bf16(A)) @ np.abs(bf16(B))) * k * 2.0**-24
+    assert np.all(np.abs(C - exact) <= bound)
+    written = C.copy()
+    _amx_product(A, B, C, True)  # (the written C is the start of the sums: other roundings)
+    assert np.all(np.abs(C - 2 * written) <= 2 * bound + 2.0**-23 * np.abs(written))
 
 
 # ---------------------------------------------------------------------------

@@ -51,6 +51,12 @@ LANE_PARAM_BUDGET_PACKED = 8_000_000
 # last bits of their products.
 FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")
 
+# The products of bfloat16 training: "auto", on AMX tiles (``_amx``) where
+# the CPU has AMX-BF16 and the OS lends the tiles, else with AVX512_BF16's
+# ``vdpbf16ps``; "avx512", the latter everywhere (``FASTNN_BF16_PRODUCTS``).
+# The two sum the same bfloat16 products in float32, in different orders.
+BF16_PRODUCTS = _os.environ.get("FASTNN_BF16_PRODUCTS", "auto")
+
 # Layers with fewer outputs multiply with BLAS rather than with float32 packed
 # products, whose tiles are 32 columns wide: part of a tile would be padding.
 PACKED_MIN_OUTPUTS = 32

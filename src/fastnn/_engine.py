@@ -511,12 +511,7 @@ def packed_buffers(net, cap, n_members, per, backward=True):
     if net.theta.dtype != np.float32:
         return None
 
-    def size_a(m, k):
-        return B.size_a.py_func(m, k, per)
-
-    def size_b(k, n):
-        return B.size_b.py_func(k, n, per)
-
+    size_a, size_b = B.library_sizes(per)
     rows = cap * net.copies  # (the dense layers carry every copy of a row)
     fans = list(zip(net.sizes[:-1].tolist(), net.sizes[1:].tolist()))
     packs = [per == 2 or (per == 1 and fan_out >= PACKED_MIN_OUTPUTS) for _, fan_out in fans]

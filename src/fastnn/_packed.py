@@ -54,7 +54,7 @@ from numba.core import cgutils, sigutils
 from numba.core.ccallback import CFunc
 from numba.extending import intrinsic, overload
 
-from . import _cache
+from . import _amx, _cache
 from ._config import JIT_OPTIONS, jit, jit_entry, jit_inline
 from ._intrinsics import c_view
 
@@ -348,7 +348,8 @@ def _pack_a_pairs(A, out):
     m, k = A.shape
     full = k // 2
     flat = c_view(out, 0, (out.size,))
-    if k % 2 == 0:  # (the pairs of a row follow those of the row above, as in A)
+    if k % 2 == 0 and out.shape[2] == full:  # (the pairs of a row follow those of
+        # the row above, as in A)
         source = A.reshape(-1)
         for q in range(m * full):
             flat[q] = _pair(source[2 * q], source[2 * q + 1])
@@ -364,6 +365,7 @@ def _pack_a_pairs(A, out):
                     o[p] = _pair(a[2 * p], a[2 * p + 1])
                 if k % 2:
                     o[full] = _pair(a[k - 1], 0.0)
+                o[(k + 1) // 2:] = 0  # (padding pairs: ``_amx``'s layout)
             else:
                 for p in range(o.shape[0]):
                     o[p] = 0
@@ -375,16 +377,16 @@ def _pack_at_pairs(A, out, scratch):
 
     ``out[i, r, p]`` is element ``(i MR + r) k2 + p`` (``k2 = out.shape[2]``):
     the pairs of rows ``2p, 2p + 1`` of ``A`` form column ``p`` of a
-    ``k x k2`` matrix.  ``AT_BLOCK`` such columns at a time are converted
+    ``k x k2`` matrix, zeros past ``p = ceil(m / 2)``.  ``AT_BLOCK`` such columns at a time are converted
     into ``scratch`` (a pass along two rows, vectorised), then stored row by
     row (``AT_BLOCK`` contiguous elements each), so that both the reads and
     the writes run along cache lines.
     """
     m, k = A.shape
-    k2 = out.shape[2]
+    k2, used = out.shape[2], (m + 1) // 2
     flat = c_view(out, 0, (out.size,))
-    for p0 in range(0, k2, AT_BLOCK):
-        n_p = min(AT_BLOCK, k2 - p0)
+    for p0 in range(0, used, AT_BLOCK):
+        n_p = min(AT_BLOCK, used - p0)
         for q in range(n_p):
             p = p0 + q
             a0 = A[2 * p]
@@ -406,6 +408,9 @@ def _pack_at_pairs(A, out, scratch):
                 o = flat[c * k2 + p0:c * k2 + p0 + n_p]
                 for q in range(n_p):
                     o[q] = scratch[q * k + c]
+    if used < k2:
+        for c in range(k):
+            flat[c * k2 + used:(c + 1) * k2] = 0
     for c in range(k * k2, flat.shape[0]):
         flat[c] = 0  # the rows of the last panel past k
 
@@ -430,6 +435,7 @@ def _pack_b_pairs(B, out):
                 out[j, full, c] = _pair(b0[c], 0.0)
             for c in range(width, NR):
                 out[j, full, c] = 0
+        out[j, (k + 1) // 2:] = 0
 
 
 @intrinsic
@@ -521,6 +527,8 @@ def _pack_bt_pairs(W, out):
                         out[j, p, c0 + c] = _pair(w[2 * p], w[2 * p + 1])
                     if k % 2:
                         out[j, full, c0 + c] = _pair(w[k - 1], 0.0)
+                    for p in range((k + 1) // 2, out.shape[1]):
+                        out[j, p, c0 + c] = 0
                 else:
                     for p in range(out.shape[1]):
                         out[j, p, c0 + c] = 0
@@ -727,10 +735,46 @@ def _operate(op, x, y, z, p, s1, s2, m, k, n, flag):
         pack_bt(carray(x, (n, k)), panels_b(carray(p, size_b(k, n, per)), k, n))
 
 
+def _operate_amx(op, x, y, z, p, s1, s2, m, k, n, flag):
+    """``_operate`` for bfloat16 on AMX tiles: the operands packed in
+    ``_amx``'s layout, multiplied by ``_amx.gemm``."""
+    if op == _FORWARD:
+        Ap = _amx.panels_a(carray(s1, _amx.size_a(m, k)), m, k, MR)
+        pack_a(carray(x, (m, k)), Ap)
+        _amx.gemm(Ap, _amx.panels_b(carray(p, _amx.size_b(k, n)), k, n), carray(z, (m, n)),
+                  False)
+    elif op == _WEIGHT_GRADIENT:
+        Ap = _amx.panels_a(carray(s1, _amx.size_a(k, m)), k, m, MR)
+        scratch = carray(s2, max(_amx.size_b(m, n), AT_BLOCK * k))
+        pack_at(carray(x, (m, k)), Ap, scratch)
+        Dp = _amx.panels_b(scratch, m, n)
+        pack_b(carray(y, (m, n)), Dp)
+        _amx.gemm(Ap, Dp, carray(z, (k, n)), flag != 0)
+    elif op == _PACK_B:
+        pack_b(carray(x, (k, n)), _amx.panels_b(carray(p, _amx.size_b(k, n)), k, n))
+    else:
+        pack_bt(carray(x, (n, k)), _amx.panels_b(carray(p, _amx.size_b(k, n)), k, n))
+
+
+def _library(per):
+    """The function ``load(per)`` compiles: ``_operate``, or for bfloat16 on
+    a CPU with AMX tiles (``_amx.has_amx``), ``_operate_amx``."""
+    return _operate_amx if per == 2 and _amx.has_amx() else _operate
+
+
+def library_sizes(per):
+    """``size_a`` and ``size_b`` (Python functions of ``(m, k)`` and ``(k, n)``)
+    of the packed layout of the library ``load(per)`` loads: the sizes of
+    the buffers the kernels pass to it."""
+    if _library(per) is _operate_amx:
+        return _amx.size_a.py_func, _amx.size_b.py_func
+    return (lambda m, k: size_a.py_func(m, k, per)), (lambda k, n: size_b.py_func(k, n, per))
+
+
 def load(per):
     """Make the products of ``per_element`` ``per`` (1: float32, 2: bfloat16)
-    callable from the kernels: compile ``_operate`` for them, or load it from
-    the on-disk cache, and enter its address in the table.
+    callable from the kernels: compile their library (``_library``), or load
+    it from the on-disk cache, and enter its address in the table.
 
     Returns what happened: "compiled", "found in the cache" or "already
     loaded".  Processes sharing the cache compile it once: the others wait
@@ -739,12 +783,13 @@ def load(per):
     if per in _loaded:
         return "already loaded"
     options = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
-    products = CFunc(_operate, sigutils.normalize_signature(_signature(per)), locals={},
+    library = _library(per)
+    products = CFunc(library, sigutils.normalize_signature(_signature(per)), locals={},
                      options=options)
     products.enable_caching()
     # (loaded as the kernels are, without Numba's refresh of its compiler)
     products._cache.load_overload = _cache._loader(products._cache)
-    lock = os.path.join(_cache.cache_dir(), f"{__name__}._operate-{per}.lock")
+    lock = os.path.join(_cache.cache_dir(), f"{__name__}.{library.__name__}-{per}.lock")
     with _cache.file_lock(lock):
         products.compile()
     _TABLE[per - 1] = products.address

@@ -377,10 +377,10 @@ def _pack_at_pairs(A, out, scratch):
 
     ``out[i, r, p]`` is element ``(i MR + r) k2 + p`` (``k2 = out.shape[2]``):
     the pairs of rows ``2p, 2p + 1`` of ``A`` form column ``p`` of a
-    ``k x k2`` matrix, zeros past ``p = ceil(m / 2)``.  ``AT_BLOCK`` such columns at a time are converted
-    into ``scratch`` (a pass along two rows, vectorised), then stored row by
-    row (``AT_BLOCK`` contiguous elements each), so that both the reads and
-    the writes run along cache lines.
+    ``k x k2`` matrix, zeros past ``p = ceil(m / 2)``.  ``AT_BLOCK`` such
+    columns at a time are converted into ``scratch`` (a pass along two rows,
+    vectorised), then stored row by row (``AT_BLOCK`` contiguous elements
+    each), so that both the reads and the writes run along cache lines.
     """
     m, k = A.shape
     k2, used = out.shape[2], (m + 1) // 2

@@ -47,6 +47,9 @@ __all__ = ["ROWS", "PAIRS", "has_amx", "size_a", "size_b", "panels_a", "panels_b
 ROWS = 32   # rows of a block of results (two tiles)
 COLUMNS = 32  # columns of a block of results (two tiles), ``_packed.NR``
 PAIRS = 16  # pairs of ``k`` per tile row (64 bytes)
+# Pairs of ``k`` per pass over ``C``: 32 rows of ``A``'s pairs, 32 KB, stay
+# in the L1 cache while ``B``'s panels of as many pairs stream from L2.
+CHUNK = 256
 
 _I64 = ir.IntType(64)
 _PTR = ir.IntType(8).as_pointer()
@@ -171,39 +174,40 @@ def _address(context, builder, array_type, array, *index):
 
 
 @intrinsic
-def _block(typingctx, Ap, i, Bp, j, C, ci, cj, accumulate):
-    """``C[ci:ci+32, cj:cj+32] = Ap[i:i+32] . Bp[j]`` (``+=`` with
-    ``accumulate``) over all pairs of ``k``: ``Ap`` a 2-D uint32 array of
-    rows of pairs (contiguous), ``Bp`` ``_packed``'s 3-D panels of 32
-    columns, ``C`` float32 with contiguous rows, the block inside it."""
+def _block(typingctx, Ap, i, Bp, j, p0, p1, C, ci, cj, accumulate):
+    """``C[ci:ci+32, cj:cj+32] = Ap[i:i+32, p0:p1] . Bp[j, p0:p1]`` (``+=``
+    with ``accumulate``), over pairs ``p0`` to ``p1`` of ``k`` (multiples of
+    16): ``Ap`` a 2-D uint32 array of rows of pairs (contiguous), ``Bp``
+    ``_packed``'s 3-D panels of 32 columns, ``C`` float32 with contiguous
+    rows, the block inside it."""
     if not (isinstance(Ap, types.Array) and Ap.ndim == 2 and Ap.dtype == types.uint32
             and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.dtype == types.uint32
             and isinstance(C, types.Array) and C.ndim == 2 and C.dtype == types.float32):
         return None
-    sig = types.void(Ap, i, Bp, j, C, ci, cj, types.boolean)
+    sig = types.void(Ap, i, Bp, j, p0, p1, C, ci, cj, types.boolean)
 
     def codegen(context, builder, signature, args):
-        ap_ty, _, bp_ty, _, c_ty, _, _, _ = signature.args
-        i_, j_, ci_, cj_ = (context.cast(builder, args[a], signature.args[a], types.int64)
-                            for a in (1, 3, 5, 6))
+        ap_ty, _, bp_ty, _, _, _, c_ty, _, _, _ = signature.args
+        i_, j_, p0_, p1_, ci_, cj_ = (context.cast(builder, args[a], signature.args[a],
+                                                   types.int64) for a in (1, 3, 4, 5, 7, 8))
         zero = ir.Constant(_I64, 0)
-        a0, a = _address(context, builder, ap_ty, args[0], i_, zero)
-        b, _ = _address(context, builder, bp_ty, args[2], j_, zero, zero)
-        c, c_arr = _address(context, builder, c_ty, args[4], ci_, cj_)
+        a0, a = _address(context, builder, ap_ty, args[0], i_, p0_)
+        b, _ = _address(context, builder, bp_ty, args[2], j_, p0_, zero)
+        c, c_arr = _address(context, builder, c_ty, args[6], ci_, cj_)
         lda = builder.extract_value(a.strides, 0)
         ldc = builder.extract_value(c_arr.strides, 0)
         sixteen = ir.Constant(_I64, 16)
         a1 = builder.add(a0, builder.mul(lda, sixteen))
         c16 = builder.add(c, builder.mul(ldc, sixteen))
         ldb = ir.Constant(_I64, 4 * COLUMNS)
-        with builder.if_else(args[7]) as (then, otherwise):
+        with builder.if_else(args[9]) as (then, otherwise):
             with then:
                 _asm(builder, "tileloadd ($0,$2,1), %tmm0\n\ttileloadd 64($0,$2,1), %tmm1\n\t"
                      "tileloadd ($1,$2,1), %tmm2\n\ttileloadd 64($1,$2,1), %tmm3", c, c16, ldc)
             with otherwise:
                 _asm(builder, "tilezero %tmm0\n\ttilezero %tmm1\n\ttilezero %tmm2\n\t"
                      "tilezero %tmm3")
-        steps = builder.udiv(builder.extract_value(a.shape, 1), sixteen)
+        steps = builder.udiv(builder.sub(p1_, p0_), sixteen)
         with cgutils.for_range(builder, steps) as loop:
             q = loop.index
             along = builder.mul(q, ir.Constant(_I64, 4 * PAIRS))  # 16 pairs of A's rows
@@ -221,31 +225,48 @@ def _block(typingctx, Ap, i, Bp, j, C, ci, cj, accumulate):
     return sig, codegen
 
 
+@jit_inline
+def _result_block(A, Bp, C, i, j, p0, p1, accumulate, edge):
+    """Block ``(i, j)`` of ``C`` (rows ``i`` to ``i + 32``, panel ``j``) over
+    pairs ``p0`` to ``p1``, through the scratch block ``edge`` where it
+    reaches past ``C``'s edge."""
+    m, n = C.shape
+    c0 = j * COLUMNS
+    rows, cols = min(ROWS, m - i), min(COLUMNS, n - c0)
+    if rows == ROWS and cols == COLUMNS:
+        _block(A, i, Bp, j, p0, p1, C, i, c0, accumulate)
+        return
+    _block(A, i, Bp, j, p0, p1, edge, 0, 0, False)
+    for r in range(rows):
+        c = C[i + r, c0:c0 + cols]
+        e = edge[r]
+        if accumulate:
+            for q in range(cols):
+                c[q] += e[q]
+        else:
+            for q in range(cols):
+                c[q] = e[q]
+
+
 @jit
 def gemm(Ap, Bp, C, accumulate):
     """``C = A B`` (``C += A B`` with ``accumulate``) on the tiles: ``Ap`` and
     ``Bp`` packed as ``panels_a`` (any panel height) and ``panels_b``, ``C``
-    ``m x n`` float32 with contiguous rows."""
+    ``m x n`` float32 with contiguous rows.
+
+    In passes over ``CHUNK`` pairs of ``k`` (the later ones adding to ``C``):
+    per block of 32 rows of ``A``, held in the L1 cache, every panel of
+    ``B`` streams past from L2, and the block's row of results is stored
+    along ``C``'s rows."""
     m, n = C.shape
     A = c_view(Ap, 0, (Ap.shape[0] * Ap.shape[1], Ap.shape[2]))
+    pairs = A.shape[1]
     edge = np.empty((ROWS, COLUMNS), dtype=np.float32)
     _configure()
-    for j in range(Bp.shape[0]):
-        c0 = j * COLUMNS
-        cols = min(COLUMNS, n - c0)
+    for p0 in range(0, pairs, CHUNK):
+        p1 = min(pairs, p0 + CHUNK)
+        adding = accumulate or p0 > 0
         for i in range(0, m, ROWS):
-            rows = min(ROWS, m - i)
-            if rows == ROWS and cols == COLUMNS:
-                _block(A, i, Bp, j, C, i, c0, accumulate)
-                continue
-            _block(A, i, Bp, j, edge, 0, 0, False)
-            for r in range(rows):
-                c = C[i + r, c0:c0 + cols]
-                e = edge[r]
-                if accumulate:
-                    for q in range(cols):
-                        c[q] += e[q]
-                else:
-                    for q in range(cols):
-                        c[q] = e[q]
+            for j in range(Bp.shape[0]):
+                _result_block(A, Bp, C, i, j, p0, p1, adding, edge)
     _release()

@@ -417,25 +417,31 @@ def _pack_at_pairs(A, out, scratch):
 
 @jit
 def _pack_b_pairs(B, out):
-    """``pack_b`` into bfloat16 pairs."""
+    """``pack_b`` into bfloat16 pairs: along pairs of ``B``'s rows, read
+    whole, each written into every panel."""
     k, n = B.shape
-    full = k // 2
-    for j in range(out.shape[0]):
-        c0 = j * NR
-        width = min(NR, n - c0)
-        for p in range(full):
-            b0, b1 = B[2 * p, c0:c0 + width], B[2 * p + 1, c0:c0 + width]
-            for c in range(width):
-                out[j, p, c] = _pair(b0[c], b1[c])
-            for c in range(width, NR):
-                out[j, p, c] = 0
-        if k % 2:
-            b0 = B[k - 1, c0:c0 + width]
-            for c in range(width):
-                out[j, full, c] = _pair(b0[c], 0.0)
-            for c in range(width, NR):
-                out[j, full, c] = 0
-        out[j, (k + 1) // 2:] = 0
+    full, panels = k // 2, out.shape[0]
+    whole = n // NR  # panels of NR columns of B
+    for p in range((k + 1) // 2):
+        b0 = B[2 * p]
+        b1 = B[2 * p + 1] if p < full else b0  # (an odd k's last pair: zeros in b1's place)
+        odd = p == full
+        for j in range(whole):
+            o = out[j, p]
+            c0 = j * NR
+            if odd:
+                for c in range(NR):
+                    o[c] = _pair(b0[c0 + c], 0.0)
+            else:
+                for c in range(NR):
+                    o[c] = _pair(b0[c0 + c], b1[c0 + c])
+        if whole < panels:
+            o = out[whole, p]
+            c0 = whole * NR
+            for c in range(n - c0):
+                o[c] = _pair(b0[c0 + c], 0.0 if odd else b1[c0 + c])
+            o[n - c0:] = 0
+    out[:, (k + 1) // 2:] = 0
 
 
 @intrinsic

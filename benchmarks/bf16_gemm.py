@@ -7,14 +7,14 @@ default 128): forward ``Z = A W`` (rows x fan_in x fan_out), the weight
 gradient ``G = A^T D`` (fan_in x rows x fan_out) and the delta sent down
 ``D W^T`` (rows x fan_out x fan_in).  Each is timed as NumPy's float32
 ``np.dot`` (OpenBLAS, one thread) and as fastnn's product with packed
-operands (``--precision``: bfloat16 operands with float32 accumulation, or
-float32): packing both operands then multiplying (``packed + pack``), and
+operands (``--precision``: bfloat16 operands with float32 accumulation,
+with AVX512_BF16's ``vdpbf16ps`` or on AMX tiles, or float32): packing both operands then multiplying (``packed + pack``), and
 multiplying operands packed beforehand (``packed``; a layer's
 weights are packed once per optimizer step, its activations once per
 product).  GFLOP/s count 2 flops per multiply-add; the best of
 ``--repeats`` rounds.
 
-    python benchmarks/bf16_gemm.py [--rows 128] [--repeats 7] [--precision bfloat16|float32]
+    python benchmarks/bf16_gemm.py [--rows 128] [--repeats 7] [--precision bfloat16|amx|float32]
 """
 
 import argparse
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
-from fastnn import _packed  # noqa: E402
+from fastnn import _amx, _packed  # noqa: E402
 from fastnn._config import JIT_OPTIONS  # noqa: E402
 
 import numba  # noqa: E402
@@ -49,6 +49,21 @@ def pack(A, B, like):
 @jit
 def product(Ap, Bp, C):
     _packed.gemm_packed(Ap, Bp, C, False)
+
+
+@jit
+def pack_amx(A, B):
+    (m, k), n = A.shape, B.shape[1]
+    Ap = _amx.panels_a(np.empty(_amx.size_a(m, k), np.uint32), m, k, _packed.MR)
+    Bp = _amx.panels_b(np.empty(_amx.size_b(k, n), np.uint32), k, n)
+    _packed.pack_a(A, Ap)
+    _packed.pack_b(B, Bp)
+    return Ap, Bp
+
+
+@jit
+def product_amx(Ap, Bp, C):
+    _amx.gemm(Ap, Bp, C, False)
 
 
 def best_seconds(fn, repeats, min_seconds=0.02):
@@ -74,11 +89,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--precision", choices=("bfloat16", "float32"), default="bfloat16")
+    parser.add_argument("--precision", choices=("bfloat16", "amx", "float32"),
+                        default="bfloat16")
     args = parser.parse_args()
     if args.precision == "bfloat16" and not _packed.has_bf16():
         sys.exit("this CPU has no AVX512_BF16")
-    like = np.zeros(1, dtype=np.uint32 if args.precision == "bfloat16" else np.float32)
+    if args.precision == "amx" and not _amx.has_amx():
+        sys.exit("no AMX-BF16 tiles here")
+    like = np.zeros(1, dtype=np.float32 if args.precision == "float32" else np.uint32)
+    if args.precision == "amx":
+        packer, multiply = pack_amx, product_amx
+    else:
+        packer, multiply = (lambda A, B: pack(A, B, like)), product
     rng = np.random.default_rng(0)
     print(f"{'workload':<11} {'product':<26} {'BLAS GF/s':>12} {'packed+pack':>11}"
           f" {'packed':>8} {'ratio':>6}")
@@ -95,10 +117,10 @@ def main():
                     C = np.empty((m, n), dtype=np.float32)
                     flops = 2.0 * m * k * n
                     f32 = flops / best_seconds(lambda: np.dot(A, B, C), args.repeats) / 1e9
-                    both = (flops / best_seconds(lambda: _packed.matmul(A, B, like), args.repeats)
-                            / 1e9)
-                    Ap, Bp = pack(A, B, like)
-                    packed = flops / best_seconds(lambda: product(Ap, Bp, C), args.repeats) / 1e9
+                    both = (flops / best_seconds(lambda: multiply(*packer(A, B), C),
+                                                 args.repeats) / 1e9)
+                    Ap, Bp = packer(A, B)
+                    packed = flops / best_seconds(lambda: multiply(Ap, Bp, C), args.repeats) / 1e9
                     label = f"{name} {m}x{k}x{n}"
                     print(f"{w.name:<11} {label:<26} {f32:12.1f} {both:11.1f} {packed:8.1f}"
                           f" {packed / f32:6.2f}", flush=True)

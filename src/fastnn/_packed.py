@@ -35,7 +35,11 @@ element of ``k``, ``NV`` loads of ``B``, ``MR`` broadcasts of ``A`` and
 operand used in several products is packed once.
 
 Only CPUs with AVX512_BF16 run the bfloat16 kernels (``has_bf16``); the
-float32 ones are chosen where the CPU has AVX-512 (``has_avx512``).
+float32 ones are chosen where the CPU has AVX-512 (``has_avx512``).  Where
+the CPU also has AMX-BF16 (``_amx.has_amx``), the bfloat16 products of
+training run on AMX tiles instead: the same packing functions, into
+operands padded to whole tiles (``library_sizes``), multiplied by
+``_amx.gemm``.
 
 The training kernels do not compile these functions into themselves: they
 call one C function per precision, compiled once (``load``), through a
@@ -691,10 +695,11 @@ def matmul(A, B, like):
 #
 # Numba links the code of every jitted callee into each caller and compiles
 # it again there, so the products, compiled into every training kernel that
-# uses them, would add seconds to each.  Instead ``_operate`` runs them all,
-# compiled once per precision as a C function (``numba.cfunc``, cached on
-# disk as the kernels are), and the kernels call it through ``_TABLE``, an
-# array of its addresses that they find by symbol name when they are linked.
+# uses them, would add seconds to each.  Instead ``_operate`` (or, for
+# bfloat16 on AMX tiles, ``_operate_amx``) runs them all, compiled once per
+# precision as a C function (``numba.cfunc``, cached on disk as the kernels
+# are), and the kernels call it through ``_TABLE``, an array of its
+# addresses that they find by symbol name when they are linked.
 # A kernel thus compiles, and is cached, without the products (which
 # another process can compile meanwhile); ``load`` enters their address in
 # the table, and the engine calls it before a kernel that uses them runs.

@@ -40,7 +40,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._config import BF16_PRODUCTS, jit, jit_inline
-from ._intrinsics import c_view
+from numba.np.arrayobj import populate_array
+
+from ._intrinsics import borrowed, c_view
 
 __all__ = ["ROWS", "PAIRS", "has_amx", "size_a", "size_b", "panels_a", "panels_b", "gemm"]
 
@@ -156,6 +158,24 @@ def _configure(typingctx):
 
 
 @intrinsic
+def _stack_block(typingctx):
+    """A 32 x 32 float32 array on the caller's stack (no memory record: its
+    views count no references; valid until the caller returns)."""
+    out_type = types.Array(types.float32, 2, "C")
+
+    def codegen(context, builder, signature, args):
+        data = cgutils.alloca_once(builder, ir.FloatType(), size=ROWS * COLUMNS)
+        out = context.make_array(out_type)(context, builder)
+        intp = context.get_value_type(types.intp)
+        populate_array(out, data=data, shape=[ir.Constant(intp, ROWS), ir.Constant(intp, COLUMNS)],
+                       strides=[ir.Constant(intp, 4 * COLUMNS), ir.Constant(intp, 4)],
+                       itemsize=ir.Constant(intp, 4), meminfo=None)
+        return out._getvalue()
+
+    return out_type(), codegen
+
+
+@intrinsic
 def _release(typingctx):
     """Release the tiles of this thread (their state back to its initial one)."""
     def codegen(context, builder, signature, args):
@@ -259,9 +279,11 @@ def gemm(Ap, Bp, C, accumulate):
     ``B`` streams past from L2, and the block's row of results is stored
     along ``C``'s rows."""
     m, n = C.shape
-    A = c_view(Ap, 0, (Ap.shape[0] * Ap.shape[1], Ap.shape[2]))
+    # (the arrays borrowed: each block's views of them then count no references)
+    A = borrowed(c_view(Ap, 0, (Ap.shape[0] * Ap.shape[1], Ap.shape[2])))
+    Bp, C = borrowed(Bp), borrowed(C)
     pairs = A.shape[1]
-    edge = np.empty((ROWS, COLUMNS), dtype=np.float32)
+    edge = _stack_block()
     _configure()
     for p0 in range(0, pairs, CHUNK):
         p1 = min(pairs, p0 + CHUNK)

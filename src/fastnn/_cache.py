@@ -56,7 +56,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 KERNEL_MODULES = ("_cache.py", "_config.py", "_intrinsics.py", "_elementary.py",
                   "_activations.py", "_losses.py", "_noise.py", "_schedules.py",
                   "_optimizers.py", "_embeddings.py", "_ensemble.py", "_kernels.py",
-                  "_shuffle.py", "_packed.py")
+                  "_shuffle.py", "_packed.py", "_amx.py")
 
 
 def source_digest(package_dir=PACKAGE_DIR):

@@ -15,9 +15,9 @@ pairs of ``k``; ``Bp``: panels of 32 columns, a row of 32 pairs per pair of
   past ``k``: ``kp = 16 ceil(k / 32)``.
 
 A block of 32 x 32 results lives in four tiles (``tmm0``-``tmm3``) through
-the whole sum over ``k``; per 16 pairs of ``k`` it loads two tiles of
-``A`` (``tmm4``, ``tmm5``) and two of ``B`` (``tmm6``, ``tmm7``), and runs
-four ``tdpbf16ps``.  Blocks that reach past ``C``'s edge are stored in a
+a pass over up to ``CHUNK`` pairs of ``k``; per 16 pairs it loads two
+tiles of ``A`` (``tmm4``, ``tmm5``) and two of ``B`` (``tmm6``, ``tmm7``),
+and runs four ``tdpbf16ps``.  Blocks that reach past ``C``'s edge are stored in a
 scratch block, whose part inside ``C`` is then copied.
 
 Numba has no spelling for tile registers: the instructions are inline

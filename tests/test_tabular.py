@@ -137,6 +137,46 @@ def test_a_few_rows_encode_as_the_same_rows_of_a_large_table():
     np.testing.assert_array_equal(enc.transform(new)[:, -2:], [[0, 0]])
 
 
+@pytest.mark.parametrize("embed", [False, True])
+def test_a_few_rows_read_from_the_blocks_encode_as_the_rows_of_a_large_table(embed):
+    """Few rows of a table are read from pandas' blocks of columns, the
+    categorical codes through a table per column's categories: categories
+    (one-hot or embedded) with missing values and values never seen, a
+    categorical column whose categories differ from the fit's, nullable
+    integers with missing values, and the caches made for one table's
+    dtypes then used for another's."""
+    rng = np.random.RandomState(1)
+    n = 80
+    X = pd.DataFrame({
+        "n": pd.array(rng.randint(0, 9, n), dtype="Int64"),
+        "x": rng.normal(size=n),
+        "few": pd.Categorical(rng.choice(["a", "b", None], n)),
+        "many": pd.Categorical(rng.choice([f"v{i}" for i in range(40)] + [None], n)),
+        "s": rng.choice(["p", "q"], n).astype(object),
+        "y": rng.normal(size=n).astype(np.float32),
+    })
+    X.loc[[3, 5], "n"] = pd.NA
+    enc = TableEncoder(max_categories=8, embed=embed).fit(X)
+    everything = enc.transform(X)
+    for start in range(0, 12, 3):
+        np.testing.assert_array_equal(enc.transform(X.iloc[start:start + 3]),
+                                      everything[start:start + 3])
+    # other categories (one never seen, one missing): a new code table
+    other = X.iloc[:3].copy()
+    other["few"] = pd.Categorical(["b", "z", None], categories=["z", "b"])
+    other["many"] = pd.Categorical(["v3", "v39", "w"])
+    expected = enc.transform(pd.concat([other] * 30, ignore_index=True).astype(
+        {"few": object, "many": object}).astype({"few": "category", "many": "category"}))[:3]
+    np.testing.assert_array_equal(enc.transform(other), expected)
+    np.testing.assert_array_equal(enc.transform(X.iloc[4:6]), everything[4:6])
+    # a column's kind changed: the error of the fit's checks
+    changed = X.iloc[:2].assign(x=["1", "2"])
+    with pytest.raises(TypeError, match="'x' was numeric"):
+        enc.transform(changed)
+    # the caches are not pickled
+    assert "_code_table" not in pickle.loads(pickle.dumps(enc)).__dict__
+
+
 def test_nullable_and_object_numbers_with_missing_values():
     X = pd.DataFrame({"n": pd.array([1, None, 3, 4], dtype="Int64"),
                       "f": pd.array([0.5, 1.5, None, 2.5], dtype="Float64")})

@@ -125,6 +125,28 @@ def _as_float(values, name):
         raise TypeError(f"Column {name!r} holds values that are not numbers: {exc}") from None
 
 
+def _block_columns(X):
+    """The columns of the pandas DataFrame ``X`` as its blocks hold them (one
+    call a block, not one a column): a row of a 2-D NumPy block, or a 1-D
+    extension array (a ``Categorical``, a string or masked array); and the
+    dtype of each.  None if this pandas keeps its blocks otherwise."""
+    try:
+        cols, dtypes = [None] * X.shape[1], [None] * X.shape[1]
+        for block in X._mgr.blocks:
+            values = block.values
+            locations = block.mgr_locs.as_array
+            if isinstance(values, np.ndarray) and values.ndim == 2:
+                for j, v in zip(locations, values):
+                    cols[j], dtypes[j] = v, values.dtype
+            elif len(locations) == 1 and getattr(values, "ndim", 0) == 1:
+                cols[locations[0]], dtypes[locations[0]] = values, values.dtype
+            else:
+                return None
+    except (AttributeError, TypeError):
+        return None
+    return (cols, dtypes) if all(c is not None for c in cols) else None
+
+
 def _as_object(values):
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
@@ -161,6 +183,13 @@ class TableEncoder:
         self.n_bins = n_bins
         self.embed = embed
         self.dtype = dtype
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # (``_fitted_dtypes``' and ``_category_codes``' caches, for tables seen here)
+        state.pop("_seen_dtypes", None)
+        state.pop("_code_table", None)
+        return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -389,20 +418,50 @@ class TableEncoder:
 
     def _few_rows(self, X):
         """``_encode``'s arguments for a pandas table of a few rows with the
-        fitted dtypes, read row by row (one pandas call a row instead of one
-        a column: a 1-row table is served in tens of microseconds); else None."""
-        if (self.dtypes_ is None or _frame_kind(X) != "pandas" or len(X) > _FEW_ROWS
-                or X.dtypes.tolist() != self.dtypes_):
+        fitted dtypes, read from its blocks of columns (``_block_columns``)
+        or else row by row: one pandas call a block or a row instead of one
+        a column, so that a 1-row table is served in tens of microseconds;
+        None for other tables."""
+        if self.dtypes_ is None or _frame_kind(X) != "pandas" or len(X) > _FEW_ROWS:
+            return None
+        blocks = _block_columns(X)
+        if blocks is not None:
+            cols, dtypes = blocks
+            if not self._fitted_dtypes(dtypes):
+                return None
+            numbers = [cols[j] for j in self.numeric_]
+            if all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v in numbers):
+                N = np.array(numbers, dtype=np.float64).T.reshape(len(X), -1)
+            else:  # (extension arrays: missing values as NaN)
+                N = np.column_stack([_as_float(v, self.names_[j])
+                                     for v, j in zip(numbers, self.numeric_)])
+            return (N, [cols[j] for j in (*self.block_, *self.embedded_)],
+                    self._category_codes(cols) if self.block_ or self.embedded_ else None)
+        if X.dtypes.tolist() != self.dtypes_:
             return None
         rows = [X.iloc[i].tolist() for i in range(len(X))]
         N = np.array([[np.nan if _is_missing(row[j]) else row[j] for j in self.numeric_]
                       for row in rows], dtype=np.float64).reshape(len(rows), -1)
-        return N, [[row[j] for row in rows] for j in (*self.block_, *self.embedded_)]
+        return N, [[row[j] for row in rows] for j in (*self.block_, *self.embedded_)], None
 
-    def _encode(self, N, categories):
+    def _fitted_dtypes(self, dtypes):
+        """Whether the columns' ``dtypes`` are the fitted ones (the last such
+        list is kept, and then compared by identity: tables cut from one
+        DataFrame share their dtypes)."""
+        seen = self.__dict__.get("_seen_dtypes")
+        if seen is not None and len(seen) == len(dtypes) and all(
+                a is b for a, b in zip(seen, dtypes)):
+            return True
+        if len(dtypes) != len(self.dtypes_) or any(d != s for d, s in zip(dtypes, self.dtypes_)):
+            return False
+        self._seen_dtypes = dtypes
+        return True
+
+    def _encode(self, N, categories, codes=None):
         """The output for the numeric columns ``N`` (rows by columns) and the
         values of each categorical column (one-hot ones in ``block_``'s
-        order, then embedded ones in ``embedded_``'s)."""
+        order, then embedded ones in ``embedded_``'s), or their codes
+        (``codes``, rows by columns in the same order)."""
         n = N.shape[0]
         out = np.zeros((n, self.n_outputs_), dtype=self.dtype)
         if N.shape[1]:
@@ -424,17 +483,23 @@ class TableEncoder:
             out[:, self.ple_start_:self.ple_start_ + self.ple_src_.size] = fraction
         if self.block_:
             # every categorical column's codes, then one scatter of the ones
-            codes = np.empty((n, len(self.block_)), dtype=np.intp)
-            for c, (j, values) in enumerate(zip(self.block_, categories)):
-                self._codes(j, values, codes[:, c])
-            rows, which = np.nonzero(codes >= 0)
-            out[rows, self.block_offsets_[which] + codes[rows, which]] = 1.0
+            if codes is None:
+                block = np.empty((n, len(self.block_)), dtype=np.intp)
+                for c, (j, values) in enumerate(zip(self.block_, categories)):
+                    self._codes(j, values, block[:, c])
+            else:
+                block = codes[:, :len(self.block_)]
+            rows, which = np.nonzero(block >= 0)
+            out[rows, self.block_offsets_[which] + block[rows, which]] = 1.0
         if self.embedded_:
-            codes = np.empty(n, dtype=np.intp)
+            column = np.empty(n, dtype=np.intp)
             embedded = categories[len(self.block_):]
             for c, (j, values) in enumerate(zip(self.embedded_, embedded)):
-                self._codes(j, values, codes)
-                out[:, self.code_start_ + c] = codes
+                if codes is None:
+                    self._codes(j, values, column)
+                else:
+                    column = codes[:, len(self.block_) + c]
+                out[:, self.code_start_ + c] = column
         return out
 
     def _codes(self, j, col, codes):
@@ -457,6 +522,37 @@ class TableEncoder:
             if code is None:
                 code = missing if _is_missing(v) else other
             codes[i] = code
+
+    def _category_codes(self, cols):
+        """The categorical columns' codes (as ``_codes``, rows by columns;
+        one-hot columns in ``block_``'s order, then embedded ones in
+        ``embedded_``'s) for ``_few_rows``' columns ``cols``.  Those held as pandas
+        ``Categorical`` arrays are read from their category codes, through
+        one table of the codes of every such column's categories (and last,
+        of a missing value) made for the dtypes seen last (kept by identity:
+        tables cut from one DataFrame share their dtypes)."""
+        columns = [*self.block_, *self.embedded_]
+        arrays = [cols[j] for j in columns]
+        dtypes = [a.dtype if type(a).__name__ == "Categorical" else None for a in arrays]
+        seen = self.__dict__.get("_code_table")
+        if seen is None or any(a is not b for a, b in zip(seen[0], dtypes)):
+            which = [c for c, dtype in enumerate(dtypes) if dtype is not None]
+            tables = [np.empty(0, dtype=np.intp)]
+            for c in which:
+                tables.append(np.empty(len(dtypes[c].categories) + 1, dtype=np.intp))
+                self._codes(columns[c], [*dtypes[c].categories, None], tables[-1])
+            sizes = np.array([len(t) for t in tables[1:]], dtype=np.intp)
+            seen = self._code_table = (dtypes, np.array(which, dtype=np.intp),
+                                       np.concatenate(tables), np.cumsum(sizes) - sizes, sizes - 1)
+        _, which, table, offsets, missing = seen
+        codes = np.empty((len(arrays[0]), len(arrays)), dtype=np.intp)
+        if which.size:
+            raw = np.array([arrays[c].codes for c in which], dtype=np.intp)  # (-1: missing)
+            codes[:, which] = table[np.where(raw < 0, missing[:, None], raw) + offsets[:, None]].T
+        for c, dtype in enumerate(dtypes):
+            if dtype is None:
+                self._codes(columns[c], arrays[c], codes[:, c])
+        return codes
 
 
 def _unique_counts(values):

@@ -39,8 +39,14 @@ jit = numba.njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 
 @jit
-def pack(A, B, like):
-    Ap, Bp = _packed.packed_a(*A.shape, like), _packed.packed_b(*B.shape, like)
+def pack(A, B, like, amx):
+    """``A`` and ``B`` packed as ``like`` (``amx``: padded to whole tiles)."""
+    (m, k), n = A.shape, B.shape[1]
+    if amx:
+        Ap = _amx.panels_a(np.empty(_amx.size_a(m, k), like.dtype), m, k, _packed.MR)
+        Bp = _amx.panels_b(np.empty(_amx.size_b(k, n), like.dtype), k, n)
+    else:
+        Ap, Bp = _packed.packed_a(m, k, like), _packed.packed_b(k, n, like)
     _packed.pack_a(A, Ap)
     _packed.pack_b(B, Bp)
     return Ap, Bp
@@ -49,16 +55,6 @@ def pack(A, B, like):
 @jit
 def product(Ap, Bp, C):
     _packed.gemm_packed(Ap, Bp, C, False)
-
-
-@jit
-def pack_amx(A, B):
-    (m, k), n = A.shape, B.shape[1]
-    Ap = _amx.panels_a(np.empty(_amx.size_a(m, k), np.uint32), m, k, _packed.MR)
-    Bp = _amx.panels_b(np.empty(_amx.size_b(k, n), np.uint32), k, n)
-    _packed.pack_a(A, Ap)
-    _packed.pack_b(B, Bp)
-    return Ap, Bp
 
 
 @jit
@@ -97,10 +93,11 @@ def main():
     if args.precision == "amx" and not _amx.has_amx():
         sys.exit("no AMX-BF16 tiles here")
     like = np.zeros(1, dtype=np.float32 if args.precision == "float32" else np.uint32)
-    if args.precision == "amx":
-        packer, multiply = pack_amx, product_amx
-    else:
-        packer, multiply = (lambda A, B: pack(A, B, like)), product
+    amx = args.precision == "amx"
+    multiply = product_amx if amx else product
+
+    def packer(A, B):
+        return pack(A, B, like, amx)
     rng = np.random.default_rng(0)
     print(f"{'workload':<11} {'product':<26} {'BLAS GF/s':>12} {'packed+pack':>11}"
           f" {'packed':>8} {'ratio':>6}")

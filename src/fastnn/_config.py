@@ -45,8 +45,9 @@ LANE_PARAM_BUDGET = 2_000_000
 LANE_PARAM_BUDGET_PACKED = 8_000_000
 
 # The products of float32 stochastic training: "auto", fastnn's own
-# register-blocked kernels (``_packed``) on CPUs with AVX-512, BLAS
-# otherwise; "packed" or "blas", those everywhere
+# register-blocked kernels (``_packed``) on CPUs with AVX-512 whose BLAS
+# runs 256-bit kernels (``_engine._blas_in_512_bits``), BLAS otherwise;
+# "packed" or "blas", those everywhere
 # (``FASTNN_FLOAT32_PRODUCTS``).  Models trained with either differ in the
 # last bits of their products.
 FLOAT32_PRODUCTS = _os.environ.get("FASTNN_FLOAT32_PRODUCTS", "auto")

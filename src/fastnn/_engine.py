@@ -488,11 +488,34 @@ def packed_float32():
     """1 where float32 stochastic training multiplies with fastnn's packed
     float32 products (``_packed``, in the layers of at least
     ``PACKED_MIN_OUTPUTS`` outputs), else None (BLAS):
-    ``_config.FLOAT32_PRODUCTS``."""
+    ``_config.FLOAT32_PRODUCTS``; "auto" packs on CPUs with AVX-512 where
+    the BLAS runs no 512-bit kernels (``_blas_in_512_bits``)."""
     mode = _config.FLOAT32_PRODUCTS
     if mode == "auto":
-        return 1 if B.has_avx512() else None
+        return 1 if B.has_avx512() and not _blas_in_512_bits() else None
     return 1 if mode == "packed" else None
+
+
+# OpenBLAS's core types whose kernels use 512-bit vectors (its own names)
+_OPENBLAS_512_BIT_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+
+
+@functools.cache
+def _blas_in_512_bits():
+    """Whether the BLAS that the kernels call (SciPy's) multiplies with
+    512-bit vectors here: an OpenBLAS that runs the kernels of one of its
+    AVX-512 core types.  OpenBLAS runs its 256-bit kernels on CPUs it does
+    not know (AMD's Zen 5, for one), where fastnn's own products are
+    faster; on the others it is as fast, or faster on small blocks."""
+    import scipy.linalg.cython_blas  # noqa: F401 (loaded, so that it can be inspected)
+    from threadpoolctl import threadpool_info
+
+    libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    scipy_libraries = [info for info in libraries if "scipy" in info.get("filepath", "")]
+    return bool(scipy_libraries or libraries) and all(
+        info.get("internal_api") == "openblas"
+        and str(info.get("architecture", "")).lower() in _OPENBLAS_512_BIT_CORES
+        for info in scipy_libraries or libraries)
 
 
 def packed_buffers(net, cap, n_members, per, backward=True):

@@ -1,7 +1,9 @@
 """``_intrinsics``: ``borrowed`` (an array without its reference count, as the
-kernels use it), ``c_view`` (part of an array as a matrix) and
-``squares_by_lane`` (through the loss's ``_sum_of_squares``)."""
+kernels use it), ``c_view`` (part of an array as a matrix),
+``flush_denormals`` and ``squares_by_lane`` (through the loss's
+``_sum_of_squares``)."""
 
+import platform
 import sys
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from jitted import jit
 
 from fastnn import _kernels as K
-from fastnn._intrinsics import borrowed, c_view
+from fastnn._intrinsics import borrowed, c_view, flush_denormals, restore_denormals
 
 
 @jit
@@ -100,3 +102,29 @@ def test_sum_of_squares_in_float64_in_a_fixed_order(dtype, n):
     # a view from any offset: the same as its copy
     if n > 3:
         assert _sum_of_squares(w[3:]) == _sum_of_squares(w[3:].copy())
+
+
+@jit
+def _flushed_products(a, b):
+    """``a * b`` element by element with denormals flushed (the flags then put back)."""
+    saved = flush_denormals()
+    out = a * b
+    restore_denormals(saved)
+    return out
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="the flags are x86-64's")
+def test_denormals_flush_to_zero_until_the_flags_are_restored():
+    a = np.array([1e-36, 1e-39, 2.0, -1e-36], dtype=np.float32)  # 1e-39: a denormal
+    b = np.array([1e-3, 1.0, 3.0, 1e-3], dtype=np.float32)        # products 1e-39: denormals
+    np.testing.assert_array_equal(_flushed_products(a, b), [0, 0, 6, 0])
+    assert np.all((a * b)[[0, 1, 3]] != 0)  # the caller's flags are back
+
+
+def test_training_leaves_the_callers_denormals_alone():
+    from fastnn import MLPClassifier
+
+    X = np.random.RandomState(0).normal(size=(64, 4)).astype(np.float32)
+    MLPClassifier((8,), activation="gelu", max_iter=2).fit(X, X[:, 0] > 0)
+    assert np.float32(1e-36) * np.float32(1e-3) != 0

@@ -77,8 +77,10 @@ from ._intrinsics import (
     atomic_load,
     borrowed,
     c_view,
+    flush_denormals,
     prefetch,
     read_only,
+    restore_denormals,
     squares_by_lane,
     yield_cpu,
 )
@@ -852,12 +854,15 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     any task and lanes are summed in lane order, so the result does not
     depend on the number of threads; nothing waits on a particular thread,
     so a member that starts late, or never, only slows the others (a team of
-    one is the serial kernel).  The kernels raise no exceptions; the one
+    one is the serial kernel).  Every thread flushes denormal numbers to
+    zero for the call (``flush_denormals``), its BLAS calls included, and
+    puts its flags back at the end.  The kernels raise no exceptions; the one
     exception is an IndexError under ``NUMBA_BOUNDSCHECK=1``, and a thread
     stopped by it would leave the others waiting, so there an out-of-bounds
     access shows as a hang rather than an error.  Returns the number of
     batches.
     """
+    fp_flags = flush_denormals()
     # the caller's arrays: views of them skip reference counting (``borrowed``)
     sync = borrowed(sync)
     lane_loss, ssq, gsq, total = (borrowed(acc[0]), borrowed(acc[1]), borrowed(acc[2]),
@@ -940,6 +945,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
                 atomic_add(sync, _UPDATED, 1)
         _wait_until(sync, _UPDATED, batch + 1)
         lane_base = lanes_end
+    restore_denormals(fp_flags)
     return n_batches
 
 

@@ -64,7 +64,7 @@ from ._intrinsics import c_view
 
 __all__ = ["AT_BLOCK", "MR", "NR", "has_avx512", "has_bf16", "size_a", "size_b", "pack_a",
            "pack_at", "pack_b", "pack_bt", "packed_a", "packed_b", "panels_b", "gemm_packed",
-           "matmul", "product", "product_tn", "load", "call_product",
+           "matmul", "product", "product_tn", "library_sizes", "load", "call_product",
            "call_product_tn", "call_pack_b", "call_pack_bt"]
 
 MR = 8       # rows of a tile
@@ -352,8 +352,8 @@ def _pack_a_pairs(A, out):
     m, k = A.shape
     full = k // 2
     flat = c_view(out, 0, (out.size,))
-    if k % 2 == 0 and out.shape[2] == full:  # (the pairs of a row follow those of
-        # the row above, as in A)
+    # without padding, the pairs of a row follow those of the row above, as in A
+    if k % 2 == 0 and out.shape[2] == full:
         source = A.reshape(-1)
         for q in range(m * full):
             flat[q] = _pair(source[2 * q], source[2 * q + 1])

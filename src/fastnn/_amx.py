@@ -17,8 +17,9 @@ pairs of ``k``; ``Bp``: panels of 32 columns, a row of 32 pairs per pair of
 A block of 32 x 32 results lives in four tiles (``tmm0``-``tmm3``) through
 a pass over up to ``CHUNK`` pairs of ``k``; per 16 pairs it loads two
 tiles of ``A`` (``tmm4``, ``tmm5``) and two of ``B`` (``tmm6``, ``tmm7``),
-and runs four ``tdpbf16ps``.  Blocks that reach past ``C``'s edge are stored in a
-scratch block, whose part inside ``C`` is then copied.
+and runs four ``tdpbf16ps``.  Blocks that reach past ``C``'s edge are
+stored in a scratch block on the stack, whose part inside ``C`` is then
+copied.
 
 Numba has no spelling for tile registers: the instructions are inline
 assembly, in statements that name the tiles themselves (LLVM allocates
@@ -38,10 +39,9 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
-
-from ._config import BF16_PRODUCTS, jit, jit_inline
 from numba.np.arrayobj import populate_array
 
+from ._config import BF16_PRODUCTS, jit, jit_inline
 from ._intrinsics import borrowed, c_view
 
 __all__ = ["ROWS", "PAIRS", "has_amx", "size_a", "size_b", "panels_a", "panels_b", "gemm"]

@@ -30,7 +30,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
-
 # MXCSR, the SSE control and status register of x86-64: flush denormal
 # results to zero (FTZ, bit 15) and read denormal operands as zero (DAZ, bit 6)
 _MXCSR_FLUSH = 0x8040

@@ -3,12 +3,14 @@
 
     python benchmarks/heads.py [--rows 20000] [--features 16] [--hidden 256,256]
                                [--heads 32] [--batch 256] [--epochs 3] [--rounds 3]
-                               [--threads 2]
+                               [--threads 2] [--dtype auto]
 
 Both train the same ensemble on the same synthetic numeric table (binary
 labels): every row's ``k`` copies scaled by their own adapter, the hidden
 layers shared (ReLU, dropout 0.1), ``k`` output layers, the mean of the ``k``
-cross-entropies, AdamW at lr 1e-3 and weight decay 0.02, float32:
+cross-entropies, AdamW at lr 1e-3 and weight decay 0.02; PyTorch in
+float32, fastnn in ``--dtype`` (its default "auto": bfloat16 products on
+CPUs with AVX512_BF16, float32 on the others):
 
 * fastnn: ``TabularMLPClassifier(n_heads=k)`` with its table encoding reduced
   to the scaled columns (``n_bins=0``, ``embedding_size=0``,
@@ -62,7 +64,7 @@ def fastnn_epoch(X, y, args):
         learning_rate="constant", weight_decay=0.02, label_smoothing=0.0,
         batch_size=args.batch, max_iter=max_iter, early_stopping=False, n_bins=0,
         embedding_size=0, column_scaling=False, n_heads=args.heads, random_state=0,
-        n_jobs=args.threads), X, y, args.epochs)
+        n_jobs=args.threads, dtype=args.dtype), X, y, args.epochs)
 
 
 def torch_epoch(X, y, args, arch_type):
@@ -105,6 +107,7 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtype", default="auto", help="fastnn's dtype (default: auto)")
     args = p.parse_args()
     args.hidden = tuple(int(h) for h in args.hidden.split(","))
 

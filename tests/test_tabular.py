@@ -174,7 +174,8 @@ def test_a_few_rows_read_from_the_blocks_encode_as_the_rows_of_a_large_table(emb
     with pytest.raises(TypeError, match="'x' was numeric"):
         enc.transform(changed)
     # the caches are not pickled
-    assert "_code_table" not in pickle.loads(pickle.dumps(enc)).__dict__
+    state = pickle.loads(pickle.dumps(enc)).__dict__
+    assert "_code_table" not in state and "_seen_dtypes" not in state
 
 
 def test_nullable_and_object_numbers_with_missing_values():

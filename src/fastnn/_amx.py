@@ -38,7 +38,7 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, register_jitable
 from numba.np.arrayobj import populate_array
 
 from ._config import BF16_PRODUCTS, jit, jit_inline
@@ -92,37 +92,37 @@ def has_amx():
 # -- layout ----------------------------------------------------------------------------
 
 
-# (the pairs of ``k`` per packed row are ``(k + 2 PAIRS - 1) // (2 PAIRS) * PAIRS``:
-# whole tile rows; written out in each function, which the engine also calls
-# from Python)
+@register_jitable
+def _pairs(k):
+    """Pairs of ``k`` per packed row: whole tile rows (callable from Python
+    too, as the engine calls ``size_a`` and ``size_b``)."""
+    return (k + 2 * PAIRS - 1) // (2 * PAIRS) * PAIRS
 
 
 @jit_inline
 def size_a(m, k):
     """Elements (uint32) of the packed form of an ``m x k`` left operand."""
-    return (m + ROWS - 1) // ROWS * ROWS * ((k + 2 * PAIRS - 1) // (2 * PAIRS) * PAIRS)
+    return (m + ROWS - 1) // ROWS * ROWS * _pairs(k)
 
 
 @jit_inline
 def size_b(k, n):
     """Elements (uint32) of the packed form of a ``k x n`` right operand."""
-    return (n + COLUMNS - 1) // COLUMNS * COLUMNS * ((k + 2 * PAIRS - 1) // (2 * PAIRS) * PAIRS)
+    return (n + COLUMNS - 1) // COLUMNS * COLUMNS * _pairs(k)
 
 
 @jit_inline
 def panels_a(buf, m, k, row_panel):
     """The first ``size_a(m, k)`` elements of ``buf`` as ``_packed``'s panels
     of ``row_panel`` rows (its packing functions' ``out``)."""
-    return c_view(buf, 0, ((m + ROWS - 1) // ROWS * (ROWS // row_panel), row_panel,
-                           (k + 2 * PAIRS - 1) // (2 * PAIRS) * PAIRS))
+    return c_view(buf, 0, ((m + ROWS - 1) // ROWS * (ROWS // row_panel), row_panel, _pairs(k)))
 
 
 @jit_inline
 def panels_b(buf, k, n):
     """The first ``size_b(k, n)`` elements of ``buf`` as ``_packed``'s panels
     of 32 columns."""
-    return c_view(buf, 0, ((n + COLUMNS - 1) // COLUMNS, (k + 2 * PAIRS - 1) // (2 * PAIRS) * PAIRS,
-                           COLUMNS))
+    return c_view(buf, 0, ((n + COLUMNS - 1) // COLUMNS, _pairs(k), COLUMNS))
 
 
 # -- the tiles -------------------------------------------------------------------------

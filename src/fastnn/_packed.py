@@ -424,26 +424,21 @@ def _pack_b_pairs(B, out):
     """``pack_b`` into bfloat16 pairs: along pairs of ``B``'s rows, read
     whole, each written into every panel."""
     k, n = B.shape
-    full, panels = k // 2, out.shape[0]
     whole = n // NR  # panels of NR columns of B
+    zeros = np.zeros(n, dtype=B.dtype)  # (an odd k's last pair: zeros in its second row)
     for p in range((k + 1) // 2):
         b0 = B[2 * p]
-        b1 = B[2 * p + 1] if p < full else b0  # (an odd k's last pair: zeros in b1's place)
-        odd = p == full
+        b1 = B[2 * p + 1] if 2 * p + 1 < k else zeros
         for j in range(whole):
             o = out[j, p]
             c0 = j * NR
-            if odd:
-                for c in range(NR):
-                    o[c] = _pair(b0[c0 + c], 0.0)
-            else:
-                for c in range(NR):
-                    o[c] = _pair(b0[c0 + c], b1[c0 + c])
-        if whole < panels:
+            for c in range(NR):
+                o[c] = _pair(b0[c0 + c], b1[c0 + c])
+        if whole < out.shape[0]:
             o = out[whole, p]
             c0 = whole * NR
             for c in range(n - c0):
-                o[c] = _pair(b0[c0 + c], 0.0 if odd else b1[c0 + c])
+                o[c] = _pair(b0[c0 + c], b1[c0 + c])
             o[n - c0:] = 0
     out[:, (k + 1) // 2:] = 0
 

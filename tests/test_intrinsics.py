@@ -1,7 +1,7 @@
 """``_intrinsics``: ``borrowed`` (an array without its reference count, as the
 kernels use it), ``c_view`` (part of an array as a matrix),
 ``flush_denormals`` and ``squares_by_lane`` (through the loss's
-``_sum_of_squares``)."""
+``_sum_of_squares``) and ``wide_vectors``."""
 
 import platform
 import sys
@@ -11,7 +11,9 @@ import pytest
 from jitted import jit
 
 from fastnn import _kernels as K
-from fastnn._intrinsics import borrowed, c_view, flush_denormals, restore_denormals
+from fastnn._elementary import sigmoid
+from fastnn._intrinsics import (borrowed, c_view, flush_denormals, restore_denormals,
+                                wide_vectors)
 
 
 @jit
@@ -128,3 +130,27 @@ def test_training_leaves_the_callers_denormals_alone():
     X = np.random.RandomState(0).normal(size=(64, 4)).astype(np.float32)
     MLPClassifier((8,), activation="gelu", max_iter=2).fit(X, X[:, 0] > 0)
     assert np.float32(1e-36) * np.float32(1e-3) != 0
+
+
+@jit
+def _wide_gelu(z, out):
+    wide_vectors()
+    for j in range(z.shape[0]):
+        out[j] = z[j] * sigmoid(np.float32(1.702) * z[j])
+
+
+@jit
+def _plain_gelu(z, out):
+    for j in range(z.shape[0]):
+        out[j] = z[j] * sigmoid(np.float32(1.702) * z[j])
+
+
+def test_wide_vectors_sets_the_vector_width_of_its_kernel_alone():
+    z = np.linspace(-6, 6, 1001, dtype=np.float32)
+    wide, plain = np.empty_like(z), np.empty_like(z)
+    _wide_gelu(z, wide)
+    _plain_gelu(z, plain)
+    np.testing.assert_allclose(wide, plain, rtol=2e-6, atol=1e-7)
+    attribute = '"prefer-vector-width"="512"'
+    assert attribute in _wide_gelu.inspect_llvm(_wide_gelu.signatures[0])
+    assert attribute not in _plain_gelu.inspect_llvm(_plain_gelu.signatures[0])

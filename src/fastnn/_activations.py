@@ -36,7 +36,7 @@ import numpy as np
 from ._config import jit, jit_inline
 from ._elementary import (exp, expm1, normal_cdf_and_gaussian, ordered_sum, sigmoid, softplus,
                           tanh)
-from ._intrinsics import c_view
+from ._intrinsics import c_view, wide_vectors
 
 IDENTITY = 0
 LOGISTIC = 1
@@ -286,6 +286,7 @@ def _with_intercepts(Z, b):
 
 @jit
 def _basic_activate(Z, b, code):
+    wide_vectors()
     n, m = Z.shape
     zero = Z.dtype.type(0)
     if code == SOFTMAX:
@@ -322,6 +323,7 @@ def _basic_activate(Z, b, code):
 
 @jit
 def _extended_activate(Z, b, code):
+    wide_vectors()
     n, m = Z.shape
     dt = Z.dtype.type
     zero = dt(0)
@@ -367,6 +369,7 @@ def needs_input(code):
 def activate_and_derive(Z, b, code, G):
     """``Z = f(Z + b)`` and ``G = f'(Z + b)`` in one pass, for the activations
     whose derivative needs the pre-activation (``needs_input``)."""
+    wide_vectors()
     z = _with_intercepts(Z, b)
     g = c_view(G, 0, z.shape)
     if code == GELU:
@@ -401,6 +404,7 @@ def multiply_derivative(A, delta, code, col_sum, full):
 
 @jit
 def _basic_derivative(A, delta, code, col_sum):
+    wide_vectors()
     n, m = A.shape
     zero = A.dtype.type(0)
     one = A.dtype.type(1)
@@ -442,6 +446,7 @@ def _basic_derivative(A, delta, code, col_sum):
 
 @jit
 def _extended_derivative(A, delta, code, col_sum):
+    wide_vectors()
     n, m = A.shape
     dt = A.dtype.type
     zero = dt(0)

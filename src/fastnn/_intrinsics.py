@@ -19,6 +19,8 @@
   in float64, in sixteen partial sums by index modulo 16, as vector
   instructions in an order fixed by the code (a loop LLVM may not reorder
   without fast-math would stay scalar).
+* ``wide_vectors()``: let LLVM vectorise the calling kernel's loops in
+  512-bit registers on CPUs that have them.
 """
 
 import platform
@@ -288,6 +290,35 @@ def yield_cpu(typingctx):
         if _YIELD is not None:
             fnty = ir.FunctionType(ir.IntType(32), [])
             builder.call(cgutils.get_or_insert_function(builder.module, fnty, _YIELD), [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+# LLVM's tuning for Intel cores with AVX-512 vectorises loops in 256-bit
+# registers (the "prefer-256-bit" tuning of Skylake-X and its successors);
+# a function's "prefer-vector-width" attribute overrides it.  On CPUs
+# without 512-bit vectors it changes nothing: the width is capped by the
+# registers there.
+_PREFER_512 = '"prefer-vector-width"="512"'
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Vectorise the loops of the calling kernel in 512-bit registers where
+    the CPU has them.
+
+    For element-wise loops whose work is arithmetic (the activations and
+    their derivatives), twice the values per instruction.  The attribute is
+    set on the LLVM function being compiled, so this is called in the
+    kernel whose loops it concerns (a ``jit_inline`` function passes it to
+    each caller).
+    """
+
+    def codegen(context, builder, signature, args):
+        # (llvmlite's FunctionAttributes accepts only its known keywords;
+        # a string attribute is written into the IR as given)
+        set.add(builder.function.attributes, _PREFER_512)
         return context.get_dummy_value()
 
     return types.void(), codegen

@@ -17,7 +17,7 @@ from subproc import last_json, run_script, write_script
 
 from fastnn import TabularMLPClassifier, TabularMLPRegressor
 from fastnn._packed import has_bf16
-from fastnn._table import MAX_CODES, TableEncoder
+from fastnn._table import AUTO_BINS, AUTO_BINS_COLUMNS, MAX_CODES, TableEncoder
 
 pd = pytest.importorskip("pandas")
 needs_bf16 = pytest.mark.skipif(not has_bf16(), reason="the CPU has no AVX512_BF16")
@@ -65,6 +65,16 @@ def test_piecewise_linear_encoding_of_numeric_columns():
     np.testing.assert_allclose(enc.transform(np.array([[60.0]]))[0, 1:], [1, 1, 0.4, 0])
     np.testing.assert_allclose(enc.transform(np.array([[-5.0], [500.0]]))[:, 1:],
                                [[0, 0, 0, 0], [1, 1, 1, 1]])
+
+
+@pytest.mark.parametrize("n_numeric", [1, AUTO_BINS_COLUMNS, AUTO_BINS_COLUMNS + 1])
+def test_automatic_bins_for_tables_of_few_numeric_columns(n_numeric):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f"x{j}": rng.normal(size=200) for j in range(n_numeric)})
+    X["c"] = pd.Categorical(rng.choice(["a", "b"], size=200))
+    out = TableEncoder(n_bins="auto").fit_transform(X)
+    bins = AUTO_BINS if n_numeric <= AUTO_BINS_COLUMNS else 0
+    assert out.shape[1] == n_numeric * (1 + bins) + 2
 
 
 def test_missing_numbers_encode_as_zero_with_an_indicator():

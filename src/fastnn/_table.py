@@ -26,6 +26,11 @@ Each numeric column also gets a piecewise-linear encoding over ``n_bins``
 quantile bins of its training values (Gorishniy et al., "On Embeddings for
 Numerical Features in Tabular Deep Learning", 2022): one output per bin,
 1 for the bins below the value, its position within its own bin, 0 above.
+With ``n_bins="auto"``, a table of at most ``AUTO_BINS_COLUMNS`` numeric
+columns gets ``AUTO_BINS`` bins a column, a wider one none: there the
+encodings would multiply the width of the network's input, and the cost
+of its first layer, for little gain beside the periodic embeddings of the
+numeric columns that the tabular estimators add.
 
 The output is a float32 (or float64) C-contiguous matrix: the scaled
 numeric columns, their missing-value indicators, the piecewise-linear
@@ -44,6 +49,10 @@ _FEW_ROWS = 4
 
 # Codes of an embedded categorical column at most (module docstring).
 MAX_CODES = 1024
+
+# n_bins="auto" (module docstring).
+AUTO_BINS = 16
+AUTO_BINS_COLUMNS = 8
 
 
 def _is_missing(v):
@@ -161,9 +170,11 @@ class TableEncoder:
     max_categories : int, default=32
         One-hot columns per categorical column at most (the most frequent
         values, then one column for all others).
-    n_bins : int, default=16
+    n_bins : int or "auto", default=16
         Quantile bins of the piecewise-linear encoding of a numeric column
-        (fewer where the column has fewer distinct quantiles; 0: none).
+        (fewer where the column has fewer distinct quantiles; 0: none;
+        "auto": ``AUTO_BINS`` for a table of at most ``AUTO_BINS_COLUMNS``
+        numeric columns, else none).
     embed : bool, default=False
         Whether a categorical column of more than ``max_categories`` values
         is encoded as a column of codes, for an embedding, instead of
@@ -294,14 +305,17 @@ class TableEncoder:
         self.center_, self.scale_, self.indicate_, self.edges_ = {}, {}, {}, {}
         self.levels_, self.has_other_, self.has_missing_ = {}, {}, {}
         self.embedded_ = {}  # embedded column -> its number of codes
+        n_bins = self.n_bins
+        if isinstance(n_bins, str):  # "auto"
+            n_bins = AUTO_BINS if len(flags) - sum(flags) <= AUTO_BINS_COLUMNS else 0
         for j, (name, cat, col) in enumerate(zip(names, flags, cols)):
             if cat:
                 self._fit_categorical(j, col)
             else:
-                self._fit_numeric(j, name, col)
+                self._fit_numeric(j, name, col, n_bins)
         self._layout()
 
-    def _fit_numeric(self, j, name, col):
+    def _fit_numeric(self, j, name, col, n_bins):
         if np.isinf(col).any():
             raise ValueError(f"Column {name!r} holds an infinite value.")
         finite = col[~np.isnan(col)]
@@ -316,20 +330,7 @@ class TableEncoder:
             scale = 1.0
         self.center_[j], self.scale_[j] = median, scale
         self.indicate_[j] = finite.size < col.size
-        self.edges_[j] = self._bin_edges(finite)
-
-    def _bin_edges(self, finite):
-        """Quantile bin edges of a column's values; where one value holds many
-        rows its quantiles coincide, and the bins lost are made up by
-        quantiles of the other values (a column that is mostly 0: bins over
-        its non-zero values too)."""
-        q = np.linspace(0, 100, self.n_bins + 1)
-        edges = np.unique(np.percentile(finite, q))
-        if 2 < edges.size < q.size:
-            values, counts = np.unique(finite, return_counts=True)
-            rest = finite[finite != values[np.argmax(counts)]]
-            edges = np.unique(np.concatenate([edges, np.percentile(rest, q)]))
-        return edges if edges.size > 2 else edges[:0]
+        self.edges_[j] = _bin_edges(finite, n_bins)
 
     def _fit_categorical(self, j, col):
         missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=col.size)
@@ -553,6 +554,20 @@ class TableEncoder:
             if dtype is None:
                 self._codes(columns[c], arrays[c], codes[:, c])
         return codes
+
+
+def _bin_edges(finite, n_bins):
+    """The edges of ``n_bins`` quantile bins of a column's values; where one value
+    holds many rows its quantiles coincide, and the bins lost are made up by
+    quantiles of the other values (a column that is mostly 0: bins over its
+    non-zero values too)."""
+    q = np.linspace(0, 100, n_bins + 1)
+    edges = np.unique(np.percentile(finite, q))
+    if 2 < edges.size < q.size:
+        values, counts = np.unique(finite, return_counts=True)
+        rest = finite[finite != values[np.argmax(counts)]]
+        edges = np.unique(np.concatenate([edges, np.percentile(rest, q)]))
+    return edges if edges.size > 2 else edges[:0]
 
 
 def _unique_counts(values):

@@ -84,7 +84,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints = {
         "max_categories": [Interval(Integral, 2, None, closed="left")],
-        "n_bins": [Interval(Integral, 0, None, closed="left")],
+        "n_bins": [Options("auto"), Interval(Integral, 0, None, closed="left")],
         "embedding_size": [Interval(Integral, 0, None, closed="left")],
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "column_scaling": [Boolean()],
@@ -281,9 +281,12 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         instead (its 1,022 most frequent values, all others, missing), or
         with ``embedding_size=0``, one-hot columns for its most frequent
         values and one for all others.
-    n_bins : int, default=16
+    n_bins : int or "auto", default="auto"
         Quantile bins of the piecewise-linear encoding of each numeric
-        column (0: the scaled value alone).
+        column (0: the scaled value alone).  "auto": 16 where the table has
+        at most 8 numeric columns, else 0: on wider tables the periodic
+        embeddings alone, since the encodings would multiply the width of
+        the network's input, and the cost of its first layer.
     embedding_size : int, default=16
         Outputs of each numeric column's learned periodic embedding (0:
         none): ``n_frequencies`` cosines of the scaled value, a linear map
@@ -345,7 +348,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter=40, early_stopping=True, validation_fraction=0.2,
-                 n_iter_no_change=40, max_categories=32, n_bins=16, embedding_size=16,
+                 n_iter_no_change=40, max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -479,7 +482,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
-                 max_categories=32, n_bins=16, embedding_size=16,
+                 max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes

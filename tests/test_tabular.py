@@ -109,6 +109,27 @@ def test_a_column_of_many_values_encodes_as_codes_for_an_embedding():
                                   enc.transform(new[:2]))
 
 
+@pytest.mark.parametrize("embed", [False, True])
+def test_pandas_categoricals_encode_as_their_values_in_an_object_column(embed):
+    # ties in frequency (c, d, e), unused categories (z), missing values,
+    # categories listed in another order than first seen
+    values = ["c", "a", "d", "a", None, "e", "a", "b", "b", "b", "d", "e", "c"]
+    categories = ["z", "e", "d", "c", "b", "a"]
+    categorical = pd.DataFrame({"v": pd.Categorical(values, categories=categories)})
+    plain = pd.DataFrame({"v": np.array(values, dtype=object)})
+    fitted = [TableEncoder(max_categories=3, embed=embed).fit(X) for X in (categorical, plain)]
+    assert fitted[0].levels_ == fitted[1].levels_
+    new = pd.DataFrame({"v": pd.Categorical(["e", None, "z", "a", "b", "c"],
+                                            categories=categories)})
+    new_plain = new.astype(object)
+    expected = fitted[1].transform(new_plain)
+    for enc in fitted:
+        np.testing.assert_array_equal(enc.transform(new), expected)
+        np.testing.assert_array_equal(enc.transform(new_plain), expected)
+        np.testing.assert_array_equal(enc.transform(pd.concat([new] * 3)),
+                                      np.concatenate([expected] * 3))
+
+
 def test_codes_keep_the_most_frequent_values():
     values = np.array([f"v{i}" for i in range(MAX_CODES + 10)] + ["v7"] * 3, dtype=object)
     enc = TableEncoder(embed=True, n_bins=0).fit(values[:, None])

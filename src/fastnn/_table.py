@@ -157,9 +157,19 @@ def _block_columns(X):
 
 
 def _as_object(values):
+    """A categorical column as an object array, or a pandas ``Categorical``
+    as it is (read through its codes: ``_categorical_counts``,
+    ``TableEncoder._codes``)."""
+    if _is_categorical_array(getattr(values, "array", None)):
+        return values.array
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     return np.asarray(values, dtype=object)
+
+
+def _is_categorical_array(values):
+    """Whether ``values`` is a pandas ``Categorical``."""
+    return type(values).__name__ == "Categorical" and hasattr(values, "codes")
 
 
 class TableEncoder:
@@ -333,9 +343,12 @@ class TableEncoder:
         self.edges_[j] = _bin_edges(finite, n_bins)
 
     def _fit_categorical(self, j, col):
-        missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=col.size)
-        present = col[~missing]
-        values, counts = _unique_counts(present)
+        if _is_categorical_array(col):
+            values, counts, any_missing = _categorical_counts(col)
+        else:
+            missing = np.fromiter((_is_missing(v) for v in col), dtype=bool, count=len(col))
+            values, counts = _unique_counts(col[~missing])
+            any_missing = bool(missing.any())
         order = np.argsort(-counts, kind="stable")
         if self.embed and len(values) > self.max_categories:
             # codes: the levels, "other", "missing"
@@ -345,7 +358,7 @@ class TableEncoder:
         keep = self.max_categories - 1 if len(values) > self.max_categories else len(values)
         self.levels_[j] = {values[i]: k for k, i in enumerate(order[:keep])}
         self.has_other_[j] = len(values) > keep
-        self.has_missing_[j] = bool(missing.any())
+        self.has_missing_[j] = any_missing
 
     def _layout(self):
         """Output column offsets (numeric, indicators, piecewise-linear blocks,
@@ -506,6 +519,13 @@ class TableEncoder:
     def _codes(self, j, col, codes):
         """Write each value's column within its one-hot block, or -1 for
         none, into ``codes``."""
+        if _is_categorical_array(col):
+            # each category's code (and last, a missing value's), then one
+            # lookup by the column's category codes (-1: missing)
+            table = np.empty(len(col.categories) + 1, dtype=np.intp)
+            self._codes(j, [*col.categories, None], table)
+            codes[:] = table[col.codes]
+            return
         levels = self.levels_[j]
         n_levels = len(levels)
         if j in self.embedded_:
@@ -568,6 +588,18 @@ def _bin_edges(finite, n_bins):
         rest = finite[finite != values[np.argmax(counts)]]
         edges = np.unique(np.concatenate([edges, np.percentile(rest, q)]))
     return edges if edges.size > 2 else edges[:0]
+
+
+def _categorical_counts(values):
+    """``_unique_counts`` of the values present in a pandas ``Categorical``,
+    read from its codes, and whether any value is missing."""
+    codes = np.asarray(values.codes, dtype=np.intp)
+    present = codes[codes >= 0]
+    counts = np.bincount(present, minlength=len(values.categories))
+    seen, first = np.unique(present, return_index=True)
+    order = seen[np.argsort(first, kind="stable")]
+    return (np.asarray(values.categories, dtype=object)[order], counts[order],
+            present.size < codes.size)
 
 
 def _unique_counts(values):

@@ -38,7 +38,7 @@ import numpy as np
 
 from ._config import jit
 from ._elementary import cos_sin_turns
-from ._intrinsics import c_view
+from ._intrinsics import c_view, wide_vectors
 
 # Entries of the ``front`` vector.
 (FRONT_INPUTS, FRONT_PERIODIC, FRONT_FREQUENCIES, FRONT_WIDTH, FRONT_SCALE, FRONT_W, FRONT_C,
@@ -160,8 +160,34 @@ def _embed_rows(Xd, rows, theta, front, A):
 
 
 @jit
+def _cosines(Xd, rows, f, w, c, x, P, S):
+    """``x`` the column ``f`` of the input rows (0 past them), and
+    ``P[k, r] = cos(2 pi (w[f, k] x[r] + c[f, k]))`` for every frequency
+    ``k`` and every row ``r`` of ``x`` (and ``S`` the sines, unless None).
+    The loops run over rows: long, they vectorise, where those over a row's
+    frequencies would not fill a vector register."""
+    dt = P.dtype.type
+    for r in range(rows.shape[0]):
+        x[r] = Xd[rows[r], f]
+    for k in range(P.shape[0]):
+        wk, ck = w[f, k], c[f, k]
+        pk = P[k]
+        if S is None:
+            for r in range(x.shape[0]):
+                pk[r] = cos_sin_turns(wk * x[r] + ck, dt)[0]
+        else:
+            sk = S[k]
+            for r in range(x.shape[0]):
+                pk[r], sk[r] = cos_sin_turns(wk * x[r] + ck, dt)
+
+
+@jit
 def front_forward(Xd, rows, theta, front, A):
-    """``A[r] = A_0`` (module docstring) of input row ``Xd[rows[r]]``, for every ``r``."""
+    """``A[r] = A_0`` (module docstring) of input row ``Xd[rows[r]]``, for every ``r``.
+
+    Per numeric column, the cosines of all rows (``_cosines``), then their
+    linear map as one small matrix product (BLAS)."""
+    wide_vectors()
     d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
         front[FRONT_WIDTH]
     dt = A.dtype.type
@@ -172,36 +198,31 @@ def front_forward(Xd, rows, theta, front, A):
         _embed_rows(Xd, rows, theta, front, A)
         return
     w, c, V, u = _periodic_parameters(theta, front)
-    # the loops over rows run over whole vectors (_padded)
+    # (the rows padded to whole vectors, _padded; the padding's outputs unused)
     n_all = _padded(n)
     x = np.zeros(n_all, dtype=A.dtype)
     P = np.empty((K, n_all), dtype=A.dtype)
-    e = np.empty(n_all, dtype=A.dtype)
+    Et = np.empty((E, n_all), dtype=A.dtype)
     for f in range(m):
-        _column(Xd, rows, f, x)
-        for k in range(K):
-            wk, ck = w[f, k], c[f, k]
-            pk = P[k]
-            for r in range(n_all):
-                pk[r] = cos_sin_turns(wk * x[r] + ck, dt)[0]
+        _cosines(Xd, rows, f, w, c, x, P, None)
+        np.dot(V[f].T, P, Et)
         for i in range(E):
             ui = u[f, i]
-            for r in range(n_all):
-                e[r] = ui
-            for k in range(K):
-                v = V[f, k, i]
-                pk = P[k]
-                for r in range(n_all):
-                    e[r] += pk[r] * v
             col = d + f * E + i
+            e = Et[i]
             for r in range(n):
-                A[r, col] = max(e[r], dt(0))
+                A[r, col] = max(e[r] + ui, dt(0))
 
 
 @jit
 def front_backward(Xd, rows, theta, front, A, D, g):
     """Add the front layer's parameter gradients to ``g``, from the deltas
-    ``D`` of its outputs ``A`` (``front_forward``) for the input rows ``rows``."""
+    ``D`` of its outputs ``A`` (``front_forward``) for the input rows ``rows``.
+
+    Per numeric column, the products with its linear map are two small
+    matrix products (BLAS): the deltas of the cosines, and the map's
+    gradient."""
+    wide_vectors()
     d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
         front[FRONT_WIDTH]
     dt = A.dtype.type
@@ -217,15 +238,18 @@ def front_backward(Xd, rows, theta, front, A, D, g):
                 g[s_off + j] += gain * delta[j] * x[j]
     w, c, V, u = _periodic_parameters(theta, front)
     gw, gc, gV, gu = _periodic_parameters(g, front)
-    # the loops over rows run over whole vectors (_padded), the rows past
-    # ``n`` with zero deltas and inputs: they add nothing to the sums
+    # the rows padded to whole vectors (_padded), the padding with zero
+    # inputs and deltas: it adds nothing to the sums
     n_all = _padded(n)
     x = np.zeros(n_all, dtype=A.dtype)
     De = np.zeros((E, n_all), dtype=A.dtype)  # the deltas of the embedding's pre-activations
-    back = np.empty(n_all, dtype=A.dtype)
+    P = np.empty((K, n_all), dtype=A.dtype)
+    S = np.empty((K, n_all), dtype=A.dtype)
+    Dp = np.empty((K, n_all), dtype=A.dtype)  # the deltas of the cosines
+    gVf = np.empty((K, E), dtype=A.dtype)
     minus_two_pi = dt(-2.0 * math.pi)
     for f in range(m):
-        _column(Xd, rows, f, x)
+        _cosines(Xd, rows, f, w, c, x, P, S)
         for i in range(E):
             col = d + f * E + i
             de = De[i]
@@ -235,28 +259,17 @@ def front_backward(Xd, rows, theta, front, A, D, g):
                 de[r] = delta if A[r, col] > 0 else dt(0)
                 total += de[r]
             gu[f, i] += total
+        np.dot(V[f], De, Dp)
+        np.dot(P, De.T, gVf)
         for k in range(K):
-            wk, ck = w[f, k], c[f, k]
-            for r in range(n_all):
-                back[r] = dt(0)
-            for i in range(E):
-                v = V[f, k, i]
-                de = De[i]
-                for r in range(n_all):
-                    back[r] += v * de[r]
+            pk, sk = Dp[k], S[k]
             slope_sum = dt(0)
             slope_x = dt(0)
             for r in range(n_all):
-                cos_t, sin_t = cos_sin_turns(wk * x[r] + ck, dt)
-                slope = minus_two_pi * sin_t * back[r]  # d loss / d t
+                slope = minus_two_pi * sk[r] * pk[r]  # d loss / d t
                 slope_sum += slope
                 slope_x += slope * x[r]
-                back[r] = cos_t  # (back[r] is used up: keep the cosine)
             gc[f, k] += slope_sum
             gw[f, k] += slope_x
             for i in range(E):
-                de = De[i]
-                total = dt(0)
-                for r in range(n_all):
-                    total += back[r] * de[r]
-                gV[f, k, i] += total
+                gV[f, k, i] += gVf[k, i]

@@ -119,10 +119,10 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         params["dtype"] = self._precision()
         if self.batch_size == "auto":
-            # 256 rows, but at least 16 batches an epoch on small tables
+            # 256 rows, but at least 8 batches an epoch on small tables
             held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
             n_train = n_rows - held_out
-            params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 16, 16, 256))))
+            params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
 
     def _fit_model(self, model, Z, y, sample_weight, given):
@@ -263,9 +263,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     label_smoothing : float, default=0.1
         Label smoothing of the log-loss.
     batch_size : int or "auto", default="auto"
-        Rows per mini-batch; "auto": 256, or fewer on tables of fewer than
-        4,096 rows, so that an epoch has at least 16 batches (and a batch
-        at least 16 rows).
+        Rows per mini-batch; "auto": 256, or fewer where the rows the
+        network trains on (those not held out) are fewer than 2,048, so that
+        an epoch has at least 8 batches (and a batch at least 16 rows).
     max_iter : int, default=40
         Epochs.
     early_stopping : bool, default=True

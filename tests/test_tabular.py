@@ -258,6 +258,14 @@ def test_classifier_learns_a_table_with_missing_values_and_new_categories():
     assert list(model.feature_names_in_) == list(X.columns)
 
 
+@pytest.mark.parametrize("n_rows, batch_size", [(100, 16), (500, 50), (3000, 256)])
+def test_automatic_batches_leave_at_least_8_an_epoch(n_rows, batch_size):
+    X, y, _ = _table(n_rows)
+    # the network trains on the rows not held out (20%)
+    model = TabularMLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, y)
+    assert model.model_.batch_size == batch_size
+
+
 @pytest.mark.parametrize("front", [
     {},  # scaled columns and periodic embeddings
     {"embedding_size": 0},  # scaled columns only

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from jitted import jit
 
-from fastnn import _amx, _packed
+from fastnn import _amx, _engine, _packed
 
 needs_bf16 = pytest.mark.skipif(not _packed.has_bf16(), reason="the CPU has no AVX512_BF16")
 
@@ -166,6 +166,21 @@ def test_a_bfloat16_fit_trains_like_float32(digits):
     assert not np.array_equal(b16.coefs_[0], f32.coefs_[0])  # other products
     assert abs(b16.loss_ - f32.loss_) < 0.1 * f32.loss_
     assert abs(b16.score(X, y) - f32.score(X, y)) <= 0.02
+
+
+@needs_bf16
+def test_bfloat16_validation_scores_take_bfloat16_products(digits):
+    from fastnn import MLPClassifier
+
+    X, y = digits
+    X_train, y_train, X_val, y_val = X[:1200], y[:1200], X[1200:], y[1200:]
+    model = MLPClassifier((64,), max_iter=5, random_state=0, dtype="bfloat16")
+    model.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    # the last epoch's weights: their float32 score is the prediction's, the
+    # recorded one that of the bfloat16 products, equal but for a few rows
+    assert model.history_["val_score"][-1] == pytest.approx(model.score(X_val, y_val), abs=0.01)
+    out = _engine.forward(model._net, _engine.Data(X_val.astype(np.float32)), bf16=True)
+    assert not np.array_equal(out, model.predict_proba(X_val).astype(np.float32))
 
 
 @needs_bf16

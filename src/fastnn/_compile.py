@@ -67,7 +67,9 @@ def kernel_variants(tabular=False):
                 variants.append((_name(kernel), kernel, args))
         elif _packed.has_bf16():
             for kernel, args in _kernels.entry_signatures("float32", front, bf16=True):
-                variants.append((f"{_name(kernel)}[float32, full, front, bfloat16]", kernel, args))
+                variants.append((f"{_name(kernel)}[float32, full, front, bfloat16]"
+                                 if kernel is _kernels.train_member
+                                 else f"{_name(kernel)}[float32, front, bfloat16]", kernel, args))
     return tuple(variants)
 
 
@@ -348,7 +350,7 @@ def _worker(tasks):
             if int(packed):  # (needed once the kernel is compiled, before it runs)
                 _packed.load(int(packed))
             if int(packed) == 2 and _engine.packed_float32():
-                _packed.load(1)  # (the fit's float32 predictions, of its validation rows)
+                _packed.load(1)  # (the fitted model's float32 predictions)
         else:
             print(json.dumps(_run_task(task)), flush=True)
 

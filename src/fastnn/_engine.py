@@ -350,11 +350,12 @@ def lane_buffers(net, *batch_sizes, block_rows=BLOCK_ROWS, packed=None):
 # ---------------------------------------------------------------------------
 
 
-def forward(net, data, n_jobs=None, binary_proba=False):
+def forward(net, data, n_jobs=None, binary_proba=False, bf16=False):
     """Output of the network (output activation applied) for every row of ``data``.
 
     With ``binary_proba`` a single-output network returns two columns,
-    ``1 - p`` and ``p``.
+    ``1 - p`` and ``p``.  With ``bf16``, the products of a call on enough
+    rows are bfloat16 ones (the validation scores of a fit in that precision).
     """
     n = data.n
     out = np.empty((n, net.n_outputs), dtype=net.theta.dtype)
@@ -368,7 +369,7 @@ def forward(net, data, n_jobs=None, binary_proba=False):
     ws = net.workspace(cap, n_lanes)
     rows = _readonly(np.arange(n, dtype=np.int64))
     # the weights packed for one call: worth it on enough rows
-    per = packed_float32() if n >= PREDICT_PACKED_MIN_ROWS else None
+    per = (2 if bf16 else packed_float32()) if n >= PREDICT_PACKED_MIN_ROWS else None
     packed = packed_buffers(net, cap, n_lanes, per, backward=False)
     # Setting thread limits costs microseconds: not for small calls.
     with contextlib.nullcontext() if kernels.small else kernels.threads():

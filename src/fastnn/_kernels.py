@@ -1154,9 +1154,10 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
     model with copies compiles.  The float32 training and ``predict_member``
     kernels take packed float32 products (``packed``, which layers use them
     is the engine's choice), the float64 ones none.  With ``bf16`` (float32
-    only), the full training kernel with bfloat16 products instead (of
-    networks with a front layer and copies as the flags say), which only a
-    model trained in that precision compiles (and ``compile_kernels`` with
+    only), the full training kernel and ``predict_member`` (the validation
+    scores of early stopping) with bfloat16 products instead (of networks
+    with a front layer and copies as the flags say), which only a model
+    trained in that precision compiles (and ``compile_kernels`` with
     ``tabular`` for the front layer's, that of ``TabularMLP*``'s default).
     """
     f, i, x = from_dtype(np.dtype(dtype)), types.int64, types.float64
@@ -1171,11 +1172,12 @@ def entry_signatures(dtype, front=False, copies=False, bf16=False):
         full = (types.boolean, _ro(i, 1), _ro(i, 1) if copies else types.none)
     else:
         full = (types.boolean, types.none, types.none)
+    prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     if bf16:
-        return [(train_member, (*train, packed_type(2), *full))]
+        return [(train_member, (*train, packed_type(2), *full)),
+                (predict_member, (*prediction, packed_type(2), *full))]
     packed = packed_type(1) if f == types.float32 else types.none
     train = (*train, packed)
-    prediction = (*team, X, _ro(i, 1), net_type(dtype, False), _rw(f, 2), i, _rw(f, 2))
     few = (X, _ro(i, 1), net_type(dtype, False), _rw(f, 2))
     if front:
         return [(train_member, (*train, *full)), (predict_member, (*prediction, packed, *full)),

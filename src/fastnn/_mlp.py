@@ -275,7 +275,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             scorer = check_scoring(self, scoring=self.scoring)
 
         def evaluate():
-            output = _engine.forward(net, data, self.n_jobs)
+            output = _engine.forward(net, data, self.n_jobs, bf16=self._bf16)
             if not np.all(np.isfinite(output)):
                 return np.nan, np.nan
             loss = mean_loss(loss_name, output, Y_val, sw_val)
@@ -426,7 +426,9 @@ default='constant'
         rounded to bfloat16 and sums in float32 (the activations, their
         derivatives, the loss and the optimizer stay float32). It needs a
         stochastic solver and, to fit, a CPU with AVX512_BF16 (a ValueError
-        says so otherwise); prediction is float32, on any CPU.
+        says so otherwise); prediction is float32, on any CPU (the
+        validation scores of early stopping, during the fit, take bfloat16
+        products).
     n_jobs : int or None, default=None
         Threads used by the kernels. None means all cores, or fewer where
         the process is limited: by the ``OMP_NUM_THREADS`` environment

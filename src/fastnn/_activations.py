@@ -245,10 +245,17 @@ def _mish(z):
 
 @jit_inline
 def _mish_and_derivative(z):
-    t, r, e = _mish_factor(z)
+    # as _mish_factor, with r = 1 / (n + 2) and sigmoid(z) = e / (1 + e) from
+    # one division: 1 / ((n + 2) (1 + e)), below 1.2e26 for z capped at 20
     one = type(z)(1)
-    s = e / (one + e)
-    return z * t, t + z * s * (type(z)(2) * r) * (one + t)
+    two = type(z)(2)
+    e = exp(min(z, type(z)(_MISH_CAP)))
+    n = e * (e + two)
+    inv = one / ((n + two) * (one + e))
+    r = (one + e) * inv
+    s = e * (n + two) * inv
+    t = n * r
+    return z * t, t + z * s * (two * r) * (one + t)
 
 
 @jit

@@ -740,7 +740,8 @@ def _update_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, opt_code, st
     (nor moved between cores).
     """
     j0, j1 = _block_bounds(blk, theta.shape[0])
-    ssq[blk] = _sum_of_squares(theta[j0:min(j1, n_coef)])
+    # (the L2 term of the loss; none without one)
+    ssq[blk] = _sum_of_squares(theta[j0:min(j1, n_coef)]) if alpha != 0 else 0.0
     last = n_lanes - 1
     if not summed:
         _sum_lanes(grads, last, j0, j1)

@@ -123,7 +123,9 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
             n_train = n_rows - held_out
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
-        return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform"}
+        # (no L2 term: the weight decay is AdamW's)
+        return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform",
+                "alpha": 0.0}
 
     def _fit_model(self, model, Z, y, sample_weight, given):
         """Fit ``model`` to the encoded table ``Z``, as ``model_``, without its
@@ -259,7 +261,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     beta_2 : float, default=0.95
         Adam's second-moment decay.
     weight_decay : float, default=0.02
-        Decoupled weight decay (adamw).
+        Decoupled weight decay (adamw); the loss has no L2 term.
     label_smoothing : float, default=0.1
         Label smoothing of the log-loss.
     batch_size : int or "auto", default="auto"

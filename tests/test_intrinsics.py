@@ -1,7 +1,7 @@
 """``_intrinsics``: ``borrowed`` (an array without its reference count, as the
 kernels use it), ``c_view`` (part of an array as a matrix),
 ``flush_denormals`` and ``squares_by_lane`` (through the loss's
-``_sum_of_squares``) and ``wide_vectors``."""
+``_sum_of_squares``), ``wide_vectors`` and ``fma``."""
 
 import platform
 import sys
@@ -12,7 +12,7 @@ from jitted import jit
 
 from fastnn import _kernels as K
 from fastnn._elementary import sigmoid
-from fastnn._intrinsics import (borrowed, c_view, flush_denormals, restore_denormals,
+from fastnn._intrinsics import (borrowed, c_view, flush_denormals, fma, restore_denormals,
                                 wide_vectors)
 
 
@@ -154,3 +154,17 @@ def test_wide_vectors_sets_the_vector_width_of_its_kernel_alone():
     attribute = '"prefer-vector-width"="512"'
     assert attribute in _wide_gelu.inspect_llvm(_wide_gelu.signatures[0])
     assert attribute not in _plain_gelu.inspect_llvm(_plain_gelu.signatures[0])
+
+
+@jit
+def _fused(x, y, z):
+    return fma(x, y, z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fma_rounds_once(dtype):
+    # (1 + e)**2 - (1 + 2e) = e**2, which the product rounded alone loses
+    e = dtype(2.0 ** (-12 if dtype == np.float32 else -27))
+    x = dtype(1) + e
+    assert _fused(x, x, -(dtype(1) + 2 * e)) == e * e
+    assert x * x - (dtype(1) + 2 * e) == 0

@@ -13,7 +13,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from subproc import last_json, run_script, write_script
+from subproc import child_env, last_json, run_script, write_script
 
 from fastnn import TabularMLPClassifier, TabularMLPRegressor
 from fastnn._packed import has_bf16
@@ -397,6 +397,33 @@ def test_a_pickled_model_predicts_the_same_in_a_fresh_process(tmp_path):
     script = write_script(tmp_path, _RELOAD_CHILD)
     proba = last_json(run_script(script, path).stdout)["proba"]
     np.testing.assert_allclose(proba, model.predict_proba(X[:20]), rtol=1e-6)
+
+
+_FIT_CHILD = r"""
+import json
+
+import numpy as np
+from sklearn.datasets import make_classification
+
+from fastnn import TabularMLPClassifier
+
+X, y = make_classification(1000, 12, random_state=0)
+model = TabularMLPClassifier(hidden_layer_sizes=(32, 32), max_iter=3, dtype="float32",
+                             random_state=0).fit(X, y)
+print(json.dumps({"coefs": [c.tolist() for c in model.model_.coefs_]}))
+"""
+
+
+@pytest.mark.slow
+def test_weights_are_the_same_with_kernels_compiled_or_loaded_from_the_cache(tmp_path):
+    # the first process compiles the kernels of a network with a front layer
+    # into an empty cache, the second loads them
+    script = write_script(tmp_path, _FIT_CHILD)
+    env = child_env(FASTNN_CACHE_DIR=tmp_path / "cache", FASTNN_BACKGROUND_COMPILE=0)
+    fits = [last_json(run_script(script, env=env, timeout=600).stdout)["coefs"]
+            for _ in range(2)]
+    for compiled, loaded in zip(*fits):
+        np.testing.assert_array_equal(compiled, loaded)
 
 
 def _expected_failed_checks(estimator):

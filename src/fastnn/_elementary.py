@@ -23,7 +23,7 @@ from numba import types
 from numba.extending import overload
 
 from ._config import JIT_OPTIONS, jit, jit_exact, jit_inline
-from ._intrinsics import bits_of_float32, float32_from_bits
+from ._intrinsics import bits_of_float32, float32_from_bits, fma
 
 _f32 = np.float32
 
@@ -323,18 +323,19 @@ _S = tuple((-1) ** n / math.factorial(2 * n + 1) for n in range(10))
 
 @jit_inline
 def _horner9(z, C, dt):
-    """``C[0] + C[1] z + ... + C[9] z**9`` in ``dt``, written out: a loop over
-    the coefficients would index the tuple at run time, which keeps the
+    """``C[0] + C[1] z + ... + C[9] z**9`` in ``dt``, by fused multiply-adds
+    (``fma``: the same rounding wherever it is inlined), written out: a loop
+    over the coefficients would index the tuple at run time, which keeps the
     caller's loop from vectorising."""
-    p = dt(C[8]) + z * dt(C[9])
-    p = dt(C[7]) + z * p
-    p = dt(C[6]) + z * p
-    p = dt(C[5]) + z * p
-    p = dt(C[4]) + z * p
-    p = dt(C[3]) + z * p
-    p = dt(C[2]) + z * p
-    p = dt(C[1]) + z * p
-    return dt(C[0]) + z * p
+    p = fma(z, dt(C[9]), dt(C[8]))
+    p = fma(z, p, dt(C[7]))
+    p = fma(z, p, dt(C[6]))
+    p = fma(z, p, dt(C[5]))
+    p = fma(z, p, dt(C[4]))
+    p = fma(z, p, dt(C[3]))
+    p = fma(z, p, dt(C[2]))
+    p = fma(z, p, dt(C[1]))
+    return fma(z, p, dt(C[0]))
 
 
 @jit_inline

@@ -30,13 +30,20 @@ of the tables (all codes' rows, one table after another); then the first
 row of each code column's table in the tables, and past the last.  Both
 kernels work on a block of rows given by their indices into the dense
 input ``Xd``.
+
+Everything here is compiled without fast-math, and the sums over a block's
+rows are BLAS products: with fast-math, LLVM vectorised those sums, and
+ordered their additions, differently in the copy of a function inlined
+into a kernel as it compiled and in the function's own library (which a
+kernel loaded from the cache calls), and a fit's weights depended on
+whether its kernels had been compiled in the process or loaded.
 """
 
 import math
 
 import numpy as np
 
-from ._config import jit
+from ._config import jit_exact
 from ._elementary import cos_sin_turns
 from ._intrinsics import c_view, wide_vectors
 
@@ -49,7 +56,7 @@ FRONT_SIZE = 11  # then the first row of each code column's table, and past the 
 SCALE_GAIN = 6.0
 
 
-@jit
+@jit_exact
 def _periodic_parameters(theta, front):
     """Views of ``w``, ``c`` (m x K), ``V`` (m x K x E) and ``u`` (m x E)."""
     m, K, E = front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], front[FRONT_WIDTH]
@@ -60,7 +67,7 @@ def _periodic_parameters(theta, front):
     return w, c, V, u
 
 
-@jit
+@jit_exact
 def _scale_forward(Xd, rows, theta, front, A):
     d, s_off = front[FRONT_INPUTS], front[FRONT_SCALE]
     gain = A.dtype.type(SCALE_GAIN)
@@ -75,7 +82,7 @@ def _scale_forward(Xd, rows, theta, front, A):
                 a[j] = x[j]
 
 
-@jit
+@jit_exact
 def _code_offset(Xd, row, front, i):
     """Where the table row of code column ``i``'s value in input row ``row``
     starts in the parameter vector (an out-of-range code: the nearest row)."""
@@ -85,7 +92,7 @@ def _code_offset(Xd, row, front, i):
     return front[FRONT_TABLES] + (first + code) * E
 
 
-@jit
+@jit_exact
 def _code_rows(Xd, rows, theta, front, A):
     """``A[r, d + m E + i E:...] = T_i[code]``: every code column's embedding."""
     d, m, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_WIDTH]
@@ -97,7 +104,7 @@ def _code_rows(Xd, rows, theta, front, A):
                 A[r, col + j] = theta[t + j]
 
 
-@jit
+@jit_exact
 def _code_gradient(Xd, rows, front, D, g):
     """Add the deltas ``D`` of the code columns' embeddings to the table rows
     of their codes (a scatter-add)."""
@@ -110,7 +117,7 @@ def _code_gradient(Xd, rows, front, D, g):
                 g[t + j] += D[r, col + j]
 
 
-@jit
+@jit_exact
 def _padded(n):
     """``n`` rounded up to whole vectors of 16 floats.  A loop over ``n``
     values ends with a scalar tail, which on the few dozen rows of a lane's
@@ -119,7 +126,7 @@ def _padded(n):
     return (n + 15) // 16 * 16
 
 
-@jit
+@jit_exact
 def _column(Xd, rows, f, out):
     for r in range(rows.shape[0]):
         out[r] = Xd[rows[r], f]
@@ -133,7 +140,7 @@ def _column(Xd, rows, f, out):
 _FEW_ROWS = 4
 
 
-@jit
+@jit_exact
 def _embed_rows(Xd, rows, theta, front, A):
     """``front_forward``'s embeddings a row at a time."""
     d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
@@ -159,7 +166,7 @@ def _embed_rows(Xd, rows, theta, front, A):
                 A[r, col + i] = max(e[i], dt(0))
 
 
-@jit
+@jit_exact
 def _cosines(Xd, rows, f, w, c, x, P, S):
     """``x`` the column ``f`` of the input rows (0 past them), and
     ``P[k, r] = cos(2 pi (w[f, k] x[r] + c[f, k]))`` for every frequency
@@ -181,7 +188,7 @@ def _cosines(Xd, rows, f, w, c, x, P, S):
                 pk[r], sk[r] = cos_sin_turns(wk * x[r] + ck, dt)
 
 
-@jit
+@jit_exact
 def front_forward(Xd, rows, theta, front, A):
     """``A[r] = A_0`` (module docstring) of input row ``Xd[rows[r]]``, for every ``r``.
 
@@ -214,14 +221,14 @@ def front_forward(Xd, rows, theta, front, A):
                 A[r, col] = max(e[r] + ui, dt(0))
 
 
-@jit
+@jit_exact
 def front_backward(Xd, rows, theta, front, A, D, g):
     """Add the front layer's parameter gradients to ``g``, from the deltas
     ``D`` of its outputs ``A`` (``front_forward``) for the input rows ``rows``.
 
     Per numeric column, the products with its linear map are two small
     matrix products (BLAS): the deltas of the cosines, and the map's
-    gradient."""
+    gradient; the sums over the rows are BLAS products too."""
     wide_vectors()
     d, m, K, E = front[FRONT_INPUTS], front[FRONT_PERIODIC], front[FRONT_FREQUENCIES], \
         front[FRONT_WIDTH]
@@ -247,29 +254,35 @@ def front_backward(Xd, rows, theta, front, A, D, g):
     S = np.empty((K, n_all), dtype=A.dtype)
     Dp = np.empty((K, n_all), dtype=A.dtype)  # the deltas of the cosines
     gVf = np.empty((K, E), dtype=A.dtype)
+    ones = np.ones(n_all, dtype=A.dtype)
+    gUf = np.empty(E, dtype=A.dtype)
+    # d t / d c = 1 and d t / d w = x, times d cos(2 pi t) / d t = -2 pi sin(2 pi t)
+    slopes = np.empty((n_all, 2), dtype=A.dtype)
+    gCW = np.empty((K, 2), dtype=A.dtype)
     minus_two_pi = dt(-2.0 * math.pi)
     for f in range(m):
         _cosines(Xd, rows, f, w, c, x, P, S)
         for i in range(E):
             col = d + f * E + i
             de = De[i]
-            total = dt(0)
             for r in range(n):
                 delta = D[r, col]  # (loaded first: the choice is then a select)
                 de[r] = delta if A[r, col] > 0 else dt(0)
-                total += de[r]
-            gu[f, i] += total
+        for r in range(n_all):
+            slopes[r, 0] = minus_two_pi
+            slopes[r, 1] = minus_two_pi * x[r]
+        np.dot(De, ones, gUf)
         np.dot(V[f], De, Dp)
         np.dot(P, De.T, gVf)
         for k in range(K):
-            pk, sk = Dp[k], S[k]
-            slope_sum = dt(0)
-            slope_x = dt(0)
+            dp, sk = Dp[k], S[k]
             for r in range(n_all):
-                slope = minus_two_pi * sk[r] * pk[r]  # d loss / d t
-                slope_sum += slope
-                slope_x += slope * x[r]
-            gc[f, k] += slope_sum
-            gw[f, k] += slope_x
+                dp[r] *= sk[r]
+        np.dot(Dp, slopes, gCW)
+        for k in range(K):
+            gc[f, k] += gCW[k, 0]
+            gw[f, k] += gCW[k, 1]
             for i in range(E):
                 gV[f, k, i] += gVf[k, i]
+        for i in range(E):
+            gu[f, i] += gUf[i]

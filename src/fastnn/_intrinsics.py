@@ -21,6 +21,9 @@
   without fast-math would stay scalar).
 * ``wide_vectors()``: let LLVM vectorise the calling kernel's loops in
   512-bit registers on CPUs that have them.
+* ``fma(x, y, z)``: ``x * y + z`` rounded once, in every kernel alike
+  (fast-math's contraction fuses a product and a sum or not depending on
+  the code around them).
 """
 
 import platform
@@ -322,6 +325,21 @@ def wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.void(), codegen
+
+
+@intrinsic
+def fma(typingctx, x, y, z):
+    """``x * y + z`` with one rounding (LLVM's ``llvm.fma``), for float32 or
+    float64 arguments of one type."""
+    if not (isinstance(x, types.Float) and x == y == z):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ty = context.get_value_type(signature.return_type)
+        fn = builder.module.declare_intrinsic("llvm.fma", [ty], ir.FunctionType(ty, [ty] * 3))
+        return builder.call(fn, args)
+
+    return x(x, y, z), codegen
 
 
 _V8D = ir.VectorType(ir.DoubleType(), 8)

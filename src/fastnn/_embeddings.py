@@ -126,12 +126,6 @@ def _padded(n):
     return (n + 15) // 16 * 16
 
 
-@jit_exact
-def _column(Xd, rows, f, out):
-    for r in range(rows.shape[0]):
-        out[r] = Xd[rows[r], f]
-
-
 # Below this many rows the periodic embeddings are computed a row at a time
 # (a prediction's latency), else a column at a time over all rows of the
 # block: the loops over rows are long and vectorise, where those over a

@@ -227,30 +227,25 @@ def _silu_and_derivative(z):
 
 
 @jit_inline
-def _mish_factor(z):
-    """``(tanh(softplus(z)), 1 / (n + 2), e)`` (see above)."""
-    one = type(z)(1)
-    two = type(z)(2)
+def _mish_terms(z):
+    """``e`` and ``n`` (see above)."""
     e = exp(min(z, type(z)(_MISH_CAP)))
-    n = e * (e + two)
-    r = one / (n + two)
-    return n * r, r, e
+    return e, e * (e + type(z)(2))
 
 
 @jit_inline
 def _mish(z):
-    t, r, e = _mish_factor(z)
-    return z * t
+    e, n = _mish_terms(z)
+    return z * (n * (type(z)(1) / (n + type(z)(2))))
 
 
 @jit_inline
 def _mish_and_derivative(z):
-    # as _mish_factor, with r = 1 / (n + 2) and sigmoid(z) = e / (1 + e) from
-    # one division: 1 / ((n + 2) (1 + e)), below 1.2e26 for z capped at 20
+    # r = 1 / (n + 2) and sigmoid(z) = e / (1 + e) from one division,
+    # 1 / ((n + 2) (1 + e)), below 1.2e26 for z capped at 20
     one = type(z)(1)
     two = type(z)(2)
-    e = exp(min(z, type(z)(_MISH_CAP)))
-    n = e * (e + two)
+    e, n = _mish_terms(z)
     inv = one / ((n + two) * (one + e))
     r = (one + e) * inv
     s = e * (n + two) * inv

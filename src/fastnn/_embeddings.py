@@ -251,9 +251,9 @@ def front_backward(Xd, rows, theta, front, A, D, g):
     ones = np.ones(n_all, dtype=A.dtype)
     gUf = np.empty(E, dtype=A.dtype)
     # d t / d c = 1 and d t / d w = x, times d cos(2 pi t) / d t = -2 pi sin(2 pi t)
-    slopes = np.empty((n_all, 2), dtype=A.dtype)
-    gCW = np.empty((K, 2), dtype=A.dtype)
     minus_two_pi = dt(-2.0 * math.pi)
+    slopes = np.full((n_all, 2), minus_two_pi, dtype=A.dtype)  # (column 1 per column f)
+    gCW = np.empty((K, 2), dtype=A.dtype)
     for f in range(m):
         _cosines(Xd, rows, f, w, c, x, P, S)
         for i in range(E):
@@ -263,7 +263,6 @@ def front_backward(Xd, rows, theta, front, A, D, g):
                 delta = D[r, col]  # (loaded first: the choice is then a select)
                 de[r] = delta if A[r, col] > 0 else dt(0)
         for r in range(n_all):
-            slopes[r, 0] = minus_two_pi
             slopes[r, 1] = minus_two_pi * x[r]
         np.dot(De, ones, gUf)
         np.dot(V[f], De, Dp)

@@ -520,11 +520,8 @@ class TableEncoder:
         """Write each value's column within its one-hot block, or -1 for
         none, into ``codes``."""
         if _is_categorical_array(col):
-            # each category's code (and last, a missing value's), then one
-            # lookup by the column's category codes (-1: missing)
-            table = np.empty(len(col.categories) + 1, dtype=np.intp)
-            self._codes(j, [*col.categories, None], table)
-            codes[:] = table[col.codes]
+            # one lookup by the column's category codes (-1: missing, the last)
+            codes[:] = self._category_table(j, col.categories)[col.codes]
             return
         levels = self.levels_[j]
         n_levels = len(levels)
@@ -544,6 +541,12 @@ class TableEncoder:
                 code = missing if _is_missing(v) else other
             codes[i] = code
 
+    def _category_table(self, j, categories):
+        """``_codes`` of column ``j``'s ``categories``, then of a missing value."""
+        table = np.empty(len(categories) + 1, dtype=np.intp)
+        self._codes(j, [*categories, None], table)
+        return table
+
     def _category_codes(self, cols):
         """The categorical columns' codes (as ``_codes``, rows by columns;
         one-hot columns in ``block_``'s order, then embedded ones in
@@ -554,14 +557,12 @@ class TableEncoder:
         tables cut from one DataFrame share their dtypes)."""
         columns = [*self.block_, *self.embedded_]
         arrays = [cols[j] for j in columns]
-        dtypes = [a.dtype if type(a).__name__ == "Categorical" else None for a in arrays]
+        dtypes = [a.dtype if _is_categorical_array(a) else None for a in arrays]
         seen = self.__dict__.get("_code_table")
         if seen is None or any(a is not b for a, b in zip(seen[0], dtypes)):
             which = [c for c, dtype in enumerate(dtypes) if dtype is not None]
             tables = [np.empty(0, dtype=np.intp)]
-            for c in which:
-                tables.append(np.empty(len(dtypes[c].categories) + 1, dtype=np.intp))
-                self._codes(columns[c], [*dtypes[c].categories, None], tables[-1])
+            tables += [self._category_table(columns[c], dtypes[c].categories) for c in which]
             sizes = np.array([len(t) for t in tables[1:]], dtype=np.intp)
             seen = self._code_table = (dtypes, np.array(which, dtype=np.intp),
                                        np.concatenate(tables), np.cumsum(sizes) - sizes, sizes - 1)

@@ -256,7 +256,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Optimizer (any stochastic solver of ``MLPClassifier``).
     learning_rate : str, default="onecycle"
         Learning-rate schedule.
-    learning_rate_init : float, default=0.001
+    learning_rate_init : float, default=0.002
         Peak learning rate.
     beta_2 : float, default=0.95
         Adam's second-moment decay.
@@ -268,7 +268,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Rows per mini-batch; "auto": 256, or fewer where the rows the
         network trains on (those not held out) are fewer than 2,048, so that
         an epoch has at least 8 batches (and a batch at least 16 rows).
-    max_iter : int, default=40
+    max_iter : int, default=30
         Epochs.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows and keep the weights of
@@ -276,7 +276,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     validation_fraction : float, default=0.2
         Share of the training rows held out when ``early_stopping``.
     n_iter_no_change : int, default=40
-        Epochs without improvement on the held-out rows before training stops.
+        Epochs without improvement on the held-out rows before training
+        stops (the default lets the schedule run all ``max_iter`` epochs).
     max_categories : int, default=32
         One-hot columns per categorical column at most: a column with more
         values gets a learned embedding of ``embedding_size`` outputs
@@ -347,9 +348,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     _network_class = _FrontMLPClassifier
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
-                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
-                 max_iter=40, early_stopping=True, validation_fraction=0.2,
+                 max_iter=30, early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
@@ -481,8 +482,8 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
     _network_class = _FrontMLPRegressor
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
-                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.001,
-                 beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=40,
+                 solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
+                 beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=30,
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,

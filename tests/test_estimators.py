@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import mean_poisson_deviance
+from sklearn.metrics import accuracy_score, mean_poisson_deviance, r2_score
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
@@ -244,6 +244,44 @@ def test_early_stopping_matches_sklearn(kind, make_data, assert_same_model):
     np.testing.assert_allclose(est.validation_scores_, ref.validation_scores_, rtol=1e-9)
     assert est.best_validation_score_ == pytest.approx(ref.best_validation_score_, rel=1e-9)
     assert_same_model(est, ref, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression",
+                                  "multi-output regression"])
+def test_validation_scores_are_accuracy_and_r2(kind, weighted):
+    # the epoch's validation score of the network outputs, against scikit-learn's metrics
+    rng = np.random.default_rng(0)
+    n = 60
+    sw = rng.uniform(0.5, 2.0, n) if weighted else None
+    if kind == "regression" or kind == "multi-output regression":
+        n_outputs = 1 if kind == "regression" else 3
+        X, y = rng.normal(size=(n, 4)), rng.normal(size=(n, n_outputs)).squeeze()
+        est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
+        outputs = [rng.normal(size=(n, n_outputs))]
+        if n_outputs > 1:
+            y[:, 1] = 2.0  # constant: R^2 1 where predicted exactly, else 0
+            exact = outputs[0].copy()
+            exact[:, 1] = 2.0
+            outputs.append(exact)
+        score = est._output_scorer(y, sw)
+        for output in outputs:
+            expected = r2_score(y, output.squeeze(), sample_weight=sw)
+            assert score(output) == pytest.approx(expected, rel=1e-12)
+        return
+    X = rng.normal(size=(n, 4))
+    if kind == "multilabel":
+        y = rng.integers(0, 2, size=(n, 3))
+        n_outputs = 3
+    else:
+        names = np.array(["ant", "bee", "cat", "dog"][:2 if kind == "binary" else 4])
+        y = names[rng.integers(0, len(names), n)]
+        n_outputs = 1 if kind == "binary" else len(names)
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
+    output = rng.uniform(size=(n, n_outputs))
+    score = est._output_scorer(y, sw)
+    assert score(output) == accuracy_score(y, est._labels(output), sample_weight=sw)
+    assert 0 < score(output) < 1
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.metrics import accuracy_score, check_scoring, r2_score
+from sklearn.metrics import accuracy_score, check_scoring
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
@@ -271,7 +271,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         data = _engine.Data(X_val, dtype=net.theta.dtype)
         loss_name = self._loss_name()
         scorer = None
-        if self.scoring not in (None, "loss"):
+        if self.scoring is None:
+            score_output = self._output_scorer(y_val, sw_val)
+        elif self.scoring != "loss":
             scorer = check_scoring(self, scoring=self.scoring)
 
         def evaluate():
@@ -280,7 +282,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
                 return np.nan, np.nan
             loss = mean_loss(loss_name, output, Y_val, sw_val)
             if self.scoring is None:
-                return loss, self._score_output(output, y_val, sw_val)
+                return loss, score_output(output)
             if self.scoring == "loss":
                 return loss, -loss
             kwargs = {} if sw_val is None else {"sample_weight": sw_val}
@@ -660,10 +662,27 @@ default='constant'
         Y[np.arange(len(y)), index] = 1
         return Y
 
-    def _score_output(self, output, y, sample_weight):
-        if not np.all(np.isfinite(output)):
-            return np.nan
-        return accuracy_score(y, self._labels(output), sample_weight=sample_weight)
+    def _output_scorer(self, y, sample_weight):
+        """The accuracy of finite network outputs on the labels ``y``, as a
+        function of the outputs (``accuracy_score``; once a fit's epoch).
+
+        Binary and multiclass labels are compared as class indices, which
+        saves comparing the labels themselves (often strings) every epoch.
+        """
+        y_type = self._label_binarizer.y_type_
+        if y_type == "binary" and len(self.classes_) == 2:
+            def predicted(output):
+                return output[:, 0] > 0.5
+        elif y_type == "multiclass":
+            def predicted(output):
+                return np.argmax(output, axis=1)
+        else:
+            return lambda output: accuracy_score(y, self._labels(output),
+                                                 sample_weight=sample_weight)
+        # (the classes are sorted, as LabelBinarizer's)
+        index = np.searchsorted(self.classes_, y)
+        return lambda output: float(np.average(predicted(output) == index,
+                                               weights=sample_weight))
 
     def _labels(self, output):
         """Class labels from network outputs, as ``LabelBinarizer.inverse_transform``."""
@@ -903,11 +922,25 @@ scoring, max_time
             raise ValueError("y_val contains NaN or infinity.")
         return Y_val
 
-    def _score_output(self, output, y, sample_weight):
-        if not np.all(np.isfinite(output)):
-            return np.nan
-        return r2_score(y, output.ravel() if output.shape[1] == 1 else output,
-                        sample_weight=sample_weight)
+    def _output_scorer(self, y, sample_weight):
+        """The R^2 of finite network outputs on the targets ``y``, as a function
+        of the outputs: ``r2_score``'s (averaged over the outputs; 1 for an
+        output predicted exactly, 0 for a constant one predicted otherwise),
+        with its terms that depend on ``y`` alone computed once a fit."""
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        weight = 1.0 if sample_weight is None else np.asarray(sample_weight)[:, None]
+        spread = np.sum(weight * (Y - np.average(Y, axis=0, weights=sample_weight)) ** 2,
+                        axis=0)
+
+        def r2(output):
+            error = np.sum(weight * (Y - output) ** 2, axis=0)
+            scores = np.ones(len(error))
+            fitted = (spread != 0) & (error != 0)
+            scores[fitted] = 1 - error[fitted] / spread[fitted]
+            scores[(error != 0) & (spread == 0)] = 0.0
+            return float(np.mean(scores))
+
+        return r2
 
     def predict(self, X):
         """Predict using the multi-layer perceptron model.

@@ -8,6 +8,7 @@
   their scikit-learn checks, pickling in a fresh process, bad tables.
 """
 
+import math
 import pickle
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from subproc import child_env, last_json, run_script, write_script
 
 from fastnn import TabularMLPClassifier, TabularMLPRegressor
+from fastnn._tabular import auto_epochs
 from fastnn._packed import has_bf16
 from fastnn._table import AUTO_BINS, AUTO_BINS_COLUMNS, MAX_CODES, TableEncoder
 
@@ -264,6 +266,39 @@ def test_automatic_batches_leave_at_least_8_an_epoch(n_rows, batch_size):
     # the network trains on the rows not held out (20%)
     model = TabularMLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, y)
     assert model.model_.batch_size == batch_size
+
+
+def test_automatic_epochs_give_small_problems_up_to_1e11_flops():
+    # 6 flops per row and weight of the hidden layers, an epoch
+    assert auto_epochs(659, [256, 256, 256, 256]) == 100  # 129 epochs to 1e11
+    assert auto_epochs(3000, [100, 256, 256, 256]) == 36  # 35.5
+    assert auto_epochs(3000, [100, 256, 256, 256], copies=2) == 30  # 17.7
+    assert auto_epochs(40_000, [500, 256, 256, 256]) == 30
+
+
+@pytest.mark.parametrize("flops, epochs", [(1e6, 30), (3e8, None), (1e12, 100)])
+def test_automatic_epochs_count_the_front_layers_outputs(monkeypatch, flops, epochs):
+    import fastnn._tabular
+
+    monkeypatch.setattr(fastnn._tabular, "AUTO_FLOPS", flops)
+    X, _, y = _table(500)
+    model = TabularMLPRegressor(hidden_layer_sizes=(32, 16), random_state=0).fit(X, y)
+    n_train = 500 - 100  # (20% held out)
+    inputs = model.model_.front.n_outputs
+    expected = math.ceil(flops / (6 * n_train * (inputs * 32 + 32 * 16)))
+    assert 30 < expected < 100 or epochs is not None
+    assert model.model_.max_iter == (epochs or expected)
+    # (40 epochs without progress on the held-out rows stop it sooner)
+    assert min(model.model_.max_iter, 41) <= model.n_iter_ <= model.model_.max_iter
+    # a given number of epochs is kept
+    assert TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=3).fit(X, y).n_iter_ == 3
+
+
+@pytest.mark.parametrize("max_iter", [0, "many", 2.5])
+def test_bad_max_iter_is_rejected(max_iter):
+    X, y, _ = _table(50)
+    with pytest.raises(ValueError, match="'max_iter' parameter"):
+        TabularMLPClassifier(max_iter=max_iter).fit(X, y)
 
 
 @pytest.mark.parametrize("front", [

@@ -13,6 +13,7 @@ the best epoch on a held-out part of the training rows.  The network is an ``MLP
 """
 
 import contextlib
+import itertools
 import math
 import warnings
 from numbers import Integral, Real
@@ -28,7 +29,7 @@ from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
 from ._packed import has_bf16
-from ._validation import Boolean, Interval, Options, Precision, validate_params
+from ._validation import Boolean, Interval, LayerSizes, Options, Precision, validate_params
 
 # The network's settings the two estimators share; each one is a parameter
 # of the estimator under the same name and passed on to ``model_``.
@@ -38,6 +39,29 @@ _NETWORK_PARAMETERS = (
     "validation_fraction", "n_iter_no_change", "max_time", "random_state", "n_jobs",
     "dtype", "verbose",
 )
+
+
+# ``max_iter="auto"``: this many epochs, or more on small problems, up to
+# AUTO_EPOCHS_MAX, so that the training does at least AUTO_FLOPS floating-point
+# operations.  Small tables need more optimizer steps than 30 epochs take, and
+# their epochs cost little.
+AUTO_EPOCHS = 30
+AUTO_EPOCHS_MAX = 100
+AUTO_FLOPS = 1e11
+
+
+def auto_epochs(n_train, widths, copies=1):
+    """The epochs of ``max_iter="auto"`` on ``n_train`` training rows, for
+    dense layers of ``widths`` units (inputs first, to the last hidden layer)
+    carrying ``copies`` copies of every row.
+
+    An epoch costs 6 floating-point operations per weight of those layers and
+    per row (a multiply-add forward, two backward); the output layer, the
+    front layer and the optimizer are left out of the count.
+    """
+    flops = 6.0 * copies * n_train * sum(a * b for a, b in itertools.pairwise(widths))
+    epochs = math.ceil(AUTO_FLOPS / max(flops, 1.0))
+    return int(min(max(epochs, AUTO_EPOCHS), AUTO_EPOCHS_MAX))
 
 
 def _table_dtype(precision):
@@ -83,6 +107,8 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
     """What the two tabular estimators share; use a subclass."""
 
     _parameter_constraints = {
+        "hidden_layer_sizes": [LayerSizes()],
+        "max_iter": [Options("auto"), Interval(Integral, 1, None, closed="left")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
         "n_bins": [Options("auto"), Interval(Integral, 0, None, closed="left")],
         "embedding_size": [Interval(Integral, 0, None, closed="left")],
@@ -115,14 +141,20 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             return "bfloat16" if has_bf16() else "float32"
         return self.dtype
 
-    def _model_parameters(self, n_rows):
+    def _model_parameters(self, n_rows, n_inputs):
+        """The network's parameters, for an encoded table of ``n_rows`` rows
+        and a front layer of ``n_inputs`` outputs."""
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         params["dtype"] = self._precision()
+        held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
+        n_train = n_rows - held_out
         if self.batch_size == "auto":
             # 256 rows, but at least 8 batches an epoch on small tables
-            held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
-            n_train = n_rows - held_out
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
+        if self.max_iter == "auto":
+            hidden = self.hidden_layer_sizes
+            hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+            params["max_iter"] = auto_epochs(n_train, [n_inputs, *hidden], self.n_heads)
         # (no L2 term: the weight decay is AdamW's)
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform",
                 "alpha": 0.0}
@@ -146,12 +178,15 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         """The network to fit on an encoded table of ``shape``: a ``cls``
         (``_FrontMLP*``) with its front layer."""
         n_rows, n_columns = shape
-        model = cls(**self._model_parameters(n_rows), **params)
         n_numeric = len(self.encoder_.numeric_) if self.embedding_size else 0
         codes = tuple(self.encoder_.n_codes_)
+        front = None
         if n_numeric or codes or self.column_scaling or self.n_heads > 1:
-            model.front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
-                                self.column_scaling, self.n_heads, codes)
+            front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
+                          self.column_scaling, self.n_heads, codes)
+        n_inputs = n_columns if front is None else front.n_outputs
+        model = cls(**self._model_parameters(n_rows, n_inputs), **params)
+        model.front = front
         return model
 
     def _encode(self, X, reset):
@@ -268,8 +303,11 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Rows per mini-batch; "auto": 256, or fewer where the rows the
         network trains on (those not held out) are fewer than 2,048, so that
         an epoch has at least 8 batches (and a batch at least 16 rows).
-    max_iter : int, default=30
-        Epochs.
+    max_iter : int or "auto", default="auto"
+        Epochs.  "auto": 30, or more, up to 100, where 30 epochs would do
+        fewer than 1e11 floating-point operations (6 per row and weight of the
+        hidden layers, an epoch): small tables get more optimizer steps, at
+        little cost in time.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows and keep the weights of
         the epoch that scores best on them.
@@ -277,7 +315,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Share of the training rows held out when ``early_stopping``.
     n_iter_no_change : int, default=40
         Epochs without improvement on the held-out rows before training
-        stops (the default lets the schedule run all ``max_iter`` epochs).
+        stops (before the schedule's end, only in fits of more than 40 epochs).
     max_categories : int, default=32
         One-hot columns per categorical column at most: a column with more
         values gets a learned embedding of ``embedding_size`` outputs
@@ -350,7 +388,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
-                 max_iter=30, early_stopping=True, validation_fraction=0.2,
+                 max_iter="auto", early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
@@ -483,7 +521,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
-                 beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter=30,
+                 beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter="auto",
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,

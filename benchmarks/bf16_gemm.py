@@ -8,8 +8,9 @@ gradient ``G = A^T D`` (fan_in x rows x fan_out) and the delta sent down
 ``D W^T`` (rows x fan_out x fan_in).  Each is timed as NumPy's float32
 ``np.dot`` (OpenBLAS, one thread) and as fastnn's product with packed
 operands (``--precision``: bfloat16 operands with float32 accumulation,
-with AVX512_BF16's ``vdpbf16ps`` or on AMX tiles, or float32): packing both operands then multiplying (``packed + pack``), and
-multiplying operands packed beforehand (``packed``; a layer's
+with AVX512_BF16's ``vdpbf16ps`` or on AMX tiles, or float32): packing
+both operands then multiplying (``packed + pack``), and multiplying
+operands packed beforehand (``packed``; a layer's
 weights are packed once per optimizer step, its activations once per
 product).  GFLOP/s count 2 flops per multiply-add; the best of
 ``--repeats`` rounds.

@@ -372,7 +372,8 @@ def markdown_table(w, results, peak, epochs, warmup, variants=None):
     for library, r in results.items():
         label = library
         if library in variants:
-            label += " (fastnn" + "".join(f", {k}={v!r}" for k, v in variants[library].items()) + ")"
+            given = variants[library].items()
+            label += " (fastnn" + "".join(f", {k}={v!r}" for k, v in given) + ")"
         if "error" in r:
             lines.append(f"| {label} | error: {r['error']} | | | | | | |")
             continue
@@ -477,8 +478,9 @@ def main(argv=None):
     with threadpool_limits(limits=args.threads, user_api="blas"):
         peak = gemm_peak_gflops()
         report["gemm_peak_gflops"] = peak
+        versions_text = ", ".join(f"{k} {v}" for k, v in report["versions"].items())
         print(f"threads: {args.threads}; float32 GEMM peak (NumPy 1024x1024): "
-              f"{peak:.1f} GFLOP/s; " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+              f"{peak:.1f} GFLOP/s; {versions_text}")
         print()
         for name in args.workloads:
             w = get(name)

@@ -86,7 +86,8 @@ def elf_functions(obj):
 
 
 def short_name(symbol):
-    """``fastnn._kernels._forward`` from Numba's mangled ``_ZN6fastnn8_kernels8_forwardB3v22...``."""
+    """``fastnn._kernels._forward`` from Numba's mangled name,
+    ``_ZN6fastnn8_kernels8_forwardB3v22...``."""
     if not symbol.startswith(("_ZN", "cfunc._ZN")):
         return symbol
     rest = symbol[symbol.index("_ZN") + 3:]

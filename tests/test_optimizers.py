@@ -34,7 +34,8 @@ def test_plain_sgd_step():
     theta0 = net.theta.copy()
     full_batch_steps(net, data, SGDOptimizer(net.n_params, np.float64, LR, momentum=0.0,
                                    nesterov=False), 1)
-    np.testing.assert_allclose(net.theta, theta0 - LR * full_gradient(net, data, theta0), rtol=1e-12)
+    np.testing.assert_allclose(net.theta, theta0 - LR * full_gradient(net, data, theta0),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])

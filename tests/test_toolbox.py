@@ -245,7 +245,8 @@ def test_optimizer_steps_match_formulas(solver):
     theta = net.theta.copy()
     opt = _optimizer(solver, net)
     full_batch_steps(net, data, opt, 4)
-    expected = _reference(solver, lambda th: full_gradient(net, data, th), theta, net.n_penalised, 4)
+    expected = _reference(solver, lambda th: full_gradient(net, data, th), theta,
+                          net.n_penalised, 4)
     np.testing.assert_allclose(net.theta, expected, rtol=1e-10, atol=1e-12)
     assert opt.t == 4
 
@@ -442,7 +443,8 @@ def test_results_with_new_features_do_not_depend_on_n_jobs(monkeypatch):
 @pytest.mark.parametrize("activation", HIDDEN)
 def test_each_activation_round_trips_through_pickle(activation):
     X, y = make_regression(100, 5, random_state=0)
-    reg = MLPRegressor(hidden_layer_sizes=(7,), activation=activation, max_iter=3, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(7,), activation=activation, max_iter=3,
+                       random_state=0).fit(X, y)
     loaded = pickle.loads(pickle.dumps(reg))
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
     assert list(loaded._net.acts[:-1]) == [ACTIVATIONS[activation].code]

@@ -75,6 +75,14 @@ class InconsistentVersionWarning(UserWarning):
 
 
 
+def layer_sizes(sizes):
+    """The hidden layers' sizes as a list of ints, from ``hidden_layer_sizes``
+    (an int or a sequence of ints)."""
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    return [int(s) for s in sizes]
+
+
 class ParametersMixin:
     """The parameter table, and what the parameters alone decide."""
 
@@ -117,10 +125,7 @@ class ParametersMixin:
     }
 
     def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        return [int(s) for s in sizes]
+        return layer_sizes(self.hidden_layer_sizes)
 
     def _hidden_activations(self, n_hidden):
         """The activation of every hidden layer, from ``activation``."""

@@ -67,9 +67,8 @@ def kernel_variants(tabular=False):
                 variants.append((_name(kernel), kernel, args))
         elif _packed.has_bf16():
             for kernel, args in _kernels.entry_signatures("float32", front, bf16=True):
-                variants.append((f"{_name(kernel)}[float32, full, front, bfloat16]"
-                                 if kernel is _kernels.train_member
-                                 else f"{_name(kernel)}[float32, front, bfloat16]", kernel, args))
+                flags = "full, front" if kernel is _kernels.train_member else "front"
+                variants.append((f"{_name(kernel)}[float32, {flags}, bfloat16]", kernel, args))
     return tuple(variants)
 
 

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._base import layer_sizes
 from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, with_callbacks
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
@@ -152,9 +153,8 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             # 256 rows, but at least 8 batches an epoch on small tables
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
         if self.max_iter == "auto":
-            hidden = self.hidden_layer_sizes
-            hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
-            params["max_iter"] = auto_epochs(n_train, [n_inputs, *hidden], self.n_heads)
+            widths = [n_inputs, *layer_sizes(self.hidden_layer_sizes)]
+            params["max_iter"] = auto_epochs(n_train, widths, self.n_heads)
         # (no L2 term: the weight decay is AdamW's)
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform",
                 "alpha": 0.0}

@@ -140,17 +140,22 @@ def test_progress_bar_runs(digits, capsys):
         callback.ProgressBar()).fit(X[:, :8], y)
 
 
-def test_tabular_fit_passes_propagated_callbacks_to_its_network(digits):
+@pytest.mark.parametrize("n_networks", [1, 2])
+def test_tabular_fit_passes_propagated_callbacks_to_its_networks(digits, n_networks):
     X, y = digits
     own, propagated = Recorder(), Propagated()
-    model = TabularMLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    model = TabularMLPClassifier(hidden_layer_sizes=(16,), max_iter=3, n_networks=n_networks,
+                                 random_state=0, n_jobs=2)
     model.set_callbacks(own, propagated).fit(X[:, :8], y)
+    # with callbacks, the networks train one after the other
     assert [e[:2] for e in own.events] == [
-        ("setup", "fit"), ("begin", "fit"), ("begin", "fit-network"), ("end", "fit-network"),
+        ("setup", "fit"), ("begin", "fit"),
+        *[("begin", "fit-network"), ("end", "fit-network")] * n_networks,
         ("end", "fit"), ("teardown", "fit")]
     assert own.ends("fit")[0].predict(X[:5, :8]).shape == (5,)
-    assert len(propagated.ends("epoch")) == model.n_iter_ == 3
-    assert not hasattr(model.model_, "_skl_callbacks")
+    assert len(propagated.ends("epoch")) == 3 * n_networks and model.n_iter_ == 3
+    assert len(model.networks_) == n_networks
+    assert not any(hasattr(network, "_skl_callbacks") for network in model.networks_)
 
 
 def test_a_failed_tabular_fit_tears_its_callbacks_down_and_leaves_the_model(digits):
@@ -160,7 +165,7 @@ def test_a_failed_tabular_fit_tears_its_callbacks_down_and_leaves_the_model(digi
     with pytest.raises(RuntimeError, match="callback failure"):
         model.fit(X[:, :8], y)
     assert failing.events[-1] == ("teardown", "fit")
-    assert not hasattr(model, "_callback_fit_ctx") and not hasattr(model, "model_")
+    assert not hasattr(model, "_callback_fit_ctx") and not hasattr(model, "networks_")
 
 
 def test_without_sklearn_callbacks_the_estimators_train_as_before(monkeypatch, digits):
@@ -220,7 +225,7 @@ def test_loss_curve_display_of_a_tabular_model(pyplot, digits):
     model = TabularMLPClassifier(hidden_layer_sizes=(16,), max_iter=3).fit(X[:, :8], y)
     display = fastnn.LossCurveDisplay.from_estimator(model)
     np.testing.assert_array_equal(display.lines_[0].get_ydata(),
-                                  model.model_.history_["loss"])
+                                  model.networks_[0].history_["loss"])
 
 
 def test_loss_curve_display_needs_a_fitted_stochastic_model(pyplot, digits):

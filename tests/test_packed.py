@@ -418,7 +418,8 @@ def test_float32_prediction_with_packed_and_blas_products_agree(monkeypatch, dig
 
     X, y = digits
     if n_heads:
-        model = TabularMLPClassifier((64, 48), n_heads=n_heads, max_iter=3, random_state=0)
+        model = TabularMLPClassifier((64, 48), n_heads=n_heads, n_networks=1, max_iter=3,
+                                     random_state=0)
     else:
         model = MLPClassifier((64, 48), max_iter=3, random_state=0)
     model.fit(X, y)
@@ -442,7 +443,7 @@ def test_float32_prediction_with_packed_and_blas_products_agree(monkeypatch, dig
     monkeypatch.setattr(_config, "FLOAT32_PRODUCTS", "packed")
     few = X[:_config.PREDICT_PACKED_MIN_ROWS - 1]
     if n_heads:
-        model, few = model.model_, model._encode(few, reset=False)
+        model, few = model.networks_[0], model._encode(few, reset=False)
     _engine.forward(model._network(), _engine.Data(few, dtype=np.float32))
     assert len(calls) == 3 and (calls[-1][1] < 0).all()
 

@@ -167,20 +167,20 @@ def test_a_tabular_model_loads_trusting_its_class_alone(Estimator, n_heads, tmp_
     y = np.where(score > 0, "yes", "no") if Estimator is TabularMLPClassifier else score
     model = Estimator(hidden_layer_sizes=(16, 16), max_iter=3, early_stopping=False,
                       n_heads=n_heads, random_state=0).fit(X, y)
-    assert model.model_.front.codes  # the column of many values is embedded
+    assert model.networks_[0].front.codes  # the column of many values is embedded
     path = tmp_path / "model.skops"
     skops_io.dump(model, path)
     assert skops_io.get_untrusted_types(file=path) == [_class_path(model)]
     loaded = skops_io.load(path, trusted=[_class_path(model)])
     _assert_same_outputs(loaded, model, X)
-    assert loaded.model_._network() is loaded.model_._net
+    assert loaded.networks_[0]._network() is loaded.networks_[0]._net
     # the network trains on like a pickled copy's
     pickled = pickle.loads(pickle.dumps(model))
     Z = model.encoder_.transform(X)
     target = y if Estimator is TabularMLPClassifier else (y - y.mean()) / y.std()
     for m in (loaded, pickled):
-        m.model_.partial_fit(Z, target)
-    np.testing.assert_array_equal(loaded.model_._net.theta, pickled.model_._net.theta)
+        m.networks_[0].partial_fit(Z, target)
+    np.testing.assert_array_equal(loaded.networks_[0]._net.theta, pickled.networks_[0]._net.theta)
 
 
 @pytest.mark.parametrize("Estimator", [MLPClassifier, TabularMLPClassifier])

@@ -265,7 +265,7 @@ def test_automatic_batches_leave_at_least_8_an_epoch(n_rows, batch_size):
     X, y, _ = _table(n_rows)
     # the network trains on the rows not held out (20%)
     model = TabularMLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, y)
-    assert model.model_.batch_size == batch_size
+    assert model.networks_[0].batch_size == batch_size
 
 
 def test_automatic_epochs_give_small_problems_up_to_1e11_flops():
@@ -284,12 +284,12 @@ def test_automatic_epochs_count_the_front_layers_outputs(monkeypatch, flops, epo
     X, _, y = _table(500)
     model = TabularMLPRegressor(hidden_layer_sizes=(32, 16), random_state=0).fit(X, y)
     n_train = 500 - 100  # (20% held out)
-    inputs = model.model_.front.n_outputs
+    inputs = model.networks_[0].front.n_outputs
     expected = math.ceil(flops / (6 * n_train * (inputs * 32 + 32 * 16)))
     assert 30 < expected < 100 or epochs is not None
-    assert model.model_.max_iter == (epochs or expected)
+    assert model.networks_[0].max_iter == (epochs or expected)
     # (40 epochs without progress on the held-out rows stop it sooner)
-    assert min(model.model_.max_iter, 41) <= model.n_iter_ <= model.model_.max_iter
+    assert min(model.networks_[0].max_iter, 41) <= model.n_iter_ <= model.networks_[0].max_iter
     # a given number of epochs is kept
     assert TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=3).fit(X, y).n_iter_ == 3
 
@@ -315,9 +315,9 @@ def test_each_front_layer_learns_and_pickles(front):
     assert model.score(X[500:], y[500:]) > 0.8
     has_front = (bool(front.get("embedding_size", 1)) or front.get("column_scaling", True)
                  or front.get("n_heads", 1) > 1)
-    assert (model.model_.front is not None) == has_front
+    assert (model.networks_[0].front is not None) == has_front
     if has_front:
-        assert model.model_.front.copies == front.get("n_heads", 1)
+        assert model.networks_[0].front.copies == front.get("n_heads", 1)
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:501]),
@@ -331,19 +331,19 @@ def test_a_column_of_many_categories_is_embedded():
     X["shop"] = pd.Categorical([f"s{i}" for i in shop])
     y = np.where(score + rng.normal(size=80)[shop] > 0, "yes", "no")
     model = TabularMLPClassifier(random_state=0, max_iter=20).fit(X[:500], y[:500])
-    assert model.model_.front.codes == (82,)  # 80 shops, other, missing
+    assert model.networks_[0].front.codes == (82,)  # 80 shops, other, missing
     assert model.score(X[500:], y[500:]) > 0.75
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X[500:]), model.predict_proba(X[500:]))
     one_hot = TabularMLPClassifier(random_state=0, max_iter=20, embedding_size=0).fit(X, y)
-    assert one_hot.model_.front.codes == () and one_hot.encoder_.n_codes_ == []
+    assert one_hot.networks_[0].front.codes == () and one_hot.encoder_.n_codes_ == []
 
 
 def test_a_table_without_numeric_columns_gets_column_scaling_only():
     X, y, _ = _table(600)
     X = X[["city", "member", "plan"]]
     model = TabularMLPClassifier(random_state=0, max_iter=20).fit(X[:500], y[:500])
-    assert model.model_.front.n_periodic == 0 and model.model_.front.scale
+    assert model.networks_[0].front.n_periodic == 0 and model.networks_[0].front.scale
     assert model.score(X[500:], y[500:]) > 0.6
 
 
@@ -366,17 +366,21 @@ def test_regressor_predicts_on_the_scale_of_the_target():
 
 
 @pytest.mark.parametrize("dtype", ["float32", pytest.param("bfloat16", marks=needs_bf16)])
-@pytest.mark.parametrize("n_heads", [1, 4])
-def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads, dtype):
+@pytest.mark.parametrize("n_heads, n_networks", [(1, 1), (4, 1), (1, 2)])
+def test_weights_do_not_depend_on_n_jobs(numba_threads, kernel_runs, n_heads, n_networks,
+                                         dtype):
     numba_threads(2)
     X, y, _ = _table(4000)
-    probas = [TabularMLPClassifier(hidden_layer_sizes=(64, 64), max_iter=3, random_state=0,
-                                   n_heads=n_heads, dropout=0.2, dtype=dtype,
-                                   n_jobs=n_jobs).fit(X, y).predict_proba(X)
+    models = [TabularMLPClassifier(hidden_layer_sizes=(64, 64), max_iter=3, random_state=0,
+                                   n_heads=n_heads, n_networks=n_networks, dropout=0.2,
+                                   dtype=dtype, n_jobs=n_jobs).fit(X, y)
               for n_jobs in (1, 2)]
-    np.testing.assert_array_equal(probas[0], probas[1])
+    np.testing.assert_array_equal(models[0].predict_proba(X), models[1].predict_proba(X))
+    for one, two in zip(models[0].networks_, models[1].networks_, strict=True):
+        np.testing.assert_array_equal(one._net.theta, two._net.theta)
     trained = [run for run in kernel_runs if run.kind == "train"]
-    assert {run.threads for run in trained} == {1, 2}
+    # one network: a team of 2 threads; two: one thread each, at the same time
+    assert {run.threads for run in trained} == ({1, 2} if n_networks == 1 else {1})
     assert min(run.lanes for run in trained) > 1
 
 
@@ -388,8 +392,8 @@ def test_auto_precision_is_bfloat16_where_the_cpu_has_it(monkeypatch):
         monkeypatch.setattr(_tabular, "has_bf16", lambda: cpu_has_bf16)
         model = TabularMLPClassifier(**SMALL).fit(X, y)
         assert model.dtype == "auto"
-        assert model.model_.dtype == ("bfloat16" if cpu_has_bf16 else "float32")
-        assert model.model_.coefs_[0].dtype == np.float32
+        assert model.networks_[0].dtype == ("bfloat16" if cpu_has_bf16 else "float32")
+        assert model.networks_[0].coefs_[0].dtype == np.float32
         assert model.score(X, y) > 0.8
 
 
@@ -445,7 +449,7 @@ from fastnn import TabularMLPClassifier
 X, y = make_classification(1000, 12, random_state=0)
 model = TabularMLPClassifier(hidden_layer_sizes=(32, 32), max_iter=3, dtype="float32",
                              random_state=0).fit(X, y)
-print(json.dumps({"coefs": [c.tolist() for c in model.model_.coefs_]}))
+print(json.dumps({"coefs": [c.tolist() for c in model.networks_[0].coefs_]}))
 """
 
 

@@ -24,7 +24,7 @@ except ImportError:  # scikit-learn < 1.9: no callbacks
     def with_callbacks(method):
         return method
 
-__all__ = ["CONTEXT_ATTRIBUTES", "CallbackSupportMixin", "FitTasks", "fit_of_part", "snapshot",
+__all__ = ["CONTEXT_ATTRIBUTES", "CallbackSupportMixin", "FitTasks", "fit_of_parts", "snapshot",
            "with_callbacks"]
 
 # What an estimator holds while its fit's callback context is open
@@ -86,21 +86,28 @@ def snapshot(net):
 
 
 @contextlib.contextmanager
-def fit_of_part(estimator, X, y, sample_weight, part, name):
-    """The fit of ``estimator`` as a task whose one subtask, ``name``, is the
-    fit of its part ``part`` (an estimator fitted in the block).
+def fit_of_parts(estimator, X, y, sample_weight, n_parts, name):
+    """The fit of ``estimator`` as a task whose subtasks, ``name``, are the
+    fits of its ``n_parts`` parts.
 
-    As in scikit-learn's meta-estimators, the callbacks that propagate
-    (``ProgressBar``) follow the part's fit; the others see the whole fit,
-    and the fitted ``estimator`` at its end.
+    Yields ``fit_of_part``: ``with fit_of_part(part):`` around the fit of a
+    part (an estimator) makes it one of the subtasks.  As in scikit-learn's
+    meta-estimators, the callbacks that propagate (``ProgressBar``) follow
+    the parts' fits; the others see the whole fit, and the fitted
+    ``estimator`` at its end.
     """
-    tasks = FitTasks.begin(estimator, X, y, sample_weight, 1, fitted=dict)
+    tasks = FitTasks.begin(estimator, X, y, sample_weight, n_parts, fitted=dict)
     if tasks is None:
-        yield
+        yield lambda part: contextlib.nullcontext()
         return
-    subtask = tasks.context.subcontext(task_name=name)
-    subtask.call_on_fit_task_begin(estimator=estimator, **tasks.data)
-    with subtask.propagate_callback_context(part):
-        yield
-    subtask.call_on_fit_task_end(estimator=estimator, **tasks.data)
+
+    @contextlib.contextmanager
+    def fit_of_part(part):
+        subtask = tasks.context.subcontext(task_name=name)
+        subtask.call_on_fit_task_begin(estimator=estimator, **tasks.data)
+        with subtask.propagate_callback_context(part):
+            yield
+        subtask.call_on_fit_task_end(estimator=estimator, **tasks.data)
+
+    yield fit_of_part
     tasks.end()

@@ -262,9 +262,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             verbose=self.verbose, validation=evaluate, early_stopping=self.early_stopping,
             max_time=self.max_time,
             on_epoch_begin=None if tasks is None else tasks.epoch_begins,
-            on_epoch_end=None if tasks is None else tasks.epoch_ends,
+            on_epoch_end=self._epoch_end_hook(tasks),
         )
         self._publish_log(log)
+
+    def _epoch_end_hook(self, tasks):
+        """What ``fit_stochastic`` calls after every epoch, which stops the fit
+        by returning True: the callbacks' end of the epoch's task, if any."""
+        return None if tasks is None else tasks.epoch_ends
 
     def _validation_scorer(self, net, X_val, y_val, Y_val, sw_val):
         """A callable giving the validation loss and score of the network being trained."""

@@ -7,10 +7,10 @@ __all__ = ["LossCurveDisplay"]
 
 
 def _history_of(estimator):
-    """The per-epoch history of a fitted fastnn estimator (of the network of a
-    tabular one)."""
+    """The per-epoch history of a fitted fastnn estimator (of the first network
+    of a tabular one)."""
     check_is_fitted(estimator)
-    model = getattr(estimator, "model_", estimator)
+    model = getattr(estimator, "networks_", [estimator])[0]
     history = getattr(model, "history_", None)
     if history is None:
         raise ValueError(

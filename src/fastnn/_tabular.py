@@ -8,24 +8,30 @@ front layer that scales every column and embeds every numeric one and
 every categorical one of many values (``_embeddings``), a wide three-layer
 network, AdamW with a short warm-up and a cosine decay, dropout and label
 smoothing for classification, a standardised target for regression, and
-the best epoch on a held-out part of the training rows.  The network is an ``MLPClassifier`` /
-``MLPRegressor`` with that front layer, fitted as ``model_``.
+the best epoch on a held-out part of the training rows.  Each network is an
+``MLPClassifier`` / ``MLPRegressor`` with that front layer; ``n_networks`` of
+them, trained concurrently, average their predictions (``networks_``).
 """
 
 import contextlib
 import itertools
 import math
+import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._base import layer_sizes
-from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_part, with_callbacks
+from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_parts, with_callbacks
+from ._engine import resolve_n_jobs
 from ._mlp import MLPClassifier, MLPRegressor
 from ._network import Front
 from ._table import TableEncoder
@@ -33,7 +39,7 @@ from ._packed import has_bf16
 from ._validation import Boolean, Interval, LayerSizes, Options, Precision, validate_params
 
 # The network's settings the two estimators share; each one is a parameter
-# of the estimator under the same name and passed on to ``model_``.
+# of the estimator under the same name and passed on to the networks.
 _NETWORK_PARAMETERS = (
     "hidden_layer_sizes", "activation", "dropout", "solver", "learning_rate",
     "learning_rate_init", "beta_2", "weight_decay", "batch_size", "max_iter",
@@ -65,6 +71,32 @@ def auto_epochs(n_train, widths, copies=1):
     return int(min(max(epochs, AUTO_EPOCHS), AUTO_EPOCHS_MAX))
 
 
+def _train_concurrently(train, fit_of_part, n_workers, stop):
+    """Run ``train(fit_of_part)`` on ``n_workers`` threads and wait for them all.
+
+    Ctrl-C, which only the calling thread receives, sets ``stop``: the fits
+    end after their current epoch, and a warning says so.  An error in one
+    thread sets it too, and is raised once every thread has returned.
+    """
+    errors, interrupted = [], False
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="fastnn-network") as pool:
+        for future in [pool.submit(train, fit_of_part) for _ in range(n_workers)]:
+            while True:
+                try:
+                    error = future.exception()
+                    break
+                except KeyboardInterrupt:
+                    interrupted = True
+                    stop.set()
+            if error is not None:
+                stop.set()
+                errors.append(error)
+    if errors:
+        raise errors[0]
+    if interrupted:
+        warnings.warn("Training interrupted by user.")
+
+
 def _table_dtype(precision):
     """The encoded table's dtype for a network of ``precision``."""
     return "float32" if isinstance(precision, str) and precision == "bfloat16" else precision
@@ -72,9 +104,20 @@ def _table_dtype(precision):
 
 class _FrontMixin:
     """An MLP whose network starts with the front layer ``front`` (set on the
-    instance before its fit; ``_embeddings``)."""
+    instance before its fit; ``_embeddings``), and whose fit ends after the
+    epoch in which the ``threading.Event`` ``stop``, if set on the instance,
+    is set."""
 
     front = None
+    stop = None
+
+    def _epoch_end_hook(self, tasks):
+        hook, stop = super()._epoch_end_hook(tasks), self.stop
+        if stop is None:
+            return hook
+        if hook is None:
+            return lambda log: stop.is_set()
+        return lambda log: hook(log) or stop.is_set()
 
     def _front_layer(self, n_features):
         if self.front is not None and self.front.n_inputs != n_features:
@@ -116,6 +159,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "column_scaling": [Boolean()],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_networks": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
         "dtype": [Options("auto"), Precision()],
     }
@@ -159,20 +203,81 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform",
                 "alpha": 0.0}
 
-    def _fit_model(self, model, Z, y, sample_weight, given):
-        """Fit ``model`` to the encoded table ``Z``, as ``model_``, without its
-        warning that ``max_iter`` ended the training (the recipe trains
-        ``max_iter`` epochs by design: its schedule ends there).
+    def _fit_networks(self, make, Z, y, sample_weight, given):
+        """Fit ``n_networks`` networks, each made by ``make()`` (a ``_FrontMLP*``),
+        to the encoded table ``Z``, as ``networks_``.
+
+        Every network has its own seed, drawn from ``random_state``: its own
+        initialisation, shuffles, dropout masks and held-out rows.  They train
+        concurrently, as many at a time as ``n_jobs`` gives threads, each on
+        its share of them (one after another when the estimator has
+        callbacks, so that these see one fit at a time); their weights do not
+        depend on ``n_jobs``.  The networks share ``max_time``: one that would
+        start after it is not trained.  Ctrl-C ends every fit after its current
+        epoch, and the networks keep the weights they have.  The networks'
+        warning that ``max_iter`` ended the training is left out: the recipe
+        trains ``max_iter`` epochs by design, its schedule ends there.
 
         The callbacks see the table as ``given`` (``X``, ``y``); the
-        propagating ones follow the network's fit."""
-        with fit_of_part(self, *given, sample_weight, model, "fit-network"):
+        propagating ones follow the networks' fits.
+        """
+        n_networks = self.n_networks
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max,
+                                                              size=n_networks)
+        n_threads = resolve_n_jobs(self.n_jobs)
+        n_workers = 1 if getattr(self, "_skl_callbacks", None) else min(n_networks, n_threads)
+        networks = [make().set_params(random_state=int(seed), n_jobs=n_threads // n_workers)
+                    for seed in seeds]
+        deadline = None if self.max_time is None else time.perf_counter() + self.max_time
+        stop, lock, queue = threading.Event(), threading.Lock(), iter(networks)
+        trained = []
+
+        def train(fit_of_part):
+            """Fit the queue's networks, one after another, until it is empty or
+            ``stop`` is set."""
+            while not stop.is_set():
+                with lock:
+                    network = next(queue, None)
+                    if network is None:
+                        return
+                    if deadline is not None:
+                        left = deadline - time.perf_counter()
+                        if left <= 0 and trained:
+                            return
+                        network.set_params(max_time=max(left, 1e-9))
+                    trained.append(network)
+                network.stop = stop
+                try:
+                    with fit_of_part(network):
+                        network.fit(Z, y, sample_weight=sample_weight)
+                finally:
+                    del network.stop
+                if network._log.stopped == "interrupted":
+                    stop.set()
+
+        with fit_of_parts(self, *given, sample_weight, n_networks, "fit-network") as fit_of_part:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-                self.model_ = model.fit(Z, y, sample_weight=sample_weight)
-            self.n_iter_ = model.n_iter_
+                if n_workers == 1:
+                    train(fit_of_part)
+                else:
+                    _train_concurrently(train, fit_of_part, n_workers, stop)
+            # (the networks predict on every thread of the estimator's n_jobs)
+            self.networks_ = [network.set_params(n_jobs=self.n_jobs) for network in trained]
+            self.n_iter_ = max(network.n_iter_ for network in trained)
             if is_classifier(self):
-                self.classes_ = model.classes_
+                self.classes_ = trained[0].classes_
+
+    def _mean_output(self, Z, binary_proba=False):
+        """The networks' mean output layer for the encoded table ``Z``
+        (``MLPClassifier._forward_pass_fast``)."""
+        networks = self.networks_
+        out = networks[0]._forward_pass_fast(Z, binary_proba)
+        for network in networks[1:]:
+            out += network._forward_pass_fast(Z, binary_proba)
+        if len(networks) > 1:
+            out /= len(networks)
+        return out
 
     def _model(self, cls, shape, **params):
         """The network to fit on an encoded table of ``shape``: a ``cls``
@@ -213,7 +318,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
     def _check_is_fitted(self):
         """``check_is_fitted(self)``, run only when the estimator is not fitted
         (it costs microseconds a call, a good part of a 1-row prediction's)."""
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "networks_"):
             check_is_fitted(self)
 
     def _known_columns(self, X):
@@ -230,8 +335,8 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         state = dict(super().__getstate__())
         if isinstance(state.get("encoder_"), TableEncoder):
             state["encoder_"] = state["encoder_"].to_dict()
-        if isinstance(state.get("model_"), self._network_class):
-            state["model_"] = state["model_"].__getstate__()
+        if "networks_" in state:
+            state["networks_"] = [network.__getstate__() for network in state["networks_"]]
         return state
 
     def __setstate__(self, state):
@@ -240,11 +345,20 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         state = dict(state)
         if isinstance(state.get("encoder_"), dict):
             state["encoder_"] = TableEncoder.from_dict(state["encoder_"])
-        if isinstance(state.get("model_"), dict):
-            model = self._network_class.__new__(self._network_class)
-            model.__setstate__(state["model_"])
-            state["model_"] = model
+        if "model_" in state:  # a version of one network
+            state["networks_"] = [state.pop("model_")]
+        if "networks_" in state:
+            state["networks_"] = [self._network_from_state(network)
+                                  for network in state["networks_"]]
         super().__setstate__(state)
+
+    def _network_from_state(self, state):
+        """A network from its ``__getstate__`` (or the network itself)."""
+        if not isinstance(state, dict):
+            return state
+        network = self._network_class.__new__(self._network_class)
+        network.__setstate__(state)
+        return network
 
     def _check_target(self, y, X):
         if y is None:
@@ -345,6 +459,13 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         the mean of the copies' losses, the prediction the mean of their
         probabilities (predictions). Costs ``n_heads`` times the rows
         through the hidden layers.
+    n_networks : int, default=2
+        Networks trained independently, each with its own initialisation,
+        shuffles, dropout masks and held-out rows, whose probabilities
+        (predictions) are averaged.  They train at the same time, each on a
+        share of the ``n_jobs`` threads, so that on two or more threads two
+        networks take less than twice the time of one; a prediction costs
+        one pass of each.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -367,10 +488,10 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         Class labels.
     encoder_ : TableEncoder
         The fitted table encoding.
-    model_ : MLPClassifier
-        The fitted network, on the encoded table.
+    networks_ : list of MLPClassifier
+        The fitted networks, on the encoded table.
     n_iter_ : int
-        Epochs trained.
+        Epochs trained (the most of any network).
     n_features_in_ : int
         Columns of the table seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -382,7 +503,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
-    # the class of ``model_``
+    # the class of the networks
     _network_class = _FrontMLPClassifier
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.15,
@@ -390,7 +511,8 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter="auto", early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins="auto", embedding_size=16,
-                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
+                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks=2,
+                 max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -412,6 +534,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         self.n_frequencies = n_frequencies
         self.column_scaling = column_scaling
         self.n_heads = n_heads
+        self.n_networks = n_networks
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -443,9 +566,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
                 raise ValueError("Input y contains NaN or infinity.")
             check_classification_targets(y)
-            model = self._model(_FrontMLPClassifier, Z.shape,
-                                label_smoothing=self.label_smoothing)
-            self._fit_model(model, Z, y, sample_weight, (X, y))
+            self._fit_networks(lambda: self._model(_FrontMLPClassifier, Z.shape,
+                                                   label_smoothing=self.label_smoothing),
+                               Z, y, sample_weight, (X, y))
         return self
 
     def predict_proba(self, X):
@@ -462,7 +585,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             Probability of each class, in the order of ``classes_``.
         """
         self._check_is_fitted()
-        return self.model_.predict_proba(self._encode(X, reset=False))
+        return self._mean_output(self._encode(X, reset=False), binary_proba=True)
 
     def predict(self, X):
         """Predicted class of each row of ``X``.
@@ -478,7 +601,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
             Class labels.
         """
         self._check_is_fitted()
-        return self.model_.predict(self._encode(X, reset=False))
+        return self.networks_[0]._labels(self._mean_output(self._encode(X, reset=False)))
 
 
 class TabularMLPRegressor(RegressorMixin, _TabularMLP):
@@ -496,7 +619,8 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     hidden_layer_sizes, activation, solver, learning_rate, learning_rate_init, \
 beta_2, weight_decay, batch_size, max_iter, early_stopping, \
 validation_fraction, n_iter_no_change, max_categories, n_bins, embedding_size, \
-n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, verbose
+n_frequencies, column_scaling, n_heads, n_networks, max_time, random_state, n_jobs, \
+dtype, verbose
         As in :class:`TabularMLPClassifier` (activations and solvers those of
         ``MLPRegressor``).
 
@@ -504,19 +628,19 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
     ----------
     encoder_ : TableEncoder
         The fitted table encoding.
-    model_ : MLPRegressor
-        The fitted network, on the encoded table and standardised target.
+    networks_ : list of MLPRegressor
+        The fitted networks, on the encoded table and standardised target.
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
         The standardisation of the target.
     n_iter_ : int
-        Epochs trained.
+        Epochs trained (the most of any network).
     n_features_in_ : int
         Columns of the table seen in ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when the table had string column names.
     """
 
-    # the class of ``model_``
+    # the class of the networks
     _network_class = _FrontMLPRegressor
 
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
@@ -524,7 +648,8 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter="auto",
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins="auto", embedding_size=16,
-                 n_frequencies=16, column_scaling=True, n_heads=1, max_time=None,
+                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks=2,
+                 max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -545,6 +670,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
         self.n_frequencies = n_frequencies
         self.column_scaling = column_scaling
         self.n_heads = n_heads
+        self.n_networks = n_networks
         self.max_time = max_time
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -577,9 +703,9 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
                 raise ValueError("Input y contains NaN or infinity.")
             mean, scale = y.mean(axis=0), y.std(axis=0)
             scale = np.where(scale > 0, scale, 1.0)
-            model = self._model(_FrontMLPRegressor, Z.shape)
             self.target_mean_, self.target_scale_ = np.atleast_1d(mean), np.atleast_1d(scale)
-            self._fit_model(model, Z, (y - mean) / scale, sample_weight, (X, y))
+            self._fit_networks(lambda: self._model(_FrontMLPRegressor, Z.shape),
+                               Z, (y - mean) / scale, sample_weight, (X, y))
         return self
 
     def predict(self, X):
@@ -596,7 +722,7 @@ n_frequencies, column_scaling, n_heads, max_time, random_state, n_jobs, dtype, v
             Predicted values.
         """
         self._check_is_fitted()
-        out = self.model_.predict(self._encode(X, reset=False))
-        if out.ndim == 1:
-            return out * self.target_scale_[0] + self.target_mean_[0]
+        out = self._mean_output(self._encode(X, reset=False))
+        if out.shape[1] == 1:
+            return out[:, 0] * self.target_scale_[0] + self.target_mean_[0]
         return out * self.target_scale_ + self.target_mean_

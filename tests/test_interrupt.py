@@ -82,11 +82,43 @@ result["refit_ok"] = bool(np.isfinite(clf.predict_proba(X[:10])).all())
 print("RESULT " + json.dumps(result), flush=True)
 """
 
+# Two tabular networks trained at the same time, in two threads: only the
+# main thread receives the signal, and both fits must end.
+TABULAR_CHILD = """
+import json
+import signal
+import warnings
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+import numpy as np
+
+from fastnn import TabularMLPClassifier
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(20_000, 10)).astype(np.float32)
+y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+clf = TabularMLPClassifier(hidden_layer_sizes=(64, 64), n_networks=2, n_jobs=2,
+                           max_iter=100_000, n_iter_no_change=10**9, verbose=True,
+                           random_state=0)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    clf.fit(X, y)
+proba = clf.predict_proba(X[:1000])
+result = {
+    "n_iter": [network.n_iter_ for network in clf.networks_],
+    "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+    "finite": bool(np.isfinite(proba).all()),
+    "accuracy": float(clf.score(X[:5000], y[:5000])),
+}
+print("RESULT " + json.dumps(result), flush=True)
+"""
+
 ITERATION = re.compile(r"^Iteration (\d+), loss = (\S+)$")
 
 
-def _run_and_interrupt(tmp_path, solver, early_stopping, n_before_signal=3):
-    script = write_script(tmp_path, CHILD)
+def _run_and_interrupt(tmp_path, solver, early_stopping, n_before_signal=3, child=CHILD):
+    script = write_script(tmp_path, child)
     proc = subprocess.Popen(
         [sys.executable, str(script), solver, str(int(early_stopping))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
@@ -161,3 +193,14 @@ def test_ctrl_c_stops_a_long_fit_with_a_usable_model(tmp_path, solver, early_sto
         # accepted iterate, whose weights are the ones kept
         printed_loss = iterations[result["n_iter"] - 1][1]
         assert result["loss"] == pytest.approx(printed_loss, rel=1e-6, abs=1e-8)
+
+
+def test_ctrl_c_stops_every_network_of_a_tabular_fit(tmp_path):
+    result, iterations, latency, epoch = _run_and_interrupt(
+        tmp_path, "adamw", True, n_before_signal=6, child=TABULAR_CHILD)
+    # both networks print their epochs; each stops after its current one
+    assert latency < 3 * epoch + 3.0, (latency, epoch)
+    assert "UserWarning: Training interrupted by user." in result["warnings"]
+    assert len(result["n_iter"]) == 2
+    assert all(3 <= n <= len(iterations) for n in result["n_iter"])
+    assert result["finite"] and result["accuracy"] > 0.7

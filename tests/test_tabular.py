@@ -294,6 +294,26 @@ def test_automatic_epochs_count_the_front_layers_outputs(monkeypatch, flops, epo
     assert TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=3).fit(X, y).n_iter_ == 3
 
 
+def test_automatic_networks_are_two_unless_the_dense_layers_are_large():
+    from fastnn._tabular import auto_networks
+
+    assert auto_networks([512, 256, 256, 256]) == 2  # 2**18 weights
+    assert auto_networks([513, 256, 256, 256]) == 1
+    assert auto_networks([10, 64]) == 2
+
+
+@pytest.mark.parametrize("margin, expected", [(0, 2), (-1, 1)])
+def test_automatic_networks_count_the_front_layers_outputs(monkeypatch, margin, expected):
+    import fastnn._tabular
+
+    X, y, _ = _table(300)
+    params = dict(hidden_layer_sizes=(32, 16), max_iter=2, random_state=0)
+    inputs = TabularMLPClassifier(**params, n_networks=1).fit(X, y).networks_[0].front.n_outputs
+    monkeypatch.setattr(fastnn._tabular, "AUTO_NETWORKS_MAX_WEIGHTS",
+                        inputs * 32 + 32 * 16 + margin)
+    assert len(TabularMLPClassifier(**params).fit(X, y).networks_) == expected
+
+
 @pytest.mark.parametrize("max_iter", [0, "many", 2.5])
 def test_bad_max_iter_is_rejected(max_iter):
     X, y, _ = _table(50)
@@ -363,6 +383,56 @@ def test_regressor_predicts_on_the_scale_of_the_target():
     model = TabularMLPRegressor(random_state=0, max_iter=20).fit(X[:500], y[:500])
     assert model.score(X[500:], y[500:]) > 0.8
     assert abs(model.predict(X[500:]).mean() - y[500:].mean()) < 20
+
+
+def test_the_networks_differ_and_their_mean_is_the_prediction():
+    X, y, score = _table(400)
+    clf = TabularMLPClassifier(**SMALL, n_networks=3).fit(X, y)
+    Z = clf._encode(X, reset=False)
+    assert len(clf.networks_) == 3 and clf.n_iter_ == 30
+    probas = [network.predict_proba(Z) for network in clf.networks_]
+    assert not np.allclose(probas[0], probas[1], atol=1e-3)
+    np.testing.assert_allclose(clf.predict_proba(X), np.mean(probas, axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X),
+                                  clf.classes_[np.argmax(np.mean(probas, axis=0), axis=1)])
+    reg = TabularMLPRegressor(**SMALL, n_networks=2).fit(X, score)
+    mean = np.mean([network.predict(Z) for network in reg.networks_], axis=0)
+    np.testing.assert_allclose(reg.predict(X), mean * reg.target_scale_[0] + reg.target_mean_[0],
+                               rtol=1e-5)
+    one = TabularMLPRegressor(**SMALL, n_networks=1).fit(X, score)
+    assert len(one.networks_) == 1
+
+
+def test_the_networks_share_max_time():
+    X, y, _ = _table(400)
+    # one thread: the networks train one after another, and the budget ends
+    # within the first one's epoch
+    clf = TabularMLPClassifier(**SMALL, n_networks=3, max_time=1e-6, n_jobs=1).fit(X, y)
+    assert len(clf.networks_) == 1 and clf.n_iter_ == 1
+    clf = TabularMLPClassifier(**SMALL, n_networks=2, max_time=60, n_jobs=1).fit(X, y)
+    assert len(clf.networks_) == 2 and clf.n_iter_ == 30
+
+
+def test_a_set_stop_event_ends_a_network_after_its_epoch():
+    import threading
+
+    from fastnn._tabular import _FrontMLPClassifier
+
+    X, y, _ = _table(400)
+    network = _FrontMLPClassifier((16,), max_iter=20, random_state=0)
+    network.stop = threading.Event()
+    network.stop.set()
+    assert network.fit(X[["age"]].to_numpy(), y).n_iter_ == 1
+
+
+def test_a_model_of_one_network_pickled_as_model_loads():
+    X, y, _ = _table(300)
+    clf = TabularMLPClassifier(**SMALL, n_networks=1).fit(X, y)
+    state = clf.__getstate__()
+    state["model_"] = state.pop("networks_")[0]
+    loaded = TabularMLPClassifier.__new__(TabularMLPClassifier)
+    loaded.__setstate__(state)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
 @pytest.mark.parametrize("dtype", ["float32", pytest.param("bfloat16", marks=needs_bf16)])

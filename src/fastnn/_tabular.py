@@ -71,6 +71,22 @@ def auto_epochs(n_train, widths, copies=1):
     return int(min(max(epochs, AUTO_EPOCHS), AUTO_EPOCHS_MAX))
 
 
+# ``n_networks="auto"``: AUTO_NETWORKS networks, or one where a network's
+# dense layers have more than AUTO_NETWORKS_MAX_WEIGHTS weights (a first
+# layer of more than 512 inputs, in the default network).  A one-row
+# prediction reads every weight of every network: two such networks
+# outgrow a core's 2 MB cache, and their weights then come from memory.
+AUTO_NETWORKS = 2
+AUTO_NETWORKS_MAX_WEIGHTS = 2**18
+
+
+def auto_networks(widths):
+    """The networks of ``n_networks="auto"``, for dense layers of ``widths``
+    units (inputs first, to the last hidden layer)."""
+    weights = sum(a * b for a, b in itertools.pairwise(widths))
+    return AUTO_NETWORKS if weights <= AUTO_NETWORKS_MAX_WEIGHTS else 1
+
+
 def _train_concurrently(train, fit_of_part, n_workers, stop):
     """Run ``train(fit_of_part)`` on ``n_workers`` threads and wait for them all.
 
@@ -159,7 +175,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "column_scaling": [Boolean()],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "n_networks": [Interval(Integral, 1, None, closed="left")],
+        "n_networks": [Options("auto"), Interval(Integral, 1, None, closed="left")],
         "early_stopping": [Boolean()],
         "dtype": [Options("auto"), Precision()],
     }
@@ -186,9 +202,16 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             return "bfloat16" if has_bf16() else "float32"
         return self.dtype
 
-    def _model_parameters(self, n_rows, n_inputs):
+    def _widths(self, front, n_columns):
+        """The widths of the dense layers of a network with the front layer
+        ``front`` (or None) on ``n_columns`` encoded columns: their inputs
+        first, to the last hidden layer."""
+        n_inputs = n_columns if front is None else front.n_outputs
+        return [n_inputs, *layer_sizes(self.hidden_layer_sizes)]
+
+    def _model_parameters(self, n_rows, widths):
         """The network's parameters, for an encoded table of ``n_rows`` rows
-        and ``n_inputs`` inputs to the first dense layer."""
+        and dense layers of ``widths`` (``_widths``)."""
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         params["dtype"] = self._precision()
         held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
@@ -197,7 +220,6 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
             # 256 rows, but at least 8 batches an epoch on small tables
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
         if self.max_iter == "auto":
-            widths = [n_inputs, *layer_sizes(self.hidden_layer_sizes)]
             params["max_iter"] = auto_epochs(n_train, widths, self.n_heads)
         # (no L2 term: the weight decay is AdamW's)
         return {**params, "early_stopping": self.early_stopping, "weight_init": "he_uniform",
@@ -221,13 +243,17 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         The callbacks see the table as ``given`` (``X``, ``y``); the
         propagating ones follow the networks' fits.
         """
+        networks = [make()]
         n_networks = self.n_networks
+        if n_networks == "auto":
+            n_networks = auto_networks(self._widths(networks[0].front, Z.shape[1]))
+        networks += [make() for _ in range(n_networks - 1)]
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max,
                                                               size=n_networks)
         n_threads = resolve_n_jobs(self.n_jobs)
         n_workers = 1 if getattr(self, "_skl_callbacks", None) else min(n_networks, n_threads)
-        networks = [make().set_params(random_state=int(seed), n_jobs=n_threads // n_workers)
-                    for seed in seeds]
+        for network, seed in zip(networks, seeds):
+            network.set_params(random_state=int(seed), n_jobs=n_threads // n_workers)
         deadline = None if self.max_time is None else time.perf_counter() + self.max_time
         stop, lock, queue = threading.Event(), threading.Lock(), iter(networks)
         trained = []
@@ -289,8 +315,7 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         if n_numeric or codes or self.column_scaling or self.n_heads > 1:
             front = Front(n_columns, n_numeric, self.n_frequencies, self.embedding_size,
                           self.column_scaling, self.n_heads, codes)
-        n_inputs = n_columns if front is None else front.n_outputs
-        model = cls(**self._model_parameters(n_rows, n_inputs), **params)
+        model = cls(**self._model_parameters(n_rows, self._widths(front, n_columns)), **params)
         model.front = front
         return model
 
@@ -459,13 +484,16 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         the mean of the copies' losses, the prediction the mean of their
         probabilities (predictions). Costs ``n_heads`` times the rows
         through the hidden layers.
-    n_networks : int, default=2
+    n_networks : int or "auto", default="auto"
         Networks trained independently, each with its own initialisation,
         shuffles, dropout masks and held-out rows, whose probabilities
         (predictions) are averaged.  They train at the same time, each on a
         share of the ``n_jobs`` threads, so that on two or more threads two
         networks take less than twice the time of one; a prediction costs
-        one pass of each.
+        one pass of each.  "auto": 2, or 1 where a network's dense layers
+        have more than 2**18 weights (in the default network, a first layer
+        of more than 512 inputs), whose second network would cost a one-row
+        prediction more than the first.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None
@@ -511,7 +539,7 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
                  beta_2=0.95, weight_decay=0.02, label_smoothing=0.1, batch_size="auto",
                  max_iter="auto", early_stopping=True, validation_fraction=0.2,
                  n_iter_no_change=40, max_categories=32, n_bins="auto", embedding_size=16,
-                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks=2,
+                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks="auto",
                  max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -648,7 +676,7 @@ dtype, verbose
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter="auto",
                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins="auto", embedding_size=16,
-                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks=2,
+                 n_frequencies=16, column_scaling=True, n_heads=1, n_networks="auto",
                  max_time=None,
                  random_state=None, n_jobs=None, dtype="auto", verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes

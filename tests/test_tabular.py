@@ -283,12 +283,12 @@ def test_automatic_epochs_count_the_front_layers_outputs(monkeypatch, flops, epo
     monkeypatch.setattr(fastnn._tabular, "AUTO_FLOPS", flops)
     X, _, y = _table(500)
     model = TabularMLPRegressor(hidden_layer_sizes=(32, 16), random_state=0).fit(X, y)
-    n_train = 500 - 100  # (20% held out)
+    n_train = 500  # (the regressor holds no rows out)
     inputs = model.networks_[0].front.n_outputs
     expected = math.ceil(flops / (6 * n_train * (inputs * 32 + 32 * 16)))
     assert 30 < expected < 100 or epochs is not None
     assert model.networks_[0].max_iter == (epochs or expected)
-    # (40 epochs without progress on the held-out rows stop it sooner)
+    # (40 epochs without progress stop it sooner)
     assert min(model.networks_[0].max_iter, 41) <= model.n_iter_ <= model.networks_[0].max_iter
     # a given number of epochs is kept
     assert TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=3).fit(X, y).n_iter_ == 3
@@ -538,7 +538,7 @@ def test_weights_are_the_same_with_kernels_compiled_or_loaded_from_the_cache(tmp
 def _expected_failed_checks(estimator):
     failing = {
         "check_sample_weight_equivalence_on_dense_data":
-            "early stopping's held-out rows are drawn: a repeated row is not a weighted one",
+            "mini-batches (and held-out rows) are drawn: a repeated row is not a weighted one",
     }
     # outputs of float32 products, whose last bit can depend on a row's
     # place in a block (the regressor's check fails at its tolerance only

@@ -636,16 +636,21 @@ class TabularMLPRegressor(RegressorMixin, _TabularMLP):
     """Multilayer perceptron regressor for raw tables.
 
     As ``TabularMLPClassifier`` (its encoding, network and training, but no
-    dropout), for a real target: the network learns the standardised target
-    (mean 0, standard deviation 1 over the training rows) with the squared
-    error, and predictions are mapped back.
+    dropout and no held-out rows), for a real target: the network learns the
+    standardised target (mean 0, standard deviation 1 over the training rows)
+    with the squared error, and predictions are mapped back.
 
     Parameters
     ----------
     dropout : float, default=0.0
         Dropout rate of every hidden layer.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the epoch that scores best on them.  Off by default: the network
+        trains on every row and keeps its last epoch, where the schedule's
+        step has come down to zero.
     hidden_layer_sizes, activation, solver, learning_rate, learning_rate_init, \
-beta_2, weight_decay, batch_size, max_iter, early_stopping, \
+beta_2, weight_decay, batch_size, max_iter, \
 validation_fraction, n_iter_no_change, max_categories, n_bins, embedding_size, \
 n_frequencies, column_scaling, n_heads, n_networks, max_time, random_state, n_jobs, \
 dtype, verbose
@@ -674,7 +679,7 @@ dtype, verbose
     def __init__(self, hidden_layer_sizes=(256, 256, 256), activation="silu", dropout=0.0,
                  solver="adamw", learning_rate="onecycle", learning_rate_init=0.002,
                  beta_2=0.95, weight_decay=0.02, batch_size="auto", max_iter="auto",
-                 early_stopping=True, validation_fraction=0.2, n_iter_no_change=40,
+                 early_stopping=False, validation_fraction=0.2, n_iter_no_change=40,
                  max_categories=32, n_bins="auto", embedding_size=16,
                  n_frequencies=16, column_scaling=True, n_heads=1, n_networks="auto",
                  max_time=None,

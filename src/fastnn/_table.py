@@ -168,8 +168,10 @@ def _as_object(values):
 
 
 def _is_categorical_array(values):
-    """Whether ``values`` is a pandas ``Categorical``."""
-    return type(values).__name__ == "Categorical" and hasattr(values, "codes")
+    """Whether ``values`` is a pandas ``Categorical`` (asked of its class: the
+    instance's ``codes`` is a property that makes an array each time)."""
+    kind = type(values)
+    return kind.__name__ == "Categorical" and hasattr(kind, "codes")
 
 
 class TableEncoder:

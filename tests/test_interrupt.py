@@ -198,9 +198,12 @@ def test_ctrl_c_stops_a_long_fit_with_a_usable_model(tmp_path, solver, early_sto
 def test_ctrl_c_stops_every_network_of_a_tabular_fit(tmp_path):
     result, iterations, latency, epoch = _run_and_interrupt(
         tmp_path, "adamw", True, n_before_signal=6, child=TABULAR_CHILD)
-    # both networks print their epochs; each stops after its current one
+    # Both networks print their epochs (two threads' lines can interleave,
+    # so not every epoch is counted).  The fit returns about an epoch after
+    # the signal, so both networks stopped: either alone would train on to
+    # max_iter.
     assert latency < 3 * epoch + 3.0, (latency, epoch)
     assert "UserWarning: Training interrupted by user." in result["warnings"]
     assert len(result["n_iter"]) == 2
-    assert all(3 <= n <= len(iterations) for n in result["n_iter"])
+    assert all(1 <= n < 100_000 for n in result["n_iter"])
     assert result["finite"] and result["accuracy"] > 0.7

@@ -294,23 +294,33 @@ def test_automatic_epochs_count_the_front_layers_outputs(monkeypatch, flops, epo
     assert TabularMLPRegressor(hidden_layer_sizes=(8,), max_iter=3).fit(X, y).n_iter_ == 3
 
 
-def test_automatic_networks_are_two_unless_the_dense_layers_are_large():
+def test_automatic_networks_are_two_unless_the_network_is_large_or_costly():
     from fastnn._tabular import auto_networks
 
-    assert auto_networks([512, 256, 256, 256]) == 2  # 2**18 weights
-    assert auto_networks([513, 256, 256, 256]) == 1
-    assert auto_networks([10, 64]) == 2
+    widths = [512, 256, 256, 256]  # 2**18 weights
+    assert auto_networks(widths, 1000, 30) == 2
+    assert auto_networks([513, 256, 256, 256], 1000, 30) == 1
+    # 6 flops per row, weight and epoch: 1e12 at 635,783 row-epochs
+    assert auto_networks(widths, 21_192, 30) == 2
+    assert auto_networks(widths, 21_193, 30) == 1
+    assert auto_networks(widths, 10_597, 30, copies=2) == 1
+    assert auto_networks([10, 64], 10**6, 100) == 2
 
 
-@pytest.mark.parametrize("margin, expected", [(0, 2), (-1, 1)])
-def test_automatic_networks_count_the_front_layers_outputs(monkeypatch, margin, expected):
+@pytest.mark.parametrize("bound, margin, expected", [
+    ("AUTO_NETWORKS_MAX_WEIGHTS", 0, 2), ("AUTO_NETWORKS_MAX_WEIGHTS", -1, 1),
+    ("AUTO_NETWORKS_MAX_FLOPS", 0, 2), ("AUTO_NETWORKS_MAX_FLOPS", -1, 1)])
+def test_automatic_networks_count_the_front_layers_outputs(monkeypatch, bound, margin,
+                                                           expected):
     import fastnn._tabular
 
     X, y, _ = _table(300)
     params = dict(hidden_layer_sizes=(32, 16), max_iter=2, random_state=0)
     inputs = TabularMLPClassifier(**params, n_networks=1).fit(X, y).networks_[0].front.n_outputs
-    monkeypatch.setattr(fastnn._tabular, "AUTO_NETWORKS_MAX_WEIGHTS",
-                        inputs * 32 + 32 * 16 + margin)
+    weights = inputs * 32 + 32 * 16
+    n_train = 300 - 60  # (20% held out)
+    limit = weights if bound.endswith("WEIGHTS") else 6 * n_train * weights * 2
+    monkeypatch.setattr(fastnn._tabular, bound, limit + margin)
     assert len(TabularMLPClassifier(**params).fit(X, y).networks_) == expected
 
 

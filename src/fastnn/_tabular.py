@@ -73,18 +73,26 @@ def auto_epochs(n_train, widths, copies=1):
 
 # ``n_networks="auto"``: AUTO_NETWORKS networks, or one where a network's
 # dense layers have more than AUTO_NETWORKS_MAX_WEIGHTS weights (a first
-# layer of more than 512 inputs, in the default network).  A one-row
-# prediction reads every weight of every network: two such networks
-# outgrow a core's 2 MB cache, and their weights then come from memory.
+# layer of more than 512 inputs, in the default network) or its training
+# more than AUTO_NETWORKS_MAX_FLOPS floating-point operations (counted as
+# ``auto_epochs`` does).  A one-row prediction reads every weight of every
+# network: two large networks outgrow a core's 2 MB cache, and their weights
+# then come from memory.  A second network gains most on small tables, where
+# one network's fit varies most and costs least; on large ones it would
+# double a fit of seconds for little.
 AUTO_NETWORKS = 2
 AUTO_NETWORKS_MAX_WEIGHTS = 2**18
+AUTO_NETWORKS_MAX_FLOPS = 1e12
 
 
-def auto_networks(widths):
+def auto_networks(widths, n_train, epochs, copies=1):
     """The networks of ``n_networks="auto"``, for dense layers of ``widths``
-    units (inputs first, to the last hidden layer)."""
+    units (inputs first, to the last hidden layer) trained ``epochs`` epochs
+    on ``n_train`` rows, carrying ``copies`` copies of every row."""
     weights = sum(a * b for a, b in itertools.pairwise(widths))
-    return AUTO_NETWORKS if weights <= AUTO_NETWORKS_MAX_WEIGHTS else 1
+    flops = 6.0 * copies * n_train * weights * epochs
+    small = weights <= AUTO_NETWORKS_MAX_WEIGHTS and flops <= AUTO_NETWORKS_MAX_FLOPS
+    return AUTO_NETWORKS if small else 1
 
 
 def _train_concurrently(train, fit_of_part, n_workers, stop):
@@ -209,13 +217,17 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         n_inputs = n_columns if front is None else front.n_outputs
         return [n_inputs, *layer_sizes(self.hidden_layer_sizes)]
 
+    def _n_train(self, n_rows):
+        """The rows a network trains on, of ``n_rows`` (the others held out)."""
+        held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
+        return n_rows - held_out
+
     def _model_parameters(self, n_rows, widths):
         """The network's parameters, for an encoded table of ``n_rows`` rows
         and dense layers of ``widths`` (``_widths``)."""
         params = {name: getattr(self, name) for name in _NETWORK_PARAMETERS}
         params["dtype"] = self._precision()
-        held_out = math.ceil(n_rows * self.validation_fraction) if self.early_stopping else 0
-        n_train = n_rows - held_out
+        n_train = self._n_train(n_rows)
         if self.batch_size == "auto":
             # 256 rows, but at least 8 batches an epoch on small tables
             params["batch_size"] = max(1, min(n_train, int(np.clip(n_train // 8, 16, 256))))
@@ -246,7 +258,9 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
         networks = [make()]
         n_networks = self.n_networks
         if n_networks == "auto":
-            n_networks = auto_networks(self._widths(networks[0].front, Z.shape[1]))
+            n_networks = auto_networks(self._widths(networks[0].front, Z.shape[1]),
+                                       self._n_train(Z.shape[0]), networks[0].max_iter,
+                                       self.n_heads)
         networks += [make() for _ in range(n_networks - 1)]
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max,
                                                               size=n_networks)
@@ -493,7 +507,9 @@ class TabularMLPClassifier(ClassifierMixin, _TabularMLP):
         one pass of each.  "auto": 2, or 1 where a network's dense layers
         have more than 2**18 weights (in the default network, a first layer
         of more than 512 inputs), whose second network would cost a one-row
-        prediction more than the first.
+        prediction more than the first, or where its training takes more
+        than 1e12 floating-point operations (counted as for ``max_iter``):
+        a second network gains most on small tables, and costs least there.
     max_time : float, default=None
         Seconds of training after which no new epoch starts.
     random_state : int, RandomState instance or None, default=None

@@ -46,15 +46,20 @@ def _fitted(n_networks):
     return _estimator(n_networks).fit(X, y), X.iloc[:1].copy()
 
 
-class TabularFit:
-    """A whole fit of ``TabularMLPClassifier`` at its defaults (one network,
-    or two trained at the same time: ``n_networks="auto"`` on this table)."""
+class _NetworksParameter:
+    """One network, or two trained at the same time (``n_networks="auto"`` on
+    this table)."""
 
     params = [1, "auto"]
     param_names = ["n_networks"]
+    warmup_time = 0
+
+
+class TabularFit(_NetworksParameter):
+    """A whole fit of ``TabularMLPClassifier`` at its defaults."""
+
     number = 1
     repeat = (1, 3, 60.0)
-    warmup_time = 0
 
     def setup(self, n_networks):
         self.X, self.y = make_table()
@@ -65,17 +70,14 @@ class TabularFit:
         _estimator(n_networks).fit(self.X, self.y)
 
 
-class TabularPredictSingleRow:
+class TabularPredictSingleRow(_NetworksParameter):
     """``predict_proba`` of a 1-row DataFrame: the encoding and every network.
 
     ``track_*``: the median of up to 2000 calls in microseconds.
     """
 
-    params = [1, "auto"]
-    param_names = ["n_networks"]
     number = 200
     repeat = (1, 10, 10.0)
-    warmup_time = 0
 
     def setup(self, n_networks):
         self.est, self.row = _fitted(n_networks)

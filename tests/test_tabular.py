@@ -324,6 +324,18 @@ def test_automatic_networks_count_the_front_layers_outputs(monkeypatch, bound, m
     assert len(TabularMLPClassifier(**params).fit(X, y).networks_) == expected
 
 
+@pytest.mark.parametrize("name, value", [
+    ("n_jobs", 0), ("n_jobs", 2.5), ("n_jobs", "all"), ("max_time", 0), ("max_time", "1s"),
+    ("random_state", "seed"), ("validation_fraction", 1.5), ("n_networks", 0),
+    ("n_networks", "many")])
+def test_parameters_the_estimator_uses_before_the_networks_are_checked_first(name, value):
+    X, y, _ = _table(50)
+    model = TabularMLPClassifier(hidden_layer_sizes=(8,), max_iter=2, **{name: value})
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        model.fit(X, y)
+    assert not hasattr(model, "networks_")
+
+
 @pytest.mark.parametrize("max_iter", [0, "many", 2.5])
 def test_bad_max_iter_is_rejected(max_iter):
     X, y, _ = _table(50)

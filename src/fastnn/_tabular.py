@@ -29,7 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import layer_sizes
+from ._base import ParametersMixin, layer_sizes
 from ._callbacks import CONTEXT_ATTRIBUTES, CallbackSupportMixin, fit_of_parts, with_callbacks
 from ._engine import resolve_n_jobs
 from ._mlp import MLPClassifier, MLPRegressor
@@ -175,6 +175,10 @@ class _TabularMLP(CallbackSupportMixin, BaseEstimator):
     """What the two tabular estimators share; use a subclass."""
 
     _parameter_constraints = {
+        # the network's parameters that the estimator itself uses, as the
+        # networks check them (their other parameters are checked in their fit)
+        **{name: ParametersMixin._parameter_constraints[name]
+           for name in ("n_jobs", "max_time", "random_state", "validation_fraction")},
         "hidden_layer_sizes": [LayerSizes()],
         "max_iter": [Options("auto"), Interval(Integral, 1, None, closed="left")],
         "max_categories": [Interval(Integral, 2, None, closed="left")],

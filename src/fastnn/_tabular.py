@@ -57,17 +57,25 @@ AUTO_EPOCHS_MAX = 100
 AUTO_FLOPS = 1e11
 
 
+def _dense_weights(widths):
+    """Weights of dense layers of ``widths`` units (inputs first)."""
+    return sum(a * b for a, b in itertools.pairwise(widths))
+
+
+def _epoch_flops(n_train, widths, copies):
+    """Floating-point operations of an epoch on ``n_train`` training rows, for
+    dense layers of ``widths`` units (inputs first, to the last hidden layer)
+    carrying ``copies`` copies of every row: 6 per weight of those layers and
+    per row (a multiply-add forward, two backward).  The output layer, the
+    front layer and the optimizer are left out of the count."""
+    return 6.0 * copies * n_train * _dense_weights(widths)
+
+
 def auto_epochs(n_train, widths, copies=1):
     """The epochs of ``max_iter="auto"`` on ``n_train`` training rows, for
     dense layers of ``widths`` units (inputs first, to the last hidden layer)
-    carrying ``copies`` copies of every row.
-
-    An epoch costs 6 floating-point operations per weight of those layers and
-    per row (a multiply-add forward, two backward); the output layer, the
-    front layer and the optimizer are left out of the count.
-    """
-    flops = 6.0 * copies * n_train * sum(a * b for a, b in itertools.pairwise(widths))
-    epochs = math.ceil(AUTO_FLOPS / max(flops, 1.0))
+    carrying ``copies`` copies of every row (``_epoch_flops``)."""
+    epochs = math.ceil(AUTO_FLOPS / max(_epoch_flops(n_train, widths, copies), 1.0))
     return int(min(max(epochs, AUTO_EPOCHS), AUTO_EPOCHS_MAX))
 
 
@@ -89,9 +97,9 @@ def auto_networks(widths, n_train, epochs, copies=1):
     """The networks of ``n_networks="auto"``, for dense layers of ``widths``
     units (inputs first, to the last hidden layer) trained ``epochs`` epochs
     on ``n_train`` rows, carrying ``copies`` copies of every row."""
-    weights = sum(a * b for a, b in itertools.pairwise(widths))
-    flops = 6.0 * copies * n_train * weights * epochs
-    small = weights <= AUTO_NETWORKS_MAX_WEIGHTS and flops <= AUTO_NETWORKS_MAX_FLOPS
+    flops = _epoch_flops(n_train, widths, copies) * epochs
+    small = (_dense_weights(widths) <= AUTO_NETWORKS_MAX_WEIGHTS
+             and flops <= AUTO_NETWORKS_MAX_FLOPS)
     return AUTO_NETWORKS if small else 1
 
 

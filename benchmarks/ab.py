@@ -3,7 +3,8 @@
 
     python benchmarks/ab.py --a /work/base --b /work/dev [--rounds 5]
                             [--workloads tab-small,wide] [--epochs N]
-                            [--threads N] [--params P=V,...] [--json out.json]
+                            [--threads N] [--params P=V,...] [--settle S]
+                            [--json out.json]
 
 Every round runs one child process per tree (``python ab.py --child`` with
 ``PYTHONPATH=<tree>/src``; the child checks that it imported that tree's
@@ -12,7 +13,10 @@ whose speed drifts slows both trees alike.  For each workload a child trains
 fastnn as ``compare.py`` does (one ``partial_fit`` call per epoch, the
 workloads and runner of this script's tree: the estimator parameters they
 use are the same in both trees), untimed for ``--warmup`` epochs and then
-timed for ``--epochs``, and reports the median epoch.  The summary gives,
+timed for ``--epochs``, and reports the median epoch.  With ``--settle S``
+each timed epoch comes ``S`` seconds after the previous one, seconds in
+which the cores are kept busy as in ``compare.py``: an epoch then starts
+with the caches as compare.py's do, rather than warm from the last one.  The summary gives,
 per workload, the median over the rounds of each tree's time and the median
 and range of the per-round ratios B / A (below 1: B is faster).
 
@@ -36,7 +40,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from benchmarks.workloads import WORKLOADS, get, make_data  # noqa: E402
-from compare import SklearnLike, parse_variant, timed  # noqa: E402
+from compare import SklearnLike, parse_variant, settle, timed  # noqa: E402
 
 
 def child(args):
@@ -56,7 +60,10 @@ def child(args):
             runner = SklearnLike("fastnn", get(name), X_train, y_train, args.threads,
                                  parse_variant("params:" + args.params)[1])
             warmup_s = sum(timed(runner.epoch) for _ in range(args.warmup))
-            times = [timed(runner.epoch) for _ in range(args.epochs)]
+            times = []
+            for _ in range(args.epochs):
+                settle(args.settle, args.threads)
+                times.append(timed(runner.epoch))
             out["workloads"][name] = {"warmup_s": warmup_s, "epoch_times": times,
                                       "s_per_epoch": statistics.median(times)}
     print(json.dumps(out))
@@ -69,7 +76,7 @@ def run_tree(tree, args, epochs):
     cmd = [sys.executable, os.path.abspath(__file__), "--child",
            "--workloads", ",".join(args.workloads), "--epochs", str(epochs),
            "--warmup", str(args.warmup), "--threads", str(args.threads),
-           "--params", args.params]
+           "--params", args.params, "--settle", str(args.settle)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
         sys.exit(f"{tree}: the child process failed (exit status {proc.returncode})")
@@ -128,12 +135,17 @@ def parse_args(argv=None):
     p.add_argument("--params", default="", metavar="P=V[,P=V...]",
                    help="fastnn estimator parameters for both trees, as compare.py's"
                         " --variant takes them, e.g. dtype=bfloat16")
+    p.add_argument("--settle", type=float, default=0.0, metavar="S",
+                   help="seconds of busy cores before each timed epoch, as compare.py's"
+                        " --settle (default 0: epochs back to back)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.workloads = [get(n.strip()).name for n in args.workloads.split(",") if n.strip()]
     if args.rounds < 1 or args.epochs < 1 or args.warmup < 1 or args.threads < 1:
         p.error("--rounds, --epochs, --warmup and --threads must be >= 1")
+    if args.settle < 0:
+        p.error("--settle must be >= 0")
     if not args.child:
         for tree in (args.a, args.b):
             if not tree or not os.path.isdir(os.path.join(tree, "src", "fastnn")):
@@ -167,6 +179,7 @@ def main(argv=None):
         report = {"a": {"tree": args.a, "rev": git_rev(args.a)},
                   "b": {"tree": args.b, "rev": git_rev(args.b)},
                   "threads": args.threads, "epochs": args.epochs, "warmup": args.warmup,
+                  "settle": args.settle,
                   "summary": summary, "rounds": rounds}
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

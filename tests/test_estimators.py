@@ -105,6 +105,35 @@ def test_partial_fit_matches_fit_without_shuffle(Estimator, data, assert_same_mo
     np.testing.assert_allclose(inc.loss_curve_, full.loss_curve_, rtol=1e-10)
 
 
+def test_partial_fit_keeps_its_runner_only_while_it_fits(Estimator, data, assert_same_model):
+    # Consecutive partial_fit calls share one runner (workspaces and kernels);
+    # the weights are those of calls that each make their own, also when a
+    # call changes the batch size or the data's length, and fit drops it.
+    X, y = data
+    kw = {"classes": np.unique(y)} if Estimator is MLPClassifier else {}
+    params = {"hidden_layer_sizes": (8,), "random_state": 0, "batch_size": 32}
+    shared, fresh = Estimator(**params), Estimator(**params)
+    calls = [(X, y, {}), (X, y, {}), (X[:100], y[:100], {}), (X, y, {"batch_size": 50}),
+             (X, y, {})]
+    runners = []
+    for i, (Xc, yc, changes) in enumerate(calls):
+        for est in (shared, fresh):
+            est.set_params(**changes)
+            est.partial_fit(Xc, yc, **(kw if i == 0 else {}))
+        runners.append(shared._runner)
+        assert shared._runner.data is None  # the caller's data is not kept alive
+        del fresh._runner
+        assert_same_model(shared, fresh, X)
+    assert runners[1] is runners[0]
+    assert runners[2] is not runners[1]  # 100 rows: a last batch of another size
+    assert runners[3] is not runners[2] and runners[4] is runners[3]
+    assert "_runner" not in shared.__getstate__()
+    shared.set_params(max_iter=2)
+    with pytest.warns(ConvergenceWarning):
+        shared.fit(X, y)
+    assert not hasattr(shared, "_runner")
+
+
 # ---------------------------------------------------------------------------
 # warm_start
 # ---------------------------------------------------------------------------

@@ -594,6 +594,7 @@ class EpochRunner:
     float32 network)."""
 
     def __init__(self, net, data, optimizer, loss_code, alpha, batch_size, n_jobs, packed=None):
+        self.key = self._key(data, loss_code, alpha, batch_size, n_jobs, packed)
         if packed and net.theta.dtype != np.float32:
             raise ValueError("packed products need a float32 network.")
         self.full = load_training_kernel(
@@ -609,6 +610,27 @@ class EpochRunner:
         self.kernels = Kernels(resolve_n_jobs(n_jobs), self.batch_size * net.flops_per_row(),
                                self.grads.shape[0])
         self.packed = packed_buffers(net, self.cap, self.ws.shape[0], packed)
+
+    @staticmethod
+    def _key(data, loss_code, alpha, batch_size, n_jobs, packed):
+        return (loss_code, float(alpha), int(batch_size), data.n % int(batch_size),
+                resolve_n_jobs(n_jobs), packed)
+
+    @classmethod
+    def reuse(cls, previous, net, data, optimizer, loss_code, alpha, batch_size, n_jobs,
+              packed=None):
+        """``previous``, given ``data``, when it was made for the same network,
+        optimizer and settings; else a new runner.
+
+        Consecutive ``partial_fit`` calls then share the kernels' choice and
+        the workspaces: no allocation per call, and buffers the previous
+        call left in the cache, where new ones would first be faulted in.
+        """
+        if (previous is not None and previous.net is net and previous.optimizer is optimizer
+                and previous.key == cls._key(data, loss_code, alpha, batch_size, n_jobs, packed)):
+            previous.data = data
+            return previous
+        return cls(net, data, optimizer, loss_code, alpha, batch_size, n_jobs, packed)
 
     def run(self, order):
         """One pass over ``order`` (sample indices); returns the mean loss."""

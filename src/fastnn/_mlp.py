@@ -251,7 +251,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             evaluate = self._validation_scorer(net, *validation)
             # scorers predict with the estimator: it must see the weights trained
             self._store_network(net)
-        runner = _engine.EpochRunner(
+        # partial_fit keeps its runner (workspaces and kernels) for the next call
+        previous = self.__dict__.pop("_runner", None)
+        runner = _engine.EpochRunner.reuse(
+            previous if incremental else None,
             net, _engine.Data(X, self._smoothed(Y), sample_weight, dtype), self._optimizer,
             LOSSES[self._loss_name()], self.alpha, batch_size, self.n_jobs,
             packed=self._packed_products(net),
@@ -265,6 +268,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             on_epoch_end=self._epoch_end_hook(tasks),
         )
         self._publish_log(log)
+        if incremental:
+            runner.data = None  # (not to keep the caller's data alive)
+            self._runner = runner
 
     def _epoch_end_hook(self, tasks):
         """What ``fit_stochastic`` calls after every epoch, which stops the fit

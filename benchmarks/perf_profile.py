@@ -3,6 +3,7 @@
     python benchmarks/perf_profile.py tab-small
     python benchmarks/perf_profile.py mnist-like --threads 1 --seconds 10 --top 40
     python benchmarks/perf_profile.py tab-small --annotate multiply_derivative
+    python benchmarks/perf_profile.py tab-small --params activation=gelu
 
 Trains fastnn on one workload of ``workloads.py`` (one ``partial_fit`` per
 epoch, as ``compare.py`` times it) while Linux ``perf`` samples the process,
@@ -55,6 +56,7 @@ from numba.core.runtime import rtsys  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmarks.workloads import WORKLOADS, make_data, make_estimator  # noqa: E402
+from compare import parse_variant  # noqa: E402
 
 _STT_FUNC = 2
 _STB_GLOBAL = 1
@@ -195,6 +197,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="fastnn's n_jobs")
     p.add_argument("--seconds", type=float, default=5.0, help="how long perf samples")
     p.add_argument("--dtype", help="fastnn's dtype (default: the workload's, float32)")
+    p.add_argument("--params", default="", metavar="P=V[,P=V...]",
+                   help="other fastnn estimator parameters, as compare.py's --variant takes"
+                        " them, e.g. activation=gelu")
     p.add_argument("--top", type=int, default=30, help="functions (or instructions) to print")
     p.add_argument("--annotate", metavar="NAME",
                    help="also print the hottest instructions of functions named like NAME")
@@ -215,6 +220,7 @@ def main(argv=None):
                          random_state=np.random.RandomState(0), n_jobs=args.threads)
     if args.dtype is not None:
         est.set_params(dtype=args.dtype)
+    est.set_params(**parse_variant("params:" + args.params)[1])
     for _ in range(2):  # compile or load every kernel the epochs use
         est.partial_fit(X, y, classes=classes)
     functions = compiled_functions()

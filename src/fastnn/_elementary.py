@@ -229,7 +229,9 @@ def _normal_cdf_and_gaussian32(x):
     u = pa / (_f32(1) + pa)
     h = _NORMAL_H[8]
     for k in range(7, -1, -1):  # (Horner; a constant count, unrolled)
-        h = h * u + _NORMAL_H[k]
+        # (fused: under fast-math, h * u would be reassociated into
+        # (h * pa) / (1 + pa), a second multiplication in every step)
+        h = fma(h, u, _NORMAL_H[k])
     lower = _f32(0.5) * e * h  # Phi(-|x|)
     return (lower if x < _f32(0) else _f32(1) - lower), e
 

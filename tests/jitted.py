@@ -67,3 +67,11 @@ def step_hyper(code, hyper, step, mu_product, typed, full=True):
     """``typed`` filled from ``hyper``, then with the coefficients of ``step``."""
     _typed_hyper(hyper, typed)
     return _step_hyper(code, hyper, step, mu_product, typed, full)
+
+
+from fastnn._kernels import _claim_block as _claim_block_kernel  # noqa: E402
+
+
+@jit
+def claim_block(sync, batch, n_blocks, n_shares, member):
+    return _claim_block_kernel(sync, batch, n_blocks, n_shares, member)

@@ -149,3 +149,33 @@ def test_blas_thread_counts_restored_after_concurrent_calls():
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(inside, range(16)))
     assert blas_counts() == before
+
+
+@pytest.mark.parametrize("n_blocks, n_shares", [(2, 2), (20, 2), (7, 4), (2, 16)])
+def test_update_blocks_are_claimed_once_per_batch_own_share_first(n_blocks, n_shares):
+    """Every parameter block of a batch's update is taken exactly once; a
+    member takes its own share of them before any other's, and takes the
+    same blocks in every batch while the others take theirs."""
+    from jitted import claim_block
+
+    from fastnn._kernels import new_sync
+
+    sync = new_sync()
+    shares = [range(k * n_blocks // n_shares, (k + 1) * n_blocks // n_shares)
+              for k in range(n_shares)]
+    for batch in range(3):
+        # members take turns; member 0 then drains what is left, as a team of one would
+        taken = {m: [] for m in range(n_shares)}
+        for _ in range(n_blocks):
+            for m in range(n_shares):
+                if len(taken[m]) < len(shares[m]):
+                    taken[m].append(claim_block(sync, batch, n_blocks, n_shares, m))
+        for m in range(n_shares):
+            assert taken[m] == list(shares[m])
+        assert claim_block(sync, batch, n_blocks, n_shares, 0) == -1
+    # a member alone takes its share, then the others' in share order
+    sync = new_sync()
+    alone = [claim_block(sync, 0, n_blocks, n_shares, 1 % n_shares) for _ in range(n_blocks)]
+    start = shares[1 % n_shares].start
+    assert alone == [*range(start, n_blocks), *range(0, start)]
+    assert claim_block(sync, 0, n_blocks, n_shares, 0) == -1

@@ -760,14 +760,17 @@ def _gradient_norm_block(blk, grads, n_lanes, theta, n_coef, alpha, scale, gsq):
 
 
 # Counters shared by the threads of a team (``new_sync``), a cache line apart:
-# lanes finished, parameter blocks claimed and finished (for the update and,
-# when the gradient is clipped by its norm, for the norm), batches updated,
-# and for every lane the number of batches it has been claimed for.  They
-# only grow during a call, so no counter is ever reset.
+# lanes finished, parameter blocks claimed (rows of a prediction; the
+# norm's) and finished (for the update and, when the gradient is clipped by
+# its norm, for the norm), batches updated, for every lane the number of
+# batches it has been claimed for, and for every share of the update's
+# blocks the number taken (``_claim_block``).  They only grow during a
+# call, so no counter is ever reset.
 _LINE = 8  # int64 slots per 64-byte cache line
 (_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _NORMS_CLAIMED, _NORMS_DONE, _UPDATED,
  _PACKS_CLAIMED, _PACKS_DONE, _LANE_CLAIMS) = range(0, 9 * _LINE, _LINE)
-_N_COUNTERS = _LANE_CLAIMS + MAX_LANES * _LINE
+_BLOCK_CLAIMS = _LANE_CLAIMS + MAX_LANES * _LINE
+_N_COUNTERS = _BLOCK_CLAIMS + MAX_LANES * _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
@@ -796,6 +799,32 @@ def _claim_lane(sync, batch, n_lanes, member):
         claimed = atomic_load(sync, slot)
         if claimed <= batch and atomic_cas(sync, slot, claimed, batch + 1) == claimed:
             return k
+    return -1
+
+
+@jit
+def _claim_block(sync, batch, n_blocks, n_shares, member):
+    """A parameter block of ``batch``'s update for team member ``member``;
+    -1 when all are taken.
+
+    The blocks are split into ``n_shares`` consecutive shares; a member
+    takes the blocks of share ``member`` first, then what is left of the
+    others.  From batch to batch a thread then updates the same parameters,
+    whose optimizer state and gradients stay in its core's cache instead of
+    moving between cores with whichever thread came first.  Share ``k``'s
+    counter holds the blocks taken from it in all batches so far.
+    """
+    for i in range(n_shares):
+        k = (member + i) % n_shares
+        lo = k * n_blocks // n_shares
+        size = (k + 1) * n_blocks // n_shares - lo
+        slot = _BLOCK_CLAIMS + k * _LINE
+        while True:
+            claimed = atomic_load(sync, slot)
+            if claimed >= (batch + 1) * size:
+                break
+            if atomic_cas(sync, slot, claimed, claimed + 1) == claimed:
+                return lo + claimed - batch * size
     return -1
 
 
@@ -837,7 +866,8 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     every batch the team's threads claim, with atomic operations on
     ``sync`` (``new_sync``), first its lanes (each lane's rows forward and
     backward into its own gradient buffer), then, once all lanes are done,
-    the parameter blocks of its update (the lanes summed in lane order, the
+    the parameter blocks of its update (each thread those of its own share
+    first: ``_claim_block``; the lanes summed in lane order, the
     L2 term added, the sample-weight sum divided out and the optimizer step
     taken, element by element); the thread that finishes the last block
     adds the batch's loss to ``total[0]`` and releases the team into the
@@ -880,6 +910,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     n_params = theta.shape[0]
     n_coef = net[7]
     n_blocks = _n_param_blocks(n_params)
+    n_shares = min(grads.shape[0], MAX_LANES)  # (a share per lane: ``_claim_block``)
     typed_alpha = theta.dtype.type(alpha)
     typed = np.empty(N_HYPER, dtype=theta.dtype)
     typed_hyper(hyper, typed)
@@ -931,10 +962,10 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
             norm = np.sqrt(ordered_sum(gsq, n_blocks))
             scale = theta.dtype.type(scale * min(1.0, clip_norm / (norm + 1e-6)))
         while True:
-            blk = _claim(sync, _BLOCKS_CLAIMED, blocks_end)
+            blk = _claim_block(sync, batch, n_blocks, n_shares, member)
             if blk < 0:
                 break
-            _update_block(blk - batch * n_blocks, grads, n_lanes, theta, n_coef,
+            _update_block(blk, grads, n_lanes, theta, n_coef,
                           typed_alpha, scale, opt_code, state, typed, ssq, clipped, full)
             if atomic_add(sync, _BLOCKS_DONE, 1) + 1 == blocks_end:
                 # the batch's last block: record the loss, release the team

@@ -747,8 +747,10 @@ default='constant'
             else:
                 self._label_binarizer.fit(classes)
             self.classes_ = self._label_binarizer.classes_
-        elif classes is not None and not np.array_equal(
-            np.unique(classes), np.unique(self.classes_)
+        elif classes is not None and not (
+            # (the classes of the first call, as every later call passes them)
+            (type(classes) is np.ndarray and np.array_equal(classes, self.classes_))
+            or np.array_equal(np.unique(classes), np.unique(self.classes_))
         ):
             raise ValueError(
                 f"`classes={classes!r}` is not the same as on last call to partial_fit,"

@@ -179,3 +179,17 @@ def test_update_blocks_are_claimed_once_per_batch_own_share_first(n_blocks, n_sh
     start = shares[1 % n_shares].start
     assert alone == [*range(start, n_blocks), *range(0, start)]
     assert claim_block(sync, 0, n_blocks, n_shares, 0) == -1
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, -1])
+def test_all_finite_in_parts_finds_every_bad_value(monkeypatch, n_jobs):
+    """A large input is checked in a part per thread: a NaN or an infinity in
+    any part, at its first or last element too, is found."""
+    monkeypatch.setattr(_engine, "FINITE_PARALLEL_MIN", 16)
+    a = np.ones((37, 5), dtype=np.float32)
+    assert _engine.all_finite(a, n_jobs)
+    for bad in (np.nan, np.inf, -np.inf):
+        for i in (0, a.size // 2 - 1, a.size // 2, a.size - 1):  # (the parts meet at a.size // 2)
+            b = a.copy()
+            b.reshape(-1)[i] = bad
+            assert not _engine.all_finite(b, n_jobs)

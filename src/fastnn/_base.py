@@ -224,7 +224,7 @@ class InputsMixin:
             targets = (y,)
         else:
             return None
-        if not _engine.all_finite(X):
+        if not _engine.all_finite(X, self.n_jobs):
             return None
         if (not reset and getattr(self, "n_features_in_", None) == X.shape[1]
                 and not hasattr(self, "feature_names_in_")):

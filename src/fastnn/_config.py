@@ -86,6 +86,10 @@ PARALLEL_MIN_FLOPS = 100_000
 # per call, which pays only above this many multiply-adds per call.
 PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 
+# Inputs of at least this many elements are checked for NaN and infinity by
+# as many threads as the call may use (``_engine.all_finite``).
+FINITE_PARALLEL_MIN = 1 << 22
+
 # One compiled call trains on at most this many samples before Python regains
 # control (Ctrl-C, verbose output, time budget).
 SAMPLES_PER_CALL = 1 << 18

@@ -27,6 +27,7 @@ from . import _config
 from . import _kernels as K
 from ._config import (
     BLOCK_ROWS,
+    FINITE_PARALLEL_MIN,
     LANE_PARAM_BUDGET,
     LANE_PARAM_BUDGET_PACKED,
     LANE_WORKSPACE_BUDGET,
@@ -387,9 +388,24 @@ def _binary_proba(out):
     return proba
 
 
-def all_finite(a):
-    """Whether the C-contiguous array ``a`` has no NaN or infinite value."""
-    return bool(K.all_finite(_readonly(a.reshape(-1))))
+def all_finite(a, n_jobs=1):
+    """Whether the C-contiguous array ``a`` has no NaN or infinite value.
+
+    An array of at least ``FINITE_PARALLEL_MIN`` elements is checked in
+    parts, one per thread of ``n_jobs`` (the team's pool threads): a pass
+    over a large training set is bound by one core's share of the memory
+    bandwidth (a 150 MB input took 12 ms, a tenth of its epoch).
+    """
+    x = _readonly(a.reshape(-1))
+    n = x.shape[0]
+    n_parts = resolve_n_jobs(n_jobs) if n >= FINITE_PARALLEL_MIN else 1
+    if n_parts < 2:
+        return bool(K.all_finite(x))
+    bounds = [n * k // n_parts for k in range(n_parts + 1)]
+    pool = _TEAM._helpers()
+    parts = [pool.submit(K.all_finite, x[lo:hi]) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    finite = K.all_finite(x[:bounds[1]])
+    return all([finite] + [part.result() for part in parts])
 
 
 def forward_few(net, X, binary_proba=False):

@@ -192,7 +192,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         the forward pass: the next call's loss reports the overflow.
         """
         fault = None
-        if not np.all(np.isfinite(net.theta)):
+        if not _engine.all_finite(net.theta):
             fault = "non-finite parameter weights"
         elif self.solver in _STOCHASTIC_SOLVERS and self.early_stopping:
             if len(self.validation_scores_) and not np.isfinite(self.best_validation_score_):

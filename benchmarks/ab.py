@@ -3,8 +3,9 @@
 
     python benchmarks/ab.py --a /work/base --b /work/dev [--rounds 5]
                             [--workloads tab-small,wide] [--epochs N]
-                            [--threads N] [--params P=V,...] [--settle S]
-                            [--json out.json]
+                            [--threads N] [--params P=V,...] [--params-b P=V,...]
+                            [--settle S] [--json out.json]
+    python benchmarks/ab.py --a . --b . --params-b activation=gelu   # a feature's cost
 
 Every round runs one child process per tree (``python ab.py --child`` with
 ``PYTHONPATH=<tree>/src``; the child checks that it imported that tree's
@@ -16,7 +17,11 @@ use are the same in both trees), untimed for ``--warmup`` epochs and then
 timed for ``--epochs``, and reports the median epoch.  With ``--settle S``
 each timed epoch comes ``S`` seconds after the previous one, seconds in
 which the cores are kept busy as in ``compare.py``: an epoch then starts
-with the caches as compare.py's do, rather than warm from the last one.  The summary gives,
+with the caches as compare.py's do, rather than warm from the last one.
+``--params-b`` gives tree B's estimator more parameters: with the same tree
+as A and B it times a feature against the network without it, each round in
+fresh processes (within one process, two runners of the same network can
+differ by 10-15%, by where their buffers happened to be allocated).  The summary gives,
 per workload, the median over the rounds of each tree's time and the median
 and range of the per-round ratios B / A (below 1: B is faster).
 
@@ -69,14 +74,14 @@ def child(args):
     print(json.dumps(out))
 
 
-def run_tree(tree, args, epochs):
-    """One child process on ``tree``; returns its JSON report."""
+def run_tree(tree, args, epochs, params):
+    """One child process on ``tree`` with estimator ``params``; returns its JSON report."""
     src = os.path.realpath(os.path.join(tree, "src"))
     env = dict(os.environ, PYTHONPATH=src, FASTNN_BACKGROUND_COMPILE="0")
     cmd = [sys.executable, os.path.abspath(__file__), "--child",
            "--workloads", ",".join(args.workloads), "--epochs", str(epochs),
            "--warmup", str(args.warmup), "--threads", str(args.threads),
-           "--params", args.params, "--settle", str(args.settle)]
+           "--params", params, "--settle", str(args.settle)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
         sys.exit(f"{tree}: the child process failed (exit status {proc.returncode})")
@@ -135,6 +140,8 @@ def parse_args(argv=None):
     p.add_argument("--params", default="", metavar="P=V[,P=V...]",
                    help="fastnn estimator parameters for both trees, as compare.py's"
                         " --variant takes them, e.g. dtype=bfloat16")
+    p.add_argument("--params-b", default="", metavar="P=V[,P=V...]",
+                   help="more estimator parameters for tree B only (after --params)")
     p.add_argument("--settle", type=float, default=0.0, metavar="S",
                    help="seconds of busy cores before each timed epoch, as compare.py's"
                         " --settle (default 0: epochs back to back)")
@@ -158,16 +165,19 @@ def main(argv=None):
     if args.child:
         return child(args)
     trees = {"a": args.a, "b": args.b}
+    params = {"a": args.params, "b": ",".join(p for p in (args.params, args.params_b) if p)}
     for key, tree in trees.items():
-        print(f"{key.upper()}: {tree} ({git_rev(tree)})")
+        extra = f" {params[key]}" if params[key] else ""
+        print(f"{key.upper()}: {tree} ({git_rev(tree)}){extra}")
     for key, tree in trees.items():  # compiles (or loads) each tree's kernels
         t0 = time.perf_counter()
-        run_tree(tree, args, epochs=1)
+        run_tree(tree, args, epochs=1, params=params[key])
         print(f"warm-up {key.upper()}: {time.perf_counter() - t0:.1f} s", flush=True)
     rounds = []
     for i in range(args.rounds):
         order = ("a", "b") if i % 2 == 0 else ("b", "a")
-        r = {key: run_tree(trees[key], args, args.epochs)["workloads"] for key in order}
+        r = {key: run_tree(trees[key], args, args.epochs, params[key])["workloads"]
+             for key in order}
         rounds.append(r)
         print(f"round {i + 1}/{args.rounds} ({' then '.join(k.upper() for k in order)}): "
               + ", ".join(f"{n} B/A {r['b'][n]['s_per_epoch'] / r['a'][n]['s_per_epoch']:.3f}"
@@ -176,8 +186,8 @@ def main(argv=None):
     print()
     print(markdown_table(summary, args.rounds, args.epochs))
     if args.json:
-        report = {"a": {"tree": args.a, "rev": git_rev(args.a)},
-                  "b": {"tree": args.b, "rev": git_rev(args.b)},
+        report = {"a": {"tree": args.a, "rev": git_rev(args.a), "params": params["a"]},
+                  "b": {"tree": args.b, "rev": git_rev(args.b), "params": params["b"]},
                   "threads": args.threads, "epochs": args.epochs, "warmup": args.warmup,
                   "settle": args.settle,
                   "summary": summary, "rounds": rounds}

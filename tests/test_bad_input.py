@@ -1,8 +1,11 @@
 """Invalid input and parameters: rejected like scikit-learn does, with a clear message.
 
-Every rejection must come from validation, before any compiled code runs:
-never a Numba error, and the estimator must be left unfitted.
+Every rejection must come before any compiled code changes the model: never
+a Numba error, and the estimator must be left unfitted (a fitted one, as it
+was).
 """
+
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -523,3 +526,42 @@ def test_partial_fit_with_bad_X_and_y(Estimator):
     # a rejected call does not touch the fitted weights
     for a, b in zip(before, est.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("where, bad", [((0, 0), np.nan), ((1500, 3), np.inf),
+                                        ((2999, 9), -np.inf)])
+def test_partial_fit_with_bad_X_leaves_a_fitted_model_as_it_was(Estimator, shuffle, n_jobs,
+                                                                where, bad, make_data,
+                                                                monkeypatch):
+    """``partial_fit`` on a fitted network checks the input in its training
+    kernel, as the lanes take the rows (``_defers_finite_check``): a NaN or
+    an infinity in any row (the first, one in the middle, the last) is
+    still rejected with scikit-learn's error, and the call leaves the model
+    as it was: its next call trains as if the rejected one had not been
+    made."""
+    import fastnn._mlp
+
+    monkeypatch.setattr(fastnn._mlp, "DEFERRED_CHECK_MIN_BYTES", 0)  # (so small an input)
+    X, y = make_data(Estimator, n_samples=3000, n_features=10)
+    X = X.astype(np.float32)
+    kw = {"classes": np.unique(y)} if Estimator is MLPClassifier else {}
+    est = Estimator(hidden_layer_sizes=(8,), batch_size=64, shuffle=shuffle, n_jobs=n_jobs,
+                    random_state=np.random.RandomState(0))
+    est.partial_fit(X, y, **kw)
+    assert est._defers_finite_check(X, True, False, np.float32)
+    twin = pickle.loads(pickle.dumps(est))
+    message = "Input X contains NaN" if np.isnan(bad) else "Input X contains infinity"
+    bad_X = X.copy()  # (float32 and C-contiguous: the deferred check's input)
+    bad_X[where] = bad
+    with pytest.raises(ValueError, match=message):
+        est.partial_fit(bad_X, y)
+    for a, b in zip(twin.coefs_ + twin.intercepts_, est.coefs_ + est.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert est._optimizer.t == twin._optimizer.t
+    est.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    for a, b in zip(twin.coefs_ + twin.intercepts_, est.coefs_ + est.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert est.loss_curve_ == twin.loss_curve_

@@ -90,6 +90,11 @@ PARALLEL_MIN_FLOPS_PER_REGION = 1_000_000
 # as many threads as the call may use (``_engine.all_finite``).
 FINITE_PARALLEL_MIN = 1 << 22
 
+# partial_fit leaves the check of an input of at least this many bytes (about
+# a core's L2 cache, beyond which a pass of its own reads it from memory) to
+# the lanes of its training kernel (``_mlp``'s ``_defers_finite_check``).
+DEFERRED_CHECK_MIN_BYTES = 1 << 21
+
 # One compiled call trains on at most this many samples before Python regains
 # control (Ctrl-C, verbose output, time budget).
 SAMPLES_PER_CALL = 1 << 18

@@ -656,6 +656,18 @@ def _prefetch_rows(Xd, Y, rows):
 
 
 @jit
+def _finite_rows(Xd, rows):
+    """Whether the input ``rows`` of the dense ``Xd`` hold no NaN or infinity
+    (every value counted: the loop vectorises, as in ``all_finite``)."""
+    bad = 0
+    for r in range(rows.shape[0]):
+        x = Xd[rows[r]]
+        for j in range(x.shape[0]):
+            bad += np.int64(not np.isfinite(x[j]))
+    return bad == 0
+
+
+@jit
 def _lane_rows(rows, k, per):
     """The rows of lane ``k`` when each lane takes ``per`` of ``rows``."""
     return rows[k * per:min(rows.shape[0], (k + 1) * per)]
@@ -770,7 +782,11 @@ _LINE = 8  # int64 slots per 64-byte cache line
 (_LANES_DONE, _BLOCKS_CLAIMED, _BLOCKS_DONE, _NORMS_CLAIMED, _NORMS_DONE, _UPDATED,
  _PACKS_CLAIMED, _PACKS_DONE, _LANE_CLAIMS) = range(0, 9 * _LINE, _LINE)
 _BLOCK_CLAIMS = _LANE_CLAIMS + MAX_LANES * _LINE
-_N_COUNTERS = _BLOCK_CLAIMS + MAX_LANES * _LINE
+# Set by the caller: whether the lanes check their input rows for NaN and
+# infinity (``train_member``); then the count of lanes that found one.
+CHECK_INPUT = _BLOCK_CLAIMS + MAX_LANES * _LINE
+BAD_INPUT = CHECK_INPUT + _LINE
+_N_COUNTERS = BAD_INPUT + _LINE
 
 # A waiting thread checks this many times before it starts yielding its core.
 _SPINS_BEFORE_YIELD = 2000
@@ -890,8 +906,14 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     puts its flags back at the end.  The kernels raise no exceptions; the one
     exception is an IndexError under ``NUMBA_BOUNDSCHECK=1``, and a thread
     stopped by it would leave the others waiting, so there an out-of-bounds
-    access shows as a hang rather than an error.  Returns the number of
-    batches.
+    access shows as a hang rather than an error.
+
+    With ``sync[CHECK_INPUT]`` set (dense input), each lane first checks
+    its rows for NaN and infinity, rows it reads anyway and that its
+    prefetch brought into the cache; a lane that finds one counts itself in
+    ``sync[BAD_INPUT]``, and the team stops after that batch's lanes,
+    before its update.  Returns the number of batches whose update was
+    taken.
     """
     fp_flags = flush_denormals()
     # the caller's arrays: views of them skip reference counting (``borrowed``)
@@ -919,6 +941,7 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     n_layers = sizes.shape[0] - 1
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
+    check = sync[CHECK_INPUT] != 0 and X[0].shape[0] > 0
     lane_base = 0
     for batch in range(n_batches):
         b0 = batch * batch_size
@@ -936,13 +959,20 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
                 break
-            lane_loss[k] = _lane(X, Y, sw, _lane_rows(rows, k, per), theta, net, loss_code,
+            lane_rows = _lane_rows(rows, k, per)
+            if check and not _finite_rows(X[0], lane_rows):
+                atomic_add(sync, BAD_INPUT, 1)
+            lane_loss[k] = _lane(X, Y, sw, lane_rows, theta, net, loss_code,
                                  grads[k], work, sizes, cap, step_number, lane_packed, full,
                                  front, copies)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))
         _wait_until(sync, _LANES_DONE, lanes_end)
+        if check and atomic_load(sync, BAD_INPUT) > 0:
+            # (seen by every member after the same batch's lanes: none updates)
+            n_batches = batch
+            break
         wsum = _weight_sum(sw, rows)
         scale = theta.dtype.type(1.0 / wsum)
         rate, mu_product = step_hyper(opt_code, hyper, step_number, clock[0], typed, full)

@@ -17,11 +17,12 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from . import _engine
-from ._base import InputsMixin, NetworkMixin, ParametersMixin
+from ._base import InputsMixin, NetworkMixin, ParametersMixin, _plain_matrix
 from ._callbacks import CallbackSupportMixin, FitTasks, snapshot, with_callbacks
+from ._config import DEFERRED_CHECK_MIN_BYTES
 from ._init import init_front, init_layer
 from ._network import Network
 from ._losses import LOSSES, OUTPUT_ACTIVATION, mean_loss
@@ -106,7 +107,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         dtype = self._weights_dtype()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         given = X, y
-        X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
+        deferred = self._defers_finite_check(X, incremental, first_pass, dtype)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype,
+                                    check_finite=not deferred)
         sample_weight = self._check_sample_weight(sample_weight, X.shape[0], dtype)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -125,6 +128,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
                                               dtype)
         sample_weight = self._class_weights(y, sample_weight, dtype)
         self._random_state = check_random_state(self.random_state)
+        rng_state = self._random_state.get_state() if deferred else None
         if first_pass:
             self._initialize(y, layer_units, dtype, front)
         else:
@@ -143,7 +147,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         # the callbacks see the data as given: their scorers predict with it
         tasks = FitTasks.begin(self, *given, sample_weight, 1 if incremental else self.max_iter,
                                self._fitted_as(net))
-        if self.solver in _STOCHASTIC_SOLVERS:
+        if self.solver in _STOCHASTIC_SOLVERS and deferred:
+            saved = self._training_state(net)
+            try:
+                self._fit_stochastic(net, X, y, sample_weight, incremental, validation, tasks,
+                                     check_input=True)
+            except _engine.NonFiniteInput:
+                self._restore_training_state(net, saved, rng_state)
+                check_array(X, dtype=None, estimator=self, input_name="X")  # its error
+                raise ValueError("Input X contains NaN or infinity.") from None
+        elif self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(net, X, y, sample_weight, incremental, validation, tasks)
         else:
             self.n_iter_, self.loss_ = _engine.fit_lbfgs(
@@ -159,6 +172,41 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         if tasks is not None:
             tasks.end()
         return self
+
+    def _defers_finite_check(self, X, incremental, first_pass, dtype):
+        """Whether this ``partial_fit`` leaves the check of ``X`` for NaN and
+        infinity to its training kernel, whose lanes check the rows as they
+        take them, from the cache their prefetch filled, rather than in a pass
+        of its own over ``X`` (on a cold cache, 0.43 ms of a 5 ms tab-small
+        epoch).  For a fitted network without a front layer or callbacks,
+        given a plain array of at least ``DEFERRED_CHECK_MIN_BYTES`` (a
+        smaller one is read from the cache) and four times the size of the
+        model's copy (restored if a row holds NaN or infinity).
+        """
+        net, opt = getattr(self, "_net", None), getattr(self, "_optimizer", None)
+        return (incremental and not first_pass and net is not None and opt is not None
+                and net.front is None and not getattr(self, "_skl_callbacks", None)
+                and _plain_matrix(X, dtype) and X.nbytes >= DEFERRED_CHECK_MIN_BYTES
+                and X.size >= 4 * (net.theta.size + opt.state.size))
+
+    def _training_state(self, net):
+        """What an epoch changes: the weights, the optimizer and its state, the
+        training log's counters (``_restore_training_state``)."""
+        opt, log = self._optimizer, getattr(self, "_log", None)
+        return (net.theta.copy(), opt, opt.state.copy(), (opt.t, opt.mu_product, opt.last_rate),
+                log, None if log is None else (log.n_iter, log.stopped))
+
+    def _restore_training_state(self, net, saved, rng_state):
+        """Put back ``_training_state``'s state and the random state's."""
+        theta, opt, state, clock, log, counters = saved
+        net.theta[:] = theta
+        self._optimizer = opt
+        opt.state[:] = state
+        opt.t, opt.mu_product, opt.last_rate = clock
+        if log is not None:
+            self._log = log
+            log.n_iter, log.stopped = counters
+        self._random_state.set_state(rng_state)
 
     def _fitted_as(self, net):
         """The attributes that make a copy of this estimator predict with the
@@ -210,7 +258,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
                 " need to be preprocessed, or the learning rate may be too large."
             )
 
-    def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation, tasks=None):
+    def _fit_stochastic(self, net, X, Y, sample_weight, incremental, validation, tasks=None,
+                        check_input=False):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         dtype = net.theta.dtype
@@ -265,7 +314,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
             verbose=self.verbose, validation=evaluate, early_stopping=self.early_stopping,
             max_time=self.max_time,
             on_epoch_begin=None if tasks is None else tasks.epoch_begins,
-            on_epoch_end=self._epoch_end_hook(tasks),
+            on_epoch_end=self._epoch_end_hook(tasks), check_input=check_input,
         )
         self._publish_log(log)
         if incremental:
@@ -588,8 +637,8 @@ default='constant'
     def _loss_name(self):
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
-    def _validate_input(self, X, y, incremental, reset, dtype):
-        plain = self._validate_plain(X, y, reset, dtype)
+    def _validate_input(self, X, y, incremental, reset, dtype, check_finite=True):
+        plain = self._validate_plain(X, y, reset, dtype, check_finite)
         X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=dtype,
             order="C", reset=reset,
@@ -908,8 +957,8 @@ scoring, max_time
     def _loss_name(self):
         return self.loss
 
-    def _validate_input(self, X, y, incremental, reset, dtype):
-        plain = self._validate_plain(X, y, reset, dtype)
+    def _validate_input(self, X, y, incremental, reset, dtype, check_finite=True):
+        plain = self._validate_plain(X, y, reset, dtype, check_finite)
         X, y = plain if plain is not None else validate_data(
             self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
             dtype=dtype, order="C", reset=reset,

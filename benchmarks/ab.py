@@ -21,9 +21,10 @@ with the caches as compare.py's do, rather than warm from the last one.
 ``--params-b`` gives tree B's estimator more parameters: with the same tree
 as A and B it times a feature against the network without it, each round in
 fresh processes (within one process, two runners of the same network can
-differ by 10-15%, by where their buffers happened to be allocated).  The summary gives,
-per workload, the median over the rounds of each tree's time and the median
-and range of the per-round ratios B / A (below 1: B is faster).
+differ by 10-15%, by where their buffers happened to be allocated).  The
+summary gives, per workload, the median over the rounds of each tree's time
+and the median and range of the per-round ratios B / A (below 1: B is
+faster).
 
 Each tree loads its kernels from its own entries of Numba's cache (the key
 includes the source hash).  Before the timed rounds one untimed child per

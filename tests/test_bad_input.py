@@ -534,7 +534,7 @@ def test_partial_fit_with_bad_X_and_y(Estimator):
                                         ((2999, 9), -np.inf)])
 def test_partial_fit_with_bad_X_leaves_a_fitted_model_as_it_was(Estimator, shuffle, n_jobs,
                                                                 where, bad, make_data,
-                                                                monkeypatch):
+                                                                monkeypatch, assert_same_model):
     """``partial_fit`` on a fitted network checks the input in its training
     kernel, as the lanes take the rows (``_defers_finite_check``): a NaN or
     an infinity in any row (the first, one in the middle, the last) is
@@ -557,11 +557,9 @@ def test_partial_fit_with_bad_X_leaves_a_fitted_model_as_it_was(Estimator, shuff
     bad_X[where] = bad
     with pytest.raises(ValueError, match=message):
         est.partial_fit(bad_X, y)
-    for a, b in zip(twin.coefs_ + twin.intercepts_, est.coefs_ + est.intercepts_):
-        np.testing.assert_array_equal(a, b)
+    assert_same_model(twin, est)
     assert est._optimizer.t == twin._optimizer.t
     est.partial_fit(X, y)
     twin.partial_fit(X, y)
-    for a, b in zip(twin.coefs_ + twin.intercepts_, est.coefs_ + est.intercepts_):
-        np.testing.assert_array_equal(a, b)
+    assert_same_model(twin, est)
     assert est.loss_curve_ == twin.loss_curve_

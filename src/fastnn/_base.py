@@ -230,7 +230,7 @@ class InputsMixin:
         if (not reset and getattr(self, "n_features_in_", None) == X.shape[1]
                 and not hasattr(self, "feature_names_in_")):
             # validate_data's remaining checks, which an ndarray of the fitted
-            # width passes when the fit had no feature names (~0.1-0.2 ms)
+            # width passes when the fit had no feature names
             return (X, *targets) if targets else X
         return validate_data(self, X, *targets, skip_check_array=True, reset=reset)
 

@@ -408,7 +408,7 @@ def all_finite(a, n_jobs=1):
     An array of at least ``FINITE_PARALLEL_MIN`` elements is checked in
     parts, one per thread of ``n_jobs`` (the team's pool threads): a pass
     over a large training set is bound by one core's share of the memory
-    bandwidth (a 150 MB input took 12 ms, a tenth of its epoch).
+    bandwidth.
     """
     x = _readonly(a.reshape(-1))
     n = x.shape[0]

@@ -147,17 +147,15 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         # the callbacks see the data as given: their scorers predict with it
         tasks = FitTasks.begin(self, *given, sample_weight, 1 if incremental else self.max_iter,
                                self._fitted_as(net))
-        if self.solver in _STOCHASTIC_SOLVERS and deferred:
-            saved = self._training_state(net)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            saved = self._training_state(net) if deferred else None
             try:
                 self._fit_stochastic(net, X, y, sample_weight, incremental, validation, tasks,
-                                     check_input=True)
-            except _engine.NonFiniteInput:
+                                     check_input=deferred)
+            except _engine.NonFiniteInput:  # (raised only where ``deferred``)
                 self._restore_training_state(net, saved, rng_state)
                 check_array(X, dtype=None, estimator=self, input_name="X")  # its error
                 raise ValueError("Input X contains NaN or infinity.") from None
-        elif self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(net, X, y, sample_weight, incremental, validation, tasks)
         else:
             self.n_iter_, self.loss_ = _engine.fit_lbfgs(
                 net, _engine.Data(X, self._smoothed(y), sample_weight, dtype),
@@ -177,11 +175,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
         """Whether this ``partial_fit`` leaves the check of ``X`` for NaN and
         infinity to its training kernel, whose lanes check the rows as they
         take them, from the cache their prefetch filled, rather than in a pass
-        of its own over ``X`` (on a cold cache, 0.43 ms of a 5 ms tab-small
-        epoch).  For a fitted network without a front layer or callbacks,
-        given a plain array of at least ``DEFERRED_CHECK_MIN_BYTES`` (a
-        smaller one is read from the cache) and four times the size of the
-        model's copy (restored if a row holds NaN or infinity).
+        of its own over ``X``, which reads it from memory.  For a fitted
+        network without a front layer or callbacks, given a plain array of at
+        least ``DEFERRED_CHECK_MIN_BYTES`` (a smaller one is read from the
+        cache) and four times the size of the model's copy (restored if a row
+        holds NaN or infinity).
         """
         net, opt = getattr(self, "_net", None), getattr(self, "_optimizer", None)
         return (incremental and not first_pass and net is not None and opt is not None

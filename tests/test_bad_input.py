@@ -7,6 +7,7 @@ was).
 
 import pickle
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -532,25 +533,38 @@ def test_partial_fit_with_bad_X_and_y(Estimator):
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("where, bad", [((0, 0), np.nan), ((1500, 3), np.inf),
                                         ((2999, 9), -np.inf)])
+@pytest.mark.parametrize("lanes", ["one block", "blocks", "lanes"])
 def test_partial_fit_with_bad_X_leaves_a_fitted_model_as_it_was(Estimator, shuffle, n_jobs,
-                                                                where, bad, make_data,
+                                                                where, bad, lanes, make_data,
                                                                 monkeypatch, assert_same_model):
     """``partial_fit`` on a fitted network checks the input in its training
     kernel, as the lanes take the rows (``_defers_finite_check``): a NaN or
     an infinity in any row (the first, one in the middle, the last) is
     still rejected with scikit-learn's error, and the call leaves the model
     as it was: its next call trains as if the rejected one had not been
-    made."""
+    made.  Lanes of one block check their rows in one run; those of
+    several blocks (a batch over ``BLOCK_ROWS`` rows) row by row; a batch
+    may be split into several lanes."""
+    import fastnn._engine
     import fastnn._mlp
 
     monkeypatch.setattr(fastnn._mlp, "DEFERRED_CHECK_MIN_BYTES", 0)  # (so small an input)
+    if lanes == "lanes":  # (as many lanes as threads, however small the network)
+        monkeypatch.setattr(fastnn._engine, "PARALLEL_MIN_FLOPS", 0)
+    if lanes == "blocks":  # (blocks of BLOCK_ROWS rows, however small the network)
+        monkeypatch.setattr(fastnn._engine, "LANE_WORKSPACE_BUDGET", 0)
+    batch_size = fastnn._engine.BLOCK_ROWS + 100 if lanes == "blocks" else 64
     X, y = make_data(Estimator, n_samples=3000, n_features=10)
     X = X.astype(np.float32)
     kw = {"classes": np.unique(y)} if Estimator is MLPClassifier else {}
-    est = Estimator(hidden_layer_sizes=(8,), batch_size=64, shuffle=shuffle, n_jobs=n_jobs,
-                    random_state=np.random.RandomState(0))
+    est = Estimator(hidden_layer_sizes=(8,), batch_size=batch_size, shuffle=shuffle,
+                    n_jobs=n_jobs, random_state=np.random.RandomState(0))
     est.partial_fit(X, y, **kw)
     assert est._defers_finite_check(X, True, False, np.float32)
+    if lanes == "blocks":
+        assert est._runner.cap < batch_size
+    elif lanes == "lanes" and numba.config.NUMBA_NUM_THREADS > 1:
+        assert est._runner.grads.shape[0] > 1
     twin = pickle.loads(pickle.dumps(est))
     message = "Input X contains NaN" if np.isnan(bad) else "Input X contains infinity"
     bad_X = X.copy()  # (float32 and C-contiguous: the deferred check's input)

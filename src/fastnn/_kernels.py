@@ -655,6 +655,24 @@ def _prefetch_rows(Xd, Y, rows):
         prefetch(Y, rows[r], 0)
 
 
+# Weights up to this size are fetched whole when a thread takes a lane.
+_PREFETCH_WEIGHTS_MAX_BYTES = 1 << 20
+
+
+@jit
+def _prefetch_weights(theta):
+    """Start fetching every cache line of ``theta`` into this core's cache.
+
+    After an update split between threads, part of the weights was last
+    written on other cores; the lane's products would otherwise fetch them
+    line by line as they reach them, each a cross-core round trip.
+    """
+    lines = theta.reshape((1, theta.shape[0]))
+    step = max(1, 64 // theta.itemsize)
+    for j in range(0, theta.shape[0], step):
+        prefetch(lines, 0, j)
+
+
 @jit_inline
 def _non_finite(x):
     """How many elements of the 1-D ``x`` are NaN or infinite.
@@ -676,6 +694,24 @@ def _finite_rows(Xd, rows):
     for r in range(rows.shape[0]):
         bad += _non_finite(Xd[rows[r]])
     return bad == 0
+
+
+@jit
+def _lane_input_finite(Xd, rows, ws, wsl, cap):
+    """Whether the dense input ``rows`` of a lane whose forward pass is in
+    ``ws`` hold no NaN or infinity.
+
+    A lane of one block has its rows in one contiguous run, checked in one
+    vectorised pass: ``Xd``'s own when the rows are consecutive (the forward
+    product reads them in place), else the copy gathered for the first
+    product.  Longer lanes are checked row by row.
+    """
+    n, d = rows.shape[0], Xd.shape[1]
+    if n > cap:
+        return _finite_rows(Xd, rows)
+    if _consecutive(rows):
+        return _non_finite(c_view(Xd, rows[0] * d, (n * d,))) == 0
+    return _non_finite(c_view(ws, wsl[_ACT, 0] * cap, (n * d,))) == 0
 
 
 @jit
@@ -919,12 +955,14 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     stopped by it would leave the others waiting, so there an out-of-bounds
     access shows as a hang rather than an error.
 
-    With ``sync[CHECK_INPUT]`` set (dense input), each lane first checks
-    its rows for NaN and infinity, rows it reads anyway and that its
-    prefetch brought into the cache; a lane that finds one counts itself in
-    ``sync[BAD_INPUT]``, and the team stops after that batch's lanes,
-    before its update.  Returns the number of batches whose update was
-    taken.
+    With ``sync[CHECK_INPUT]`` set (dense input), each lane checks its
+    rows for NaN and infinity after its forward pass, in the contiguous
+    copy its first product used (``_lane_input_finite``); a lane that finds
+    one counts itself in ``sync[BAD_INPUT]``, and the team stops after that
+    batch's lanes, before its update.  A thread that takes a lane first
+    fetches the weights of a small network into its cache
+    (``_prefetch_weights``).  Returns the number of batches whose update
+    was taken.
     """
     fp_flags = flush_denormals()
     # the caller's arrays: views of them skip reference counting (``borrowed``)
@@ -953,6 +991,10 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
     n_total = order.shape[0]
     n_batches = (n_total + batch_size - 1) // batch_size
     check = sync[CHECK_INPUT] != 0 and X[0].shape[0] > 0
+    # (the lanes of packed layers read the packed copy, not ``theta``)
+    fetch_weights = grads.shape[0] > 1 and n_params * theta.itemsize <= _PREFETCH_WEIGHTS_MAX_BYTES
+    if packed is not None:
+        fetch_weights = fetch_weights and packed[0].shape[0] == 0
     lane_base = 0
     for batch in range(n_batches):
         b0 = batch * batch_size
@@ -966,16 +1008,20 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
         if packed is not None:
             _pack_all_weights(sync, theta, net[1], packed, batch * 2 * n_layers,
                               (batch + 1) * 2 * n_layers)
+        fetched = not fetch_weights
         while True:
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
                 break
+            if not fetched:
+                _prefetch_weights(theta)
+                fetched = True
             lane_rows = _lane_rows(rows, k, per)
-            if check and not _finite_rows(X[0], lane_rows):
-                atomic_add(sync, BAD_INPUT, 1)
             lane_loss[k] = _lane(X, Y, sw, lane_rows, theta, net, loss_code,
                                  grads[k], work, sizes, cap, step_number, lane_packed, full,
                                  front, copies)
+            if check and not _lane_input_finite(X[0], lane_rows, work, net[3], cap):
+                atomic_add(sync, BAD_INPUT, 1)
             atomic_add(sync, _LANES_DONE, 1)
             if k < next_lanes:
                 _prefetch_rows(X[0], Y, _lane_rows(next_rows, k, next_per))

@@ -173,9 +173,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, ParametersMixin, InputsMixi
 
     def _defers_finite_check(self, X, incremental, first_pass, dtype):
         """Whether this ``partial_fit`` leaves the check of ``X`` for NaN and
-        infinity to its training kernel, whose lanes check the rows as they
-        take them, from the cache their prefetch filled, rather than in a pass
-        of its own over ``X``, which reads it from memory.  For a fitted
+        infinity to its training kernel, whose lanes check their rows in the
+        cache, in the copy their first product used, rather than in a pass of
+        its own over ``X``, which reads it from memory.  For a fitted
         network without a front layer or callbacks, given a plain array of at
         least ``DEFERRED_CHECK_MIN_BYTES`` (a smaller one is read from the
         cache) and four times the size of the model's copy (restored if a row

@@ -303,8 +303,8 @@ class Kernels:
         takes ``opt``, ``bufs``, ``packed`` and ``full``): the loss sum (for the
         GRADIENT code: the mean loss) and the number of steps taken.
 
-        With ``check_input``, the lanes check the rows of a dense input as
-        they take them and a NonFiniteInput is raised when one holds NaN or
+        With ``check_input``, the lanes check the rows of a dense input they
+        train on and a NonFiniteInput is raised when one holds NaN or
         infinity; the batches before it have been trained.
         """
         n_blocks = K.max_param_blocks(net.n_params)

@@ -538,13 +538,13 @@ def test_partial_fit_with_bad_X_leaves_a_fitted_model_as_it_was(Estimator, shuff
                                                                 where, bad, lanes, make_data,
                                                                 monkeypatch, assert_same_model):
     """``partial_fit`` on a fitted network checks the input in its training
-    kernel, in the lanes that train on the rows (``_defers_finite_check``): a NaN or
-    an infinity in any row (the first, one in the middle, the last) is
-    still rejected with scikit-learn's error, and the call leaves the model
-    as it was: its next call trains as if the rejected one had not been
-    made.  Lanes of one block check their rows in one run; those of
-    several blocks (a batch over ``BLOCK_ROWS`` rows) row by row; a batch
-    may be split into several lanes."""
+    kernel, in the lanes that train on the rows (``_defers_finite_check``):
+    a NaN or an infinity in any row (the first, one in the middle, the
+    last) is still rejected with scikit-learn's error, and the call leaves
+    the model as it was: its next call trains as if the rejected one had
+    not been made.  Lanes of one block check their rows in one run; those
+    of several blocks (a batch over ``BLOCK_ROWS`` rows) row by row; a
+    batch may be split into several lanes."""
     import fastnn._engine
     import fastnn._mlp
 

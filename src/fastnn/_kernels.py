@@ -667,7 +667,7 @@ def _prefetch_weights(theta):
     written on other cores; the lane's products would otherwise fetch them
     line by line as they reach them, each a cross-core round trip.
     """
-    lines = theta.reshape((1, theta.shape[0]))
+    lines = c_view(theta, 0, (1, theta.shape[0]))  # (the 2-D form ``prefetch`` takes)
     step = max(1, 64 // theta.itemsize)
     for j in range(0, theta.shape[0], step):
         prefetch(lines, 0, j)
@@ -688,15 +688,6 @@ def _non_finite(x):
 
 
 @jit
-def _finite_rows(Xd, rows):
-    """Whether the input ``rows`` of the dense ``Xd`` hold no NaN or infinity."""
-    bad = 0
-    for r in range(rows.shape[0]):
-        bad += _non_finite(Xd[rows[r]])
-    return bad == 0
-
-
-@jit
 def _lane_input_finite(Xd, rows, ws, wsl, cap):
     """Whether the dense input ``rows`` of a lane whose forward pass is in
     ``ws`` hold no NaN or infinity.
@@ -708,7 +699,10 @@ def _lane_input_finite(Xd, rows, ws, wsl, cap):
     """
     n, d = rows.shape[0], Xd.shape[1]
     if n > cap:
-        return _finite_rows(Xd, rows)
+        bad = 0
+        for r in range(n):
+            bad += _non_finite(Xd[rows[r]])
+        return bad == 0
     if _consecutive(rows):
         return _non_finite(c_view(Xd, rows[0] * d, (n * d,))) == 0
     return _non_finite(c_view(ws, wsl[_ACT, 0] * cap, (n * d,))) == 0
@@ -1008,14 +1002,14 @@ def train_member(member, sync, acc, data, net, opt, bufs, batch_size, packed, fu
         if packed is not None:
             _pack_all_weights(sync, theta, net[1], packed, batch * 2 * n_layers,
                               (batch + 1) * 2 * n_layers)
-        fetched = not fetch_weights
+        fetch = fetch_weights  # (once per batch, by a member that takes a lane)
         while True:
             k = _claim_lane(sync, batch, n_lanes, member)
             if k < 0:
                 break
-            if not fetched:
+            if fetch:
                 _prefetch_weights(theta)
-                fetched = True
+                fetch = False
             lane_rows = _lane_rows(rows, k, per)
             lane_loss[k] = _lane(X, Y, sw, lane_rows, theta, net, loss_code,
                                  grads[k], work, sizes, cap, step_number, lane_packed, full,

@@ -20,7 +20,11 @@ on the same number of threads:
 * ``torch-bf16``: the same PyTorch model under CPU mixed precision,
   ``torch.autocast("cpu", dtype=torch.bfloat16)`` around the forward pass
   and the loss (bf16 products, float32 weights and optimizer), as PyTorch
-  users train on CPUs with AVX512_BF16 or AMX.
+  users train on CPUs with AVX512_BF16 or AMX;
+* ``torch-cuda`` (only where PyTorch sees a GPU): the same float32 model on
+  the GPU, with the data, the shuffling and every batch on the device; its
+  epoch ends with ``torch.cuda.synchronize()``.  Its "% peak" is left out
+  (the peak is the CPU's).
 
 An epoch of fastnn and scikit-learn is one ``partial_fit`` call (the same
 mini-batch semantics in both; the Adam state carries over between calls).
@@ -81,7 +85,8 @@ from benchmarks.workloads import (  # noqa: E402
 )
 from benchmarks.timing import batch_rows_per_s, single_row_latency_us  # noqa: E402
 
-ALL_LIBRARIES = ("fastnn", "sklearn", "torch", "torch-bf16")
+TORCH_LIBRARIES = ("torch", "torch-bf16", "torch-cuda")
+ALL_LIBRARIES = ("fastnn", "sklearn", *TORCH_LIBRARIES)
 
 
 # ---------------------------------------------------------------------------
@@ -137,15 +142,19 @@ class SklearnLike:
 
 class TorchMLP:
     """PyTorch eager: nn.Sequential of Linear+ReLU, Adam, manual mini-batches;
-    with ``bf16``, the forward pass and the loss under CPU bfloat16 autocast."""
+    with ``bf16``, the forward pass and the loss under CPU bfloat16 autocast;
+    with ``device="cuda"``, model, data and shuffling on the GPU in float32
+    (PyTorch's defaults: no TF32 products), the epoch timed up to
+    ``torch.cuda.synchronize()``."""
 
-    def __init__(self, w, X, y, threads, bf16=False):
+    def __init__(self, w, X, y, threads, bf16=False, device="cpu"):
         import contextlib
 
         import torch
         from torch import nn
 
         self.torch = torch
+        self.device = torch.device(device)
         self.precision = ((lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16
                           else contextlib.nullcontext)
         torch.set_num_threads(threads)
@@ -156,25 +165,30 @@ class TorchMLP:
             layers.append(nn.Linear(fan_in, fan_out))
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
-        self.model = nn.Sequential(*layers)
+        self.model = nn.Sequential(*layers).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE,
                                     betas=(0.9, 0.999), eps=1e-8)
         self.binary = w.n_outputs == 1
-        self.X = torch.from_numpy(np.array(X, dtype=np.float32))
+        self.X = torch.from_numpy(np.array(X, dtype=np.float32)).to(self.device)
         if self.binary:
-            self.y = torch.from_numpy(np.array(y, dtype=np.float32).reshape(-1, 1))
+            y = torch.from_numpy(np.array(y, dtype=np.float32).reshape(-1, 1))
             self.loss_fn = nn.BCEWithLogitsLoss()
         else:
-            self.y = torch.from_numpy(np.array(y, dtype=np.int64))
+            y = torch.from_numpy(np.array(y, dtype=np.int64))
             self.loss_fn = nn.CrossEntropyLoss()
+        self.y = y.to(self.device)
         self.batch_size = w.batch_size
-        self.gen = torch.Generator().manual_seed(0)
+        self.gen = torch.Generator(device=self.device).manual_seed(0)
+
+    def _synchronize(self):
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize(self.device)
 
     def epoch(self):
         torch, model, opt = self.torch, self.model, self.opt
         model.train()
         n = self.X.shape[0]
-        perm = torch.randperm(n, generator=self.gen)
+        perm = torch.randperm(n, generator=self.gen, device=self.device)
         for start in range(0, n, self.batch_size):
             idx = perm[start:start + self.batch_size]
             opt.zero_grad(set_to_none=True)
@@ -182,12 +196,14 @@ class TorchMLP:
                 loss = self.loss_fn(model(self.X[idx]), self.y[idx])
             loss.backward()
             opt.step()
+        self._synchronize()
 
     def _logits(self, X):
         self.model.eval()
+        X = self.torch.from_numpy(np.asarray(X, dtype=np.float32)).to(self.device)
         with self.torch.inference_mode(), self.precision():
-            z = self.model(self.torch.from_numpy(np.asarray(X, dtype=np.float32)))
-        return z.float()
+            z = self.model(X)
+        return z.float().cpu()
 
     def predict_proba(self, X):
         z = self._logits(X)
@@ -206,17 +222,19 @@ class TorchMLP:
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
 
-def torch_available():
+def torch_available(cuda=False):
+    """Whether ``import torch`` works (and, with ``cuda``, whether it sees a GPU)."""
     try:
-        import torch  # noqa: F401
+        import torch
     except Exception:
         return False
-    return True
+    return bool(torch.cuda.is_available()) if cuda else True
 
 
 def make_runner(library, w, X_train, y_train, threads, params=None):
-    if library in ("torch", "torch-bf16"):
-        return TorchMLP(w, X_train, y_train, threads, bf16=library == "torch-bf16")
+    if library in TORCH_LIBRARIES:
+        return TorchMLP(w, X_train, y_train, threads, bf16=library == "torch-bf16",
+                        device="cuda" if library == "torch-cuda" else "cpu")
     return SklearnLike(library, w, X_train, y_train, threads, params)
 
 
@@ -379,9 +397,10 @@ def markdown_table(w, results, peak, epochs, warmup, variants=None):
             continue
         ratio = "1.00" if library == "fastnn" else (
             f"{r['time_vs_fastnn']:.2f}" if "time_vs_fastnn" in r else "-")
+        share = "GPU" if library == "torch-cuda" else f"{100 * r['gflops'] / peak:.1f}%"
         lines.append(
             f"| {label} | {r['s_per_epoch']:.4f} | {ratio} | {r['gflops']:.1f} "
-            f"| {100 * r['gflops'] / peak:.1f}% | {r['test_accuracy']:.4f} "
+            f"| {share} | {r['test_accuracy']:.4f} "
             f"| {r['predict_proba_1row_us']:.1f} | {r['predict_rows_per_s']:,.0f} |"
         )
     return "\n".join(lines)
@@ -408,8 +427,9 @@ def parse_args(argv=None):
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
     p.add_argument("--libraries", default=",".join(ALL_LIBRARIES),
-                   help="comma-separated subset of fastnn,sklearn,torch,torch-bf16 (the"
-                        " torch ones are skipped when it cannot be imported)")
+                   help="comma-separated subset of fastnn,sklearn,torch,torch-bf16,torch-cuda"
+                        " (the torch ones are skipped when it cannot be imported,"
+                        " torch-cuda when it sees no GPU)")
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--settle", type=float, default=0.3,
@@ -453,11 +473,13 @@ def main(argv=None):
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     libraries = list(args.libraries)
-    if not torch_available():
-        for library in ("torch", "torch-bf16"):
-            if library in libraries:
-                print(f"torch is not importable: skipping {library}", file=sys.stderr)
-                libraries.remove(library)
+    for library in [lib for lib in libraries if lib in TORCH_LIBRARIES]:
+        if not torch_available():
+            print(f"torch is not importable: skipping {library}", file=sys.stderr)
+            libraries.remove(library)
+        elif library == "torch-cuda" and not torch_available(cuda=True):
+            print("torch sees no CUDA device: skipping torch-cuda", file=sys.stderr)
+            libraries.remove(library)
     if args.variants:
         from fastnn import MLPClassifier
 

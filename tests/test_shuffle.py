@@ -14,8 +14,10 @@ def _after(rng):
     return rng.randint(1 << 30, size=3).tolist(), rng.standard_normal(3).tolist()
 
 
-# lengths around one generation of 624 words, and enough for several
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 623, 624, 625, 1249, 40_000])
+# lengths around one generation of 624 words, enough for several, and at
+# and past powers of two (where the mask of the draws narrows)
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 623, 624, 625, 1249, 40_000, 1 << 16, (1 << 16) + 1,
+                               300_007])
 @pytest.mark.parametrize("seed", [0, 7])
 def test_same_order_and_generator_state_as_numpy(n, seed):
     ours, numpy_rng = np.random.RandomState(seed), np.random.RandomState(seed)

@@ -13,7 +13,7 @@ N_SAMPLES, N_FEATURES, HIDDEN, N_OUT = 23, 5, (4, 3), 3
 
 
 def _problem(loss, hidden_activation, seed=0, n=N_SAMPLES, hidden=HIDDEN, n_out=N_OUT,
-             dtype=np.float64):
+             dtype=np.float64, **network_options):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, N_FEATURES))
     if loss == "log_loss":
@@ -25,7 +25,7 @@ def _problem(loss, hidden_activation, seed=0, n=N_SAMPLES, hidden=HIDDEN, n_out=
     else:
         Y = rng.normal(size=(n, n_out))
     net = Network([N_FEATURES, *hidden, n_out], hidden_activation, OUTPUT_ACTIVATION[loss],
-                  dtype)
+                  dtype, **network_options)
     net.theta[:] = rng.uniform(-0.5, 0.5, net.n_params)
     return net, X, Y
 
@@ -46,6 +46,21 @@ def test_gradient_matches_finite_differences(loss, activation, weighted, alpha):
     net.theta[:] = theta0
     expected = objective(X, Y, sw, net.coefs, net.intercepts, activation, loss, alpha)
     np.testing.assert_allclose(value, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"log_loss"}))
+@pytest.mark.parametrize("activation, rate", [("relu", 0.0), ("relu", 0.3), ("tanh", 0.0)])
+@pytest.mark.parametrize("n_samples", [23, 600])
+def test_single_output_gradient_matches_finite_differences(loss, activation, rate, n_samples):
+    """A single output over a ReLU layer without dropout takes its own
+    backward step (``_back_through_relu``), one with dropout the general one;
+    600 rows make several lanes, of several blocks."""
+    net, X, Y = _problem(loss, activation, n=n_samples, n_out=1, dropout=rate)
+    sw = np.random.RandomState(1).uniform(0.1, 3.0, len(X))
+    fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=2)
+    value, grad = fun()
+    numeric = numeric_gradient(lambda t: fun(t)[0], net.theta.copy())
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("n_samples", [1, 7, 600])

@@ -49,12 +49,14 @@ def test_gradient_matches_finite_differences(loss, activation, weighted, alpha):
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"log_loss"}))
-@pytest.mark.parametrize("activation, rate", [("relu", 0.0), ("relu", 0.3), ("tanh", 0.0)])
+@pytest.mark.parametrize("activation, rate", [("relu", 0.0), ("relu", 0.3), ("gelu", 0.0),
+                                              ("tanh", 0.0), ("tanh", 0.3)])
 @pytest.mark.parametrize("n_samples", [23, 600])
 def test_single_output_gradient_matches_finite_differences(loss, activation, rate, n_samples):
-    """A single output over a ReLU layer without dropout takes its own
-    backward step (``_back_through_relu``), one with dropout the general one;
-    600 rows make several lanes, of several blocks."""
+    """A single output over a ReLU layer, or over a layer whose derivative is
+    stored (GELU's, dropout's), takes a backward step of its own
+    (``_back_through_one_output``), over tanh the general one; 600 rows make
+    several lanes, of several blocks."""
     net, X, Y = _problem(loss, activation, n=n_samples, n_out=1, dropout=rate)
     sw = np.random.RandomState(1).uniform(0.1, 3.0, len(X))
     fun = LossGradient(net, Data(X, Y, sw, np.float64), LOSSES[loss], 0.1, n_jobs=2)

@@ -368,11 +368,13 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
-        elif _single_output_over_relu(l, fan_out, acts, wsl, full) and not _packs(packed, l):
+        elif _one_output_step(l, fan_out, acts, wsl, full) > 0 and not _packs(packed, l):
             b_off = layout[l - 1, 3]
-            _back_through_relu(_block(ws, wsl, sizes, cap, _ACT, l, m), D,
-                               c_view(theta, w_off, (fan_in, fan_out)), D_prev, gW,
-                               g[b_off:b_off + fan_in], first)
+            stored = _one_output_step(l, fan_out, acts, wsl, full) == _STORED
+            A = _block(ws, wsl, sizes, cap, _ACT, l, m)
+            _back_through_one_output(A, _block(ws, wsl, sizes, cap, _DERIV, l, m) if stored
+                                     else A, stored, D, c_view(theta, w_off, (fan_in, fan_out)),
+                                     D_prev, gW, g[b_off:b_off + fan_in], first)
             continue  # (the derivative is applied)
         elif not _packs(packed, l):
             tmp = gW
@@ -497,28 +499,38 @@ def _back_through(D, W, D_prev):
                 dp[i] += dk * W[i, k]
 
 
+# How ``_backward`` takes the step of a one-output layer: the general way,
+# or in one pass (``_back_through_one_output``) over a ReLU layer or a layer
+# whose derivative is stored.
+_GENERAL, _RELU_BELOW, _STORED = 0, 1, 2
+
+
 @jit_inline
-def _single_output_over_relu(l, fan_out, acts, wsl, full):
-    """Whether layer ``l`` has one output and a ReLU layer below it whose
-    derivative is not stored (no dropout): ``_back_through_relu`` then does
-    its backward step."""
-    if l == 0 or fan_out != 1 or acts[l - 1] != RELU:
-        return False
-    if full is None:
-        return True
-    return wsl[_DERIV, l] < 0
+def _one_output_step(l, fan_out, acts, wsl, full):
+    """``_GENERAL``, ``_RELU_BELOW`` or ``_STORED`` for layer ``l``."""
+    if l == 0 or fan_out != 1:
+        return _GENERAL
+    if full is not None:
+        if wsl[_DERIV, l] >= 0:
+            return _STORED
+    if acts[l - 1] == RELU:
+        return _RELU_BELOW
+    return _GENERAL
 
 
 @jit
-def _back_through_relu(A, D, W, D_prev, gW, gb, first):
-    """The backward step of a one-output layer (``W``: ``m x 1``) over a ReLU
-    layer whose outputs are ``A``, in one pass over ``A``'s rows.
+def _back_through_one_output(A, S, stored, D, W, D_prev, gW, gb, first):
+    """The backward step of a one-output layer (``W``: ``m x 1``) over a layer
+    whose outputs are ``A``, in one pass over ``A``'s rows.
 
     ``gW += A.T @ D`` (overwritten when ``first``), ``D_prev = (D @ W.T)``
-    times ReLU's derivative, and ``gb +=`` the column sums of ``D_prev``: what
-    the weight gradient's product, ``_back_through`` and
+    times the derivative of the layer below, and ``gb +=`` the column sums of
+    ``D_prev``: what the weight gradient's product, ``_back_through`` and
     ``multiply_derivative`` do in three passes, which read ``A`` twice and
     ``D_prev`` twice more (from L2 for a block of 100 rows of 100 units).
+    The derivative is ReLU's, from ``A``, or with ``stored`` the one the
+    forward pass stored in ``S``, multiplied in the same order as
+    ``multiply_derivative`` multiplies it.
     """
     wide_vectors()
     n, m = A.shape
@@ -528,16 +540,26 @@ def _back_through_relu(A, D, W, D_prev, gW, gb, first):
     if first:
         for j in range(m):
             g[j] = zero
-    for r in range(n):
-        a, dp = A[r], D_prev[r]
-        d = D[r, 0]
-        for j in range(m):
-            aj = a[j]
-            g[j] += aj * d
-            v = d * w[j]
-            v = v if aj > zero else zero  # (as multiply_derivative's RELU)
-            dp[j] = v
-            gb[j] += v
+    if stored:
+        for r in range(n):
+            a, s, dp = A[r], S[r], D_prev[r]
+            d = D[r, 0]
+            for j in range(m):
+                g[j] += a[j] * d
+                v = (d * w[j]) * s[j]
+                dp[j] = v
+                gb[j] += v
+    else:
+        for r in range(n):
+            a, dp = A[r], D_prev[r]
+            d = D[r, 0]
+            for j in range(m):
+                aj = a[j]
+                g[j] += aj * d
+                v = d * w[j]
+                v = v if aj > zero else zero  # (as multiply_derivative's RELU)
+                dp[j] = v
+                gb[j] += v
 
 
 @jit_inline

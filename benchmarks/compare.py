@@ -518,9 +518,14 @@ def main(argv=None):
                 "results": results,
             }
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2, default=repr)
-        print(f"wrote {args.json}")
+        write_json(args.json, report)
+
+
+def write_json(path, report):
+    """Write ``report`` to ``path`` as indented JSON (what JSON cannot hold as its repr)."""
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2, default=repr)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

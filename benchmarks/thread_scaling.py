@@ -19,7 +19,6 @@ writes every runner's results (test accuracy included).
 """
 
 import argparse
-import json
 import os
 import sys
 import warnings
@@ -128,9 +127,7 @@ def main(argv=None):
     print("|---|" + "---:|" * (len(header) - 1))
     print("\n".join(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2, default=repr)
-        print(f"wrote {args.json}")
+        compare.write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -355,6 +355,7 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         last = l == n_layers - 1
         D = _block(ws, wsl, sizes, cap, _DELTA, l + 1, n if last else m)
         D_prev = _block(ws, wsl, sizes, cap, _DELTA, l, m)
+        one_output = _one_output_step(l, fan_out, acts, wsl, full)
         if l == 0 and sparse:
             if first:
                 gW[:, :] = 0.0
@@ -368,13 +369,15 @@ def _backward(X, Y, sw, rows, theta, net, loss_code, g, ws, sizes, cap, first, p
         elif copies is not None and last:
             _heads_backward(_block(ws, wsl, sizes, cap, _ACT, l, m), D, theta, layout, l, g,
                             D_prev, k, first, ws[scratch_off:])
-        elif _one_output_step(l, fan_out, acts, wsl, full) > 0 and not _packs(packed, l):
-            b_off = layout[l - 1, 3]
-            stored = _one_output_step(l, fan_out, acts, wsl, full) == _STORED
+        elif one_output != _GENERAL and not _packs(packed, l):
             A = _block(ws, wsl, sizes, cap, _ACT, l, m)
-            _back_through_one_output(A, _block(ws, wsl, sizes, cap, _DERIV, l, m) if stored
-                                     else A, stored, D, c_view(theta, w_off, (fan_in, fan_out)),
-                                     D_prev, gW, g[b_off:b_off + fan_in], first)
+            S = A
+            if one_output == _STORED:
+                S = _block(ws, wsl, sizes, cap, _DERIV, l, m)
+            b_off = layout[l - 1, 3]
+            _back_through_one_output(A, S, one_output == _STORED, D,
+                                     c_view(theta, w_off, (fan_in, fan_out)), D_prev, gW,
+                                     g[b_off:b_off + fan_in], first)
             continue  # (the derivative is applied)
         elif not _packs(packed, l):
             tmp = gW

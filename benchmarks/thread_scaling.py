@@ -46,20 +46,20 @@ def variant_name(threads):
 
 def scaling_row(w, results, counts):
     """One markdown row: seconds per epoch (and speedup) per count, torch-cuda's ratio."""
-    most = counts[-1]
-
-    def seconds(t):
-        return results.get("fastnn" if t == most else variant_name(t), {}).get("s_per_epoch")
-
-    first = seconds(counts[0])
+    times = [results.get("fastnn" if t == counts[-1] else variant_name(t), {}).get("s_per_epoch")
+             for t in counts]
+    first, most = times[0], times[-1]
     cells = []
-    for t in counts:
-        s = seconds(t)
-        cells.append("error" if s is None else
-                     f"{s:.4f} ({first / s:.2f}x)" if first else f"{s:.4f}")
+    for s in times:
+        if s is None:
+            cells.append("error")
+        elif first is None:
+            cells.append(f"{s:.4f}")
+        else:
+            cells.append(f"{s:.4f} ({first / s:.2f}x)")
     cuda = results.get("torch-cuda", {})
-    if "s_per_epoch" in cuda and seconds(most):
-        cells += [f"{cuda['s_per_epoch']:.4f}", f"{cuda['s_per_epoch'] / seconds(most):.2f}"]
+    if "s_per_epoch" in cuda and most:
+        cells += [f"{cuda['s_per_epoch']:.4f}", f"{cuda['s_per_epoch'] / most:.2f}"]
     else:
         cells += [cuda.get("error", "-"), "-"]
     return f"| {w.name} | " + " | ".join(cells) + " |"
